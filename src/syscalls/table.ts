@@ -3,9 +3,10 @@
  *
  * Generated once by hand from /usr/include/x86_64-linux-gnu/asm/unistd_64.h
  * (Linux 6.1 uapi headers, numbers 0..450), then extended with the calls
- * added up to Linux 6.18 that this header lacks (451..469, from the kernel's
- * arch/x86/entry/syscalls/syscall_64.tbl). Numbers 335..423 are reserved on
- * x86_64 (kept free to line up with other architectures) and have no entry.
+ * added up to Linux 6.18 that this header lacks (335 uretprobe, 336 uprobe,
+ * 451..469, from the kernel's arch/x86/entry/syscalls/syscall_64.tbl).
+ * Numbers 337..423 are reserved on x86_64 (kept free to line up with other
+ * architectures) and have no entry.
  * x32 numbers (nr | 0x40000000) are not part of this table: the seccomp
  * filter kills them.
  *
@@ -347,6 +348,12 @@ export const SYSCALL_TABLE: ReadonlyArray<readonly [nr: number, name: string]> =
   [332, "statx"],
   [333, "io_pgetevents"],
   [334, "rseq"],
+  // x86_64-only calls in the otherwise reserved 335..423 gap. The kernel
+  // exempts both from seccomp (seccomp_uprobe_exception): filters never see them.
+  // Linux 6.11
+  [335, "uretprobe"],
+  // Linux 6.18
+  [336, "uprobe"],
   [424, "pidfd_send_signal"],
   [425, "io_uring_setup"],
   [426, "io_uring_enter"],
