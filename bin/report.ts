@@ -1,0 +1,19 @@
+// The --stats report printed at exit.
+import type { ChalkInstance } from 'chalk';
+import type { RunResult } from '../supervisor/index.js';
+
+export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: number) => string): string {
+  const rows = [...result.stats].sort((a, b) => b.count - a.count);
+  const total = rows.reduce((s, r) => s + r.count, 0);
+  const lines = [
+    color.bold(`sysvisor stats: ${total} notifications answered, SYNC_WAKE_UP ${result.syncWakeUp ? 'on' : 'off'}, exit status ${result.status}`),
+  ];
+  if (rows.length === 0) return lines.join('\n') + '\n';
+  lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`));
+  for (const r of rows) {
+    lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
+      + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}`);
+  }
+  lines.push(color.dim('(service time in the supervisor, from RECV to SEND; calls that blocked are not included)'));
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The sysvisor command line: thin over supervisor/ (yargs for parsing,
+// chalk for colour; chalk honours NO_COLOR/FORCE_COLOR and non-TTY output).
+import { openSync, readFileSync } from 'node:fs';
+import { Chalk } from 'chalk';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { syscallName } from '../src/syscalls/table.js';
+import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, type Manifest, type RunResult } from '../supervisor/index.js';
+import { renderStats } from './report.js';
+import { describeManifest, compileFilter } from '../src/manifest/index.js';
+import { disassemble } from '../src/bpf/interp.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const noColor = 'NO_COLOR' in process.env && process.env.NO_COLOR !== '';
+const errColor = new Chalk({ level: !noColor && process.stderr.isTTY ? 1 : 0 });
+
+/** Exit status for failures of sysvisor itself (as env(1)/docker use 125). */
+const EXIT_SUPERVISOR = 125;
+const EXIT_USAGE = 2;
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`${errColor.red('sysvisor:')} ${message}\n`);
+  process.exit(status);
+}
+
+function readManifest(file: string | undefined): Manifest {
+  try {
+    return file === undefined ? builtinManifest() : loadManifest(file);
+  } catch (err) {
+    if (err instanceof ManifestError) fail(err.message, EXIT_USAGE);
+    const e = err as NodeJS.ErrnoException;
+    if (e.code) fail(`cannot read manifest ${file}: ${e.message}`, EXIT_USAGE);
+    throw err;
+  }
+}
+
+async function run(argv: { manifest?: string; trace: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
+  if (argv.command.length === 0) fail('nothing to run: give a command after --, e.g. `sysvisor run -- /bin/true`', EXIT_USAGE);
+  const manifest = readManifest(argv.manifest);
+  let trace: { fd: number; color: boolean } | undefined;
+  if (argv.trace || argv.traceFile) {
+    if (argv.traceFile) {
+      try {
+        trace = { fd: openSync(argv.traceFile, 'w'), color: false };
+      } catch (err) {
+        fail(`cannot open trace file ${argv.traceFile}: ${(err as Error).message}`, EXIT_USAGE);
+      }
+    } else {
+      trace = { fd: 2, color: !noColor && process.stderr.isTTY === true };
+    }
+  }
+  const [cmd, ...args] = argv.command;
+  const sandbox = new Sandbox();
+  const dumpFile = argv.dumpState ?? `sysvisor-state-${process.pid}.json`;
+  const onUsr1 = () => sandbox.dumpState(dumpFile);
+  process.on('SIGUSR1', onUsr1);
+  let result: RunResult;
+  try {
+    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true });
+  } catch (err) {
+    if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
+    throw err;
+  } finally {
+    process.off('SIGUSR1', onUsr1);
+  }
+  if (result.launchError) fail(`cannot start ${cmd}: ${result.launchError}`, EXIT_SUPERVISOR);
+  if (result.signal === 'SIGSYS') {
+    process.stderr.write(`${errColor.red('sysvisor:')} ${cmd} was killed by SIGSYS: it made a syscall the policy forbids `
+      + `(a 32-bit int 0x80 or x32 syscall, or one listed under syscalls.kill)\n`);
+  } else if (result.signal) {
+    process.stderr.write(`${errColor.yellow('sysvisor:')} ${cmd} was killed by ${result.signal}\n`);
+  }
+  if (argv.stats) process.stderr.write(renderStats(result, errColor, syscallName));
+  process.exitCode = result.status;
+}
+
+function check(argv: { file: string; bpf: boolean }) {
+  const manifest = readManifest(argv.file);
+  process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
+  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest)) + '\n');
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('sysvisor')
+  .usage('$0 <command>\n\nRun unmodified Linux programs with System V semaphores, file locks and the process lifecycle emulated by a seccomp supervisor.')
+  .command('run [command..]', 'run a program under the supervisor', (y) => y
+    .usage('$0 run [-m manifest.toml] [--trace] [--stats] -- program [args...]')
+    .option('manifest', { alias: 'm', type: 'string', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' })
+    .option('trace', { type: 'boolean', default: false, describe: 'print every notified syscall with decoded arguments and result to stderr' })
+    .option('trace-file', { type: 'string', describe: 'write the trace to this file instead of stderr' })
+    .option('stats', { type: 'boolean', default: false, describe: 'print counts and p50/p99 service latency per syscall at exit' })
+    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit (and on SIGUSR1)' })
+    .positional('command', { type: 'string', array: true, describe: 'program and arguments (after --)' })
+    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false }),
+  async (argv) => {
+    const command = [...((argv.command as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
+    await run({ manifest: argv.manifest, trace: argv.trace, traceFile: argv.traceFile, stats: argv.stats, dumpState: argv.dumpState, command });
+  })
+  .command('manifest check <file>', 'validate a manifest and summarise it', (y) => y
+    .positional('file', { type: 'string', demandOption: true })
+    .option('bpf', { type: 'boolean', default: false, describe: 'also print the seccomp program' }),
+  (argv) => check({ file: argv.file as string, bpf: argv.bpf }))
+  .demandCommand(1, 'give a command: run, manifest check')
+  .strict()
+  .version(pkg.version)
+  .help()
+  .fail((msg, err) => {
+    if (err) throw err;
+    fail(`${msg}\nrun \`sysvisor --help\` for usage`, EXIT_USAGE);
+  })
+  .parseAsync();

@@ -1,0 +1,244 @@
+/*
+ * sysvisor-launch: the first process of a sandbox.
+ *
+ * The supervisor spawns it with a control socket on fd 3 and writes a
+ * configuration, one directive a line:
+ *
+ *   filter <hex of struct sock_filter[]>   the seccomp program (required)
+ *   fs <access bits> <path>                a Landlock path_beneath rule
+ *   go                                     end of configuration
+ *
+ * The launcher then sets no_new_privs, enters a Landlock domain (always, so
+ * that the target can neither ptrace nor signal the supervisor), installs the
+ * filter with SECCOMP_FILTER_FLAG_NEW_LISTENER, reports "listener <fd>" on the
+ * control socket, waits for the supervisor to copy the fd (pidfd_getfd) and
+ * acknowledge with one byte, closes every descriptor the target must not
+ * inherit and execs the target.  Every failure is reported on the control
+ * socket ("error <text>") and on stderr, with what was attempted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define CONTROL_FD 3
+#define MAX_CONFIG (1 << 20)
+
+/* Landlock ABI, defined here because the build machine's headers may predate it. */
+#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
+#define LANDLOCK_RULE_PATH_BENEATH 1
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_TRUNCATE (1ULL << 14)
+#define FS_IOCTL_DEV (1ULL << 15)
+#define FS_FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+
+struct landlock_ruleset_attr_v6 {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
+struct landlock_path_beneath_attr {
+	uint64_t allowed_access;
+	int32_t parent_fd;
+} __attribute__((packed));
+
+static char config[MAX_CONFIG + 1];
+
+static void fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "sysvisor-launch: %s\n", msg);
+	dprintf(CONTROL_FD, "error %s\n", msg);
+	_exit(125);
+}
+
+static void read_config(void)
+{
+	size_t used = 0;
+	while (used < MAX_CONFIG) {
+		ssize_t n = read(CONTROL_FD, config + used, MAX_CONFIG - used);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail("read configuration from fd %d: %s", CONTROL_FD, strerror(errno));
+		if (n == 0)
+			fail("configuration ended before \"go\" (supervisor gone?)");
+		used += (size_t)n;
+		config[used] = 0;
+		if (used >= 3 && strcmp(config + used - 3, "go\n") == 0 &&
+		    (used == 3 || config[used - 4] == '\n'))
+			return;
+	}
+	fail("configuration larger than %d bytes", MAX_CONFIG);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+static struct sock_filter *parse_filter(const char *hex, unsigned short *count)
+{
+	size_t len = strlen(hex);
+	if (len == 0 || len % 16 != 0 || len / 16 > BPF_MAXINSNS)
+		fail("filter: %zu hex digits is not a whole program of 1..%d instructions", len, BPF_MAXINSNS);
+	unsigned char *bytes = malloc(len / 2);
+	if (!bytes)
+		fail("filter: out of memory");
+	for (size_t i = 0; i < len / 2; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			fail("filter: bad hex digit at offset %zu", 2 * i);
+		bytes[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*count = (unsigned short)(len / 16);
+	return (struct sock_filter *)bytes;
+}
+
+static int landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	return abi < 0 ? 0 : (int)abi;
+}
+
+static uint64_t fs_rights_for_abi(int abi)
+{
+	uint64_t all = (1ULL << 13) - 1;  /* ABI 1: EXECUTE .. MAKE_SYM */
+	if (abi >= 2) all |= 1ULL << 13;  /* REFER */
+	if (abi >= 3) all |= FS_TRUNCATE;
+	if (abi >= 5) all |= FS_IOCTL_DEV;
+	return all;
+}
+
+/* Enter a Landlock domain built from the "fs" lines (an unrestricted manifest sends "/" with every right). */
+static void apply_landlock(char *lines)
+{
+	int abi = landlock_abi();
+	if (abi < 1)
+		fail("Landlock is not available (landlock_create_ruleset: %s); sysvisor needs it to keep the target from tracing the supervisor", strerror(errno));
+	uint64_t handled = fs_rights_for_abi(abi);
+	struct landlock_ruleset_attr_v6 attr = { .handled_access_fs = handled };
+	size_t attr_size = 2 * sizeof(uint64_t);
+	if (abi >= 6) {
+		attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+		attr_size = sizeof attr;
+	} else if (abi < 4) {
+		attr_size = sizeof(uint64_t);
+	}
+	int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+	if (ruleset < 0)
+		fail("landlock_create_ruleset (ABI %d): %s", abi, strerror(errno));
+
+	int rules = 0;
+	for (char *line = strtok(lines, "\n"); line; line = strtok(NULL, "\n")) {
+		unsigned long long access;
+		int offset;
+		if (strncmp(line, "fs ", 3) != 0)
+			continue;
+		if (sscanf(line + 3, "%llu %n", &access, &offset) != 1)
+			fail("bad configuration line \"%s\"", line);
+		const char *path = line + 3 + offset;
+		int fd = open(path, O_PATH | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;  /* an allowlist may name paths other distributions lack */
+			fail("open allowlisted path %s: %s", path, strerror(errno));
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			fail("stat allowlisted path %s: %s", path, strerror(errno));
+		struct landlock_path_beneath_attr pb = { .allowed_access = access & handled, .parent_fd = fd };
+		if (!S_ISDIR(st.st_mode))
+			pb.allowed_access &= FS_FILE_RIGHTS;
+		if (pb.allowed_access &&
+		    syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+			fail("landlock_add_rule %s (access 0x%llx): %s", path, (unsigned long long)pb.allowed_access, strerror(errno));
+		close(fd);
+		rules++;
+	}
+	if (rules == 0)
+		fail("no usable Landlock rule (every allowlisted path is missing)");
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+		fail("landlock_restrict_self: %s", strerror(errno));
+	close(ruleset);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: sysvisor-launch PROGRAM [ARGS...] (run by the sysvisor supervisor, not by hand)\n");
+		return 125;
+	}
+	struct stat control;
+	if (fstat(CONTROL_FD, &control) < 0) {
+		fprintf(stderr, "sysvisor-launch: no control socket on fd %d; run programs with `sysvisor run`\n", CONTROL_FD);
+		return 125;
+	}
+	read_config();
+
+	char *filter_hex = NULL;
+	for (char *p = config; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "filter ", 7) == 0) {
+			filter_hex = p + 7;
+			break;
+		}
+	}
+	if (!filter_hex)
+		fail("configuration has no filter line");
+	char *end = strchr(filter_hex, '\n');
+	*end = 0;
+	unsigned short count;
+	struct sock_filter *insns = parse_filter(filter_hex, &count);
+	*end = '\n';
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	apply_landlock(config);
+
+	struct sock_fprog prog = { .len = count, .filter = insns };
+	int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener < 0) {
+		if (errno == EBUSY)
+			fail("seccomp(NEW_LISTENER): %s: already running under a seccomp supervisor (nested sysvisor is not supported)", strerror(errno));
+		fail("seccomp(SET_MODE_FILTER, NEW_LISTENER) with %u instructions: %s", count, strerror(errno));
+	}
+	free(insns);
+
+	if (dprintf(CONTROL_FD, "listener %d\n", listener) < 0)
+		fail("report listener fd: %s", strerror(errno));
+	char ack;
+	ssize_t n;
+	do
+		n = read(CONTROL_FD, &ack, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(125);  /* supervisor gone: the target must not run unsupervised */
+	close(listener);
+	close(CONTROL_FD);
+
+	execvp(argv[1], argv + 1);
+	int err = errno;
+	fprintf(stderr, "sysvisor: cannot execute %s: %s\n", argv[1], strerror(err));
+	return err == ENOENT ? 127 : 126;
+}

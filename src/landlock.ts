@@ -1,0 +1,63 @@
+// Landlock rules from the manifest's filesystem allowlists: one
+// path_beneath rule per path with the union of the rights its lists grant.
+// The launcher masks the bits to what the running kernel's ABI handles.
+
+export const FS = {
+  EXECUTE: 1n << 0n,
+  WRITE_FILE: 1n << 1n,
+  READ_FILE: 1n << 2n,
+  READ_DIR: 1n << 3n,
+  REMOVE_DIR: 1n << 4n,
+  REMOVE_FILE: 1n << 5n,
+  MAKE_CHAR: 1n << 6n,
+  MAKE_DIR: 1n << 7n,
+  MAKE_REG: 1n << 8n,
+  MAKE_SOCK: 1n << 9n,
+  MAKE_FIFO: 1n << 10n,
+  MAKE_BLOCK: 1n << 11n,
+  MAKE_SYM: 1n << 12n,
+  REFER: 1n << 13n,
+  TRUNCATE: 1n << 14n,
+  IOCTL_DEV: 1n << 15n,
+} as const;
+
+export const READ_RIGHTS = FS.READ_FILE | FS.READ_DIR;
+export const WRITE_RIGHTS = FS.WRITE_FILE | FS.REMOVE_DIR | FS.REMOVE_FILE | FS.MAKE_CHAR | FS.MAKE_DIR | FS.MAKE_REG
+  | FS.MAKE_SOCK | FS.MAKE_FIFO | FS.MAKE_BLOCK | FS.MAKE_SYM | FS.REFER | FS.TRUNCATE | FS.IOCTL_DEV;
+export const EXEC_RIGHTS = FS.EXECUTE;
+export const ALL_RIGHTS = READ_RIGHTS | WRITE_RIGHTS | EXEC_RIGHTS;
+
+export interface FilesystemPolicy {
+  read: readonly string[];
+  write: readonly string[];
+  exec: readonly string[];
+}
+
+export interface LandlockRule {
+  path: string;
+  access: bigint;
+}
+
+/** Rules for the launcher; `null` policy = every path with every right (still a Landlock domain). */
+export function landlockRules(policy: FilesystemPolicy | null): LandlockRule[] {
+  if (policy === null) return [{ path: '/', access: ALL_RIGHTS }];
+  const rights = new Map<string, bigint>();
+  const grant = (paths: readonly string[], access: bigint) => {
+    for (const p of paths) rights.set(p, (rights.get(p) ?? 0n) | access);
+  };
+  grant(policy.read, READ_RIGHTS);
+  grant(policy.write, WRITE_RIGHTS | READ_RIGHTS);
+  grant(policy.exec, EXEC_RIGHTS | FS.READ_FILE);
+  return [...rights].map(([path, access]) => ({ path, access }));
+}
+
+/** The launcher's configuration text (see shims/launcher.c). */
+export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[]): string {
+  const lines = [`filter ${Buffer.from(filter).toString('hex')}`];
+  for (const r of rules) {
+    if (r.path.includes('\n')) throw new Error(`filesystem path ${JSON.stringify(r.path)} contains a newline`);
+    lines.push(`fs ${r.access} ${r.path}`);
+  }
+  lines.push('go');
+  return lines.join('\n') + '\n';
+}

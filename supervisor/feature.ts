@@ -1,0 +1,46 @@
+// What a handler module (a "feature": semaphores, locks, lifecycle) gets from
+// the supervisor, and what it gives back. Features are installed in the loop's
+// thread; every rule lives in src/, a feature only decodes and encodes.
+import type { BlockedCalls } from './blocking.js';
+import type { NotificationLoop } from './loop.js';
+import type { TargetMemory } from './memory.js';
+import type { ProcessTable } from './processes.js';
+import type { Tracer } from './trace.js';
+
+/** The part of the manifest the loop's thread needs (plain data: it crosses a worker boundary). */
+export interface WorkerConfig {
+  listenerFd: number;
+  controlFd: number;
+  /** Syscall names the manifest asks to emulate. */
+  emulate: string[];
+  sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
+  trace: { fd: number; color: boolean } | null;
+}
+
+export interface SupervisorContext {
+  loop: NotificationLoop;
+  memory: TargetMemory;
+  processes: ProcessTable;
+  blocked: BlockedCalls;
+  tracer: Tracer | null;
+  config: WorkerConfig;
+}
+
+export interface Feature {
+  readonly name: string;
+  /** Absolute time (performance.now() ms) of the next timeout, or Infinity. */
+  nextDeadline?(): number;
+  onTimer?(): void;
+  /** JSON-serialisable state for --dump-state. */
+  snapshot?(): unknown;
+}
+
+/** A feature module: the syscalls it can emulate and how to install it. */
+export interface FeatureModule {
+  readonly name: string;
+  /** Syscalls a manifest may list under syscalls.emulate for this feature. */
+  readonly emulates: readonly string[];
+  /** Syscalls the supervisor must always see for bookkeeping while the feature is on. */
+  readonly observes: readonly string[];
+  install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
+}

@@ -1,0 +1,71 @@
+// koffi bindings to libc: every syscall the supervisor makes goes through
+// here. Synchronous calls only (an async koffi call costs ~50 µs). Pointers are
+// passed as plain numbers (addresses from koffi.address) or koffi allocations.
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+/** The raw syscall(2) entry with six integer arguments; returns -1 and sets errno on failure. */
+export const syscall6 = libc.func('long syscall(long nr, long a, long b, long c, long d, long e, long f)') as (
+  nr: number, a: number | bigint, b: number | bigint, c: number | bigint, d: number | bigint, e: number | bigint, f: number | bigint,
+) => number;
+
+export const ioctl = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: unknown) => number;
+/** ioctl whose third argument travels by value (SECCOMP_IOCTL_NOTIF_SET_FLAGS). */
+export const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (fd: number, req: number, arg: number) => number;
+export const epollCreate1 = libc.func('int epoll_create1(int flags)') as (flags: number) => number;
+export const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as (epfd: number, op: number, fd: number, ev: unknown) => number;
+export const epollWait = libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)') as (
+  epfd: number, events: unknown, max: number, timeout: number) => number;
+export const close = libc.func('int close(int fd)') as (fd: number) => number;
+export const read = libc.func('long read(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
+export const write = libc.func('long write(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
+export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (init: number, flags: number) => number;
+export const processVmReadv = libc.func(
+  'long process_vm_readv(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)') as (
+  pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
+export const processVmWritev = libc.func(
+  'long process_vm_writev(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)') as (
+  pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
+export const prctl = libc.func('int prctl(int option, unsigned long a, unsigned long b, unsigned long c, unsigned long d)') as (
+  option: number, a: number, b: number, c: number, d: number) => number;
+export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
+export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** Native memory that the kernel reads and writes, with a typed view for JS. */
+export interface NativeBuffer {
+  ptr: unknown;
+  address: number;
+  bytes: Uint8Array;
+  view: DataView;
+}
+
+export function allocNative(size: number): NativeBuffer {
+  const ptr = koffi.alloc('uint8_t', size);
+  const ab = koffi.view(ptr, size);
+  return { ptr, address: Number(koffi.address(ptr)), bytes: new Uint8Array(ab), view: new DataView(ab) };
+}
+
+export const SYS = {
+  kill: 62,
+  pidfd_open: 434,
+  pidfd_getfd: 438,
+  pidfd_send_signal: 424,
+  kcmp: 312,
+  tgkill: 234,
+} as const;
+
+export function pidfdOpen(pid: number): number {
+  return syscall6(SYS.pidfd_open, pid, 0, 0, 0, 0, 0);
+}
+
+export function pidfdGetfd(pidfd: number, fd: number): number {
+  return syscall6(SYS.pidfd_getfd, pidfd, fd, 0, 0, 0, 0);
+}
+
+export const EPOLL = { CTL_ADD: 1, CTL_DEL: 2, IN: 0x1, OUT: 0x4, ERR: 0x8, HUP: 0x10, CLOEXEC: 0x80000 } as const;
+export const PR_SET_CHILD_SUBREAPER = 36;

@@ -1,0 +1,27 @@
+// Credential bookkeeping: System V IPC checks the caller's effective ids and
+// capabilities, which set*id(2)/capset(2) change per thread. The supervisor
+// caches them per thread and drops the cache when the thread makes one of
+// these calls; the call itself runs in the kernel (CONTINUE is bookkeeping
+// here, never a security decision).
+import { syscallNumber } from '../../src/syscalls/table.js';
+import type { FeatureModule } from '../feature.js';
+import { CONTINUE } from '../loop.js';
+
+const CREDENTIAL_SYSCALLS = [
+  'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',
+];
+
+export const credentialsFeature: FeatureModule = {
+  name: 'credentials',
+  emulates: [],
+  observes: CREDENTIAL_SYSCALLS,
+  install(ctx) {
+    for (const name of CREDENTIAL_SYSCALLS) {
+      ctx.loop.on(syscallNumber(name)!, (n) => {
+        ctx.processes.forgetCredentials(n.tid);
+        return CONTINUE;
+      });
+    }
+    return { name: 'credentials' };
+  },
+};

@@ -1,0 +1,227 @@
+// NotificationLoop: epoll over the seccomp listener, process pidfds and a
+// stop eventfd; RECV -> handler -> SEND, synchronously, in one thread.
+// Native buffers are allocated once; the fast path allocates nothing.
+import {
+  allocNative, close, epollCreate1, epollCtl, epollWait, errno, EPOLL, ioctl, ioctlValue, type NativeBuffer,
+} from './ffi.js';
+import { DISPATCH } from './blocking.js';
+import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
+import { LatencyStats } from './stats.js';
+
+const IOCTL_RECV = 0xc0502100;
+const IOCTL_SEND = 0xc0182101;
+const IOCTL_ID_VALID = 0x40082102;
+const IOCTL_SET_FLAGS = 0x40082104;
+const USER_NOTIF_FD_SYNC_WAKE_UP = 1;
+const USER_NOTIF_FLAG_CONTINUE = 1;
+const ENOENT = 2;
+const EINTR = 4;
+const ENOSYS = 38;
+const MAX_EVENTS = 64;
+const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
+
+/** Handler result: >= 0 success value, < 0 a negated errno, or one of these. */
+export const CONTINUE = -0x40000000;
+/** The handler keeps the notification open and answers later through `reply`. */
+export const PENDING = -0x40000001;
+
+export type Handler = (n: Notification) => number;
+export type FdCallback = (events: number) => void;
+/** Observer of every answered notification (tracing). `result` is a Handler result. */
+export interface Observer {
+  answered(n: Notification, result: number): void;
+}
+
+export interface LoopHooks {
+  /** Milliseconds until the next timer, or -1 for none; `onTimer` runs when it is due. */
+  nextTimeoutMs(): number;
+  onTimer(): void;
+  /**
+   * Called once per notification before its handler (to learn about new
+   * threads, to recognise restarted calls). Returns DISPATCH or a result.
+   */
+  beforeDispatch(n: Notification): number;
+  /** Every task that carried the filter is gone: nothing will be notified again. */
+  onListenerClosed(): void;
+}
+
+export class NotificationLoop {
+  readonly notification: Notification;
+  readonly stats = new LatencyStats();
+  syncWakeUp = false;
+  observer: Observer | null = null;
+
+  private readonly handlers: (Handler | undefined)[] = new Array(512);
+  private readonly fdCallbacks = new Map<number, FdCallback>();
+  private readonly epfd: number;
+  private readonly recvBuf: NativeBuffer;
+  private readonly sendBuf: NativeBuffer;
+  private readonly lateBuf: NativeBuffer;
+  private readonly idBuf: NativeBuffer;
+  private readonly events: NativeBuffer;
+  private readonly recvWords: Uint32Array;
+  private readonly sendWords: Uint32Array;
+  private readonly sendInts: Int32Array;
+  private readonly lateWords: Uint32Array;
+  private readonly lateInts: Int32Array;
+  private stopped = false;
+  private listenerOpen = true;
+
+  constructor(private readonly listener: number, private readonly hooks: LoopHooks) {
+    this.recvBuf = allocNative(NOTIF_SIZE);
+    this.sendBuf = allocNative(RESP_SIZE);
+    this.lateBuf = allocNative(RESP_SIZE);
+    this.idBuf = allocNative(8);
+    this.events = allocNative(MAX_EVENTS * EPOLL_EVENT_SIZE);
+    this.recvWords = new Uint32Array(this.recvBuf.bytes.buffer, 0, NOTIF_SIZE / 4);
+    this.sendWords = new Uint32Array(this.sendBuf.bytes.buffer, 0, RESP_SIZE / 4);
+    this.sendInts = new Int32Array(this.sendBuf.bytes.buffer, 0, RESP_SIZE / 4);
+    this.lateWords = new Uint32Array(this.lateBuf.bytes.buffer, 0, RESP_SIZE / 4);
+    this.lateInts = new Int32Array(this.lateBuf.bytes.buffer, 0, RESP_SIZE / 4);
+    this.notification = new Notification(this.recvBuf.bytes.buffer as ArrayBuffer);
+
+    this.epfd = epollCreate1(EPOLL.CLOEXEC);
+    if (this.epfd < 0) throw new Error(`epoll_create1: errno ${errno()}`);
+    this.watch(listener, EPOLL.IN);
+    // The flag travels by value; on kernels before 6.6 the call fails and we keep the default wake-up.
+    this.syncWakeUp = ioctlValue(listener, IOCTL_SET_FLAGS, USER_NOTIF_FD_SYNC_WAKE_UP) === 0;
+  }
+
+  on(nr: number, handler: Handler): void {
+    this.handlers[nr] = handler;
+  }
+
+  /** Watch another fd (a pidfd, a timerfd) in the same epoll set. */
+  watchFd(fd: number, callback: FdCallback): void {
+    this.fdCallbacks.set(fd, callback);
+    this.watch(fd, EPOLL.IN);
+  }
+
+  unwatchFd(fd: number): void {
+    if (this.fdCallbacks.delete(fd)) epollCtl(this.epfd, EPOLL.CTL_DEL, fd, null);
+  }
+
+  private watch(fd: number, mask: number): void {
+    const ev = allocNative(EPOLL_EVENT_SIZE);
+    ev.view.setUint32(0, mask, true);
+    ev.view.setUint32(4, fd, true);
+    ev.view.setUint32(8, 0, true);
+    if (epollCtl(this.epfd, EPOLL.CTL_ADD, fd, ev.ptr) < 0) throw new Error(`epoll_ctl(ADD, fd ${fd}): errno ${errno()}`);
+  }
+
+  /** Runs until `requestStop`. */
+  run(): void {
+    const ev = this.events.view;
+    while (!this.stopped) {
+      const n = epollWait(this.epfd, this.events.ptr, MAX_EVENTS, this.hooks.nextTimeoutMs());
+      if (n < 0) {
+        if (errno() === EINTR) continue;
+        throw new Error(`epoll_wait: errno ${errno()}`);
+      }
+      if (n === 0) {
+        this.hooks.onTimer();
+        continue;
+      }
+      for (let i = 0; i < n; i++) {
+        const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
+        const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + 4, true);
+        if (fd === this.listener) {
+          if (mask & EPOLL.IN) this.receive();
+          else if (mask & (EPOLL.HUP | EPOLL.ERR)) this.listenerClosed();
+        } else {
+          this.fdCallbacks.get(fd)?.(mask);
+        }
+      }
+      if (this.hooks.nextTimeoutMs() === 0) this.hooks.onTimer();
+    }
+  }
+
+  /** True once the filter has no task left: nothing will ever be notified again. */
+  get idle(): boolean {
+    return !this.listenerOpen;
+  }
+
+  private listenerClosed(): void {
+    if (!this.listenerOpen) return;
+    this.listenerOpen = false;
+    epollCtl(this.epfd, EPOLL.CTL_DEL, this.listener, null);
+    this.hooks.onListenerClosed();
+  }
+
+  /** Stop after the current iteration. */
+  requestStop(): void {
+    this.stopped = true;
+  }
+
+  private receive(): void {
+    this.recvBuf.bytes.fill(0); // the kernel insists on a zeroed struct
+    if (ioctl(this.listener, IOCTL_RECV, this.recvBuf.ptr) < 0) {
+      const e = errno();
+      if (e === ENOENT || e === EINTR) return; // the task died or was interrupted before we got it
+      throw new Error(`SECCOMP_IOCTL_NOTIF_RECV: errno ${e}`);
+    }
+    const start = performance.now();
+    const n = this.notification;
+    const handler = this.handlers[n.nr];
+    let result: number;
+    try {
+      result = this.hooks.beforeDispatch(n);
+      if (result === DISPATCH) result = handler === undefined ? -ENOSYS : handler(n);
+    } catch (err) {
+      // A handler bug must cost one syscall, not the sandbox.
+      process.stderr.write(`sysvisor: internal error in the ${n.nr} handler: ${(err as Error).stack ?? err}\n`);
+      result = -ENOSYS;
+    }
+    if (result === PENDING) {
+      if (this.observer !== null) this.observer.answered(n, result);
+      return;
+    }
+    const w = this.sendWords;
+    w[0] = this.recvWords[0];
+    w[1] = this.recvWords[1];
+    this.encode(w, this.sendInts, result);
+    const sent = ioctl(this.listener, IOCTL_SEND, this.sendBuf.ptr) === 0;
+    this.stats.record(n.nr, performance.now() - start);
+    if (this.observer !== null) this.observer.answered(n, sent ? result : -EINTR);
+  }
+
+  private encode(w: Uint32Array, ints: Int32Array, result: number): void {
+    if (result === CONTINUE) {
+      w[2] = 0; w[3] = 0; ints[4] = 0; w[5] = USER_NOTIF_FLAG_CONTINUE;
+    } else if (result < 0) {
+      w[2] = 0; w[3] = 0; ints[4] = result; w[5] = 0;
+    } else {
+      w[2] = result >>> 0; w[3] = Math.floor(result / 4294967296); ints[4] = 0; w[5] = 0;
+    }
+  }
+
+  /**
+   * Answer a notification that a handler left PENDING. Returns false when the
+   * kernel no longer waits for it (the task was interrupted or died): the
+   * caller must then undo whatever it committed for that answer.
+   */
+  reply(id: bigint, result: number): boolean {
+    const w = this.lateWords;
+    w[0] = Number(id & 0xffffffffn);
+    w[1] = Number(id >> 32n);
+    this.encode(w, this.lateInts, result);
+    return ioctl(this.listener, IOCTL_SEND, this.lateBuf.ptr) === 0;
+  }
+
+  /** SECCOMP_IOCTL_NOTIF_ID_VALID: is the task still waiting for this answer? */
+  isValid(id: bigint): boolean {
+    this.idBuf.view.setBigUint64(0, id, true);
+    return ioctl(this.listener, IOCTL_ID_VALID, this.idBuf.ptr) === 0;
+  }
+
+  /** Validity of the current notification, without allocating. */
+  currentValid(): boolean {
+    this.idBuf.view.setUint32(0, this.recvWords[0], true);
+    this.idBuf.view.setUint32(4, this.recvWords[1], true);
+    return ioctl(this.listener, IOCTL_ID_VALID, this.idBuf.ptr) === 0;
+  }
+
+  close(): void {
+    close(this.epfd);
+  }
+}

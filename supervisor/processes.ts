@@ -1,0 +1,153 @@
+// ProcessTable: every process and thread the supervisor has seen, keyed by
+// thread-group id, with a pidfd per process in the loop's epoll set so exit
+// is seen without polling and PID reuse cannot alias a dead process.
+//
+// notif.pid is a thread id; the thread group comes from /proc/TID/status,
+// read once per thread. Credentials are per thread in Linux and change with
+// set*id(2), so they are cached per thread and dropped when the thread makes
+// one of those calls (the supervisor traps them for that reason).
+import { readFileSync } from 'node:fs';
+import { close, pidfdOpen } from './ffi.js';
+import type { NotificationLoop } from './loop.js';
+
+export interface Credentials {
+  uid: number;
+  gid: number;
+  /** Effective uid/gid are what System V IPC checks (ipcperms). */
+  euid: number;
+  egid: number;
+  groups: number[];
+  /** Effective capability set, as a bigint bit mask. */
+  capEff: bigint;
+}
+
+export interface ProcessEntry {
+  tgid: number;
+  ppid: number;
+  name: string;
+  pidfd: number;
+  threads: Set<number>;
+  /** Per-feature state owned by handlers (undo list, locks, ...). */
+  readonly data: Map<string, unknown>;
+  startedMs: number;
+}
+
+interface ThreadEntry {
+  process: ProcessEntry;
+  creds: Credentials | null;
+}
+
+export type ExitListener = (p: ProcessEntry) => void;
+
+export class ProcessTable {
+  readonly processes = new Map<number, ProcessEntry>();
+  private readonly threads = new Map<number, ThreadEntry>();
+  private readonly exitListeners: ExitListener[] = [];
+
+  constructor(private readonly loop: NotificationLoop) {}
+
+  onExit(listener: ExitListener): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** The process a thread belongs to; learns about new threads and processes on first sight. */
+  processOf(tid: number): ProcessEntry | null {
+    const t = this.threads.get(tid) ?? this.learn(tid);
+    return t === null ? null : t.process;
+  }
+
+  credentials(tid: number): Credentials | null {
+    const t = this.threads.get(tid) ?? this.learn(tid);
+    if (t === null) return null;
+    if (t.creds === null) t.creds = readCredentials(tid);
+    return t.creds;
+  }
+
+  /** The thread changed (or may have changed) its credentials. */
+  forgetCredentials(tid: number): void {
+    const t = this.threads.get(tid);
+    if (t) t.creds = null;
+  }
+
+  private learn(tid: number): ThreadEntry | null {
+    const status = readStatus(tid);
+    if (status === null) return null;
+    const tgid = Number(status.get('Tgid'));
+    let p = this.processes.get(tgid);
+    if (p === undefined) {
+      const pidfd = pidfdOpen(tgid);
+      if (pidfd < 0) return null; // gone already
+      p = {
+        tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
+        threads: new Set(), data: new Map(), startedMs: Date.now(),
+      };
+      this.processes.set(tgid, p);
+      const entry = p;
+      this.loop.watchFd(pidfd, () => this.exited(entry));
+    }
+    p.threads.add(tid);
+    const t: ThreadEntry = { process: p, creds: null };
+    this.threads.set(tid, t);
+    return t;
+  }
+
+  /** The process image changed (execve): refresh its name. */
+  renamed(tgid: number): void {
+    const p = this.processes.get(tgid);
+    const status = p ? readStatus(tgid) : null;
+    if (p && status) p.name = status.get('Name') ?? p.name;
+  }
+
+  private exited(p: ProcessEntry): void {
+    if (this.processes.get(p.tgid) !== p) return;
+    this.loop.unwatchFd(p.pidfd);
+    close(p.pidfd);
+    this.processes.delete(p.tgid);
+    for (const tid of p.threads) this.threads.delete(tid);
+    for (const l of this.exitListeners) l(p);
+  }
+
+  /** Every task is gone (the listener hung up): finish every process still listed. */
+  exitAll(): void {
+    for (const p of [...this.processes.values()]) this.exited(p);
+  }
+
+  /** A thread (not the leader) ended; forget it so the tid can be reused. */
+  threadGone(tid: number): void {
+    const t = this.threads.get(tid);
+    if (t && t.process.tgid !== tid) {
+      t.process.threads.delete(tid);
+      this.threads.delete(tid);
+    }
+  }
+
+  snapshot(): object[] {
+    return [...this.processes.values()].map((p) => ({
+      pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b),
+    }));
+  }
+}
+
+function readStatus(tid: number): Map<string, string> | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+export function readCredentials(tid: number): Credentials | null {
+  const s = readStatus(tid);
+  if (s === null) return null;
+  const uids = (s.get('Uid') ?? '').split(/\s+/).map(Number);
+  const gids = (s.get('Gid') ?? '').split(/\s+/).map(Number);
+  const groups = (s.get('Groups') ?? '').split(/\s+/).filter((g) => g !== '').map(Number);
+  return { uid: uids[0], euid: uids[1], gid: gids[0], egid: gids[1], groups, capEff: BigInt('0x' + (s.get('CapEff') ?? '0')) };
+}

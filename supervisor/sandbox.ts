@@ -1,0 +1,237 @@
+// Sandbox: spawn the launcher, hand it the filter and Landlock rules, take
+// the seccomp listener with pidfd_getfd, and run the notification loop in a
+// worker thread until every sandboxed task is gone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Readable, Writable } from 'node:stream';
+import { buildFilter } from '../src/bpf/build.js';
+import { landlockRules, launcherConfig, type FilesystemPolicy } from '../src/landlock.js';
+import { syscallNumber } from '../src/syscalls/table.js';
+import type { WorkerConfig } from './feature.js';
+import { notifiedSyscalls } from './features.js';
+import { close, errno, eventfd, pidfdGetfd, pidfdOpen, write, allocNative } from './ffi.js';
+import type { SyscallStats } from './stats.js';
+import type { ControlMessage, WorkerMessage } from './worker.js';
+
+export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
+const WORKER = new URL('./worker.js', import.meta.url);
+
+/** What the sandbox needs from a manifest (src/manifest's Manifest satisfies it). */
+export interface SandboxPolicy {
+  syscalls: { emulate: readonly string[]; deny: ReadonlyMap<string, number>; kill: readonly string[] };
+  filesystem: FilesystemPolicy | null;
+  env: { inherit: boolean; pass: readonly string[]; set: Readonly<Record<string, string>> };
+  sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
+}
+
+export interface RunOptions {
+  manifest: SandboxPolicy;
+  /** 'inherit' (default) or 'pipe': collect stdout/stderr into the result. */
+  stdio?: 'inherit' | 'pipe';
+  cwd?: string;
+  /** Environment the manifest's env rules start from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  trace?: { fd: number; color: boolean };
+  /** Write the state dump here at exit. */
+  dumpState?: string;
+  /** Forward SIGINT/SIGTERM/SIGHUP to the target (the CLI does). */
+  forwardSignals?: boolean;
+}
+
+export interface RunResult {
+  /** Exit status as a shell reports it: the code, or 128+N when killed by signal N. */
+  status: number;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stats: SyscallStats[];
+  /** The supervisor's final state (processes, semaphores, ...). */
+  state: unknown;
+  syncWakeUp: boolean;
+  stdout?: Buffer;
+  stderr?: Buffer;
+  /** Why the sandbox could not start, if it did not. */
+  launchError?: string;
+}
+
+export class SandboxError extends Error {}
+
+export class Sandbox {
+  private worker: Worker | null = null;
+  private controlFd = -1;
+  private child: ChildProcess | null = null;
+
+  /** Run `cmd args…` under the manifest; resolves when every sandboxed task is gone. */
+  static run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+    return new Sandbox().run(cmd, args, options);
+  }
+
+  /** Ask the running sandbox to write its state as JSON. */
+  dumpState(file: string): void {
+    this.control({ type: 'dump', file });
+  }
+
+  /** Send a signal to the sandbox's first process. */
+  kill(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+    const m = options.manifest;
+    const filter = buildFilter({
+      notify: notifiedSyscalls(m.syscalls.emulate),
+      errno: new Map([...m.syscalls.deny].map(([name, e]) => [numberOf(name), e])),
+      kill: m.syscalls.kill.map(numberOf),
+    });
+    const config = launcherConfig(filter, landlockRules(m.filesystem));
+    const pipe = options.stdio === 'pipe';
+    const child = spawn(LAUNCHER, [cmd, ...args], {
+      stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'],
+      env: environment(m.env, options.env ?? process.env),
+      cwd: options.cwd,
+    });
+    this.child = child;
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (err) => reject(new SandboxError(`cannot start the launcher ${LAUNCHER}: ${err.message}`)));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const stdout = pipe ? collect(child.stdout!) : null;
+    const stderr = pipe ? collect(child.stderr!) : null;
+    const controlSocket = child.stdio[3] as Writable & Readable;
+    controlSocket.write(config);
+    const reply = await firstLine(controlSocket);
+
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    const forwarded: NodeJS.Signals[] = options.forwardSignals
+      ? (process.stdin.isTTY ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP'])
+      : [];
+    for (const s of forwarded) process.on(s, forward);
+    try {
+      const listener = reply.startsWith('listener ') ? this.takeListener(child.pid!, Number(reply.slice(9))) : -1;
+      if (listener < 0) {
+        controlSocket.destroy();
+        const { code, signal } = await exited;
+        const launchError = reply.startsWith('error ') ? reply.slice(6)
+          : reply.startsWith('listener ') ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
+        return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
+      }
+      const finished = this.startWorker({
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, trace: options.trace ?? null,
+      });
+      controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
+      const [{ code, signal }, result] = await Promise.all([exited, finished]);
+      if (options.dumpState) await this.writeFinalState(options.dumpState, result.state);
+      return {
+        status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
+        syncWakeUp: result.syncWakeUp, ...await outputs(stdout, stderr),
+      };
+    } finally {
+      for (const s of forwarded) process.off(s, forward);
+      if (this.controlFd >= 0) close(this.controlFd);
+      this.controlFd = -1;
+      this.worker = null;
+    }
+  }
+
+  private takeListener(pid: number, remoteFd: number): number {
+    const pidfd = pidfdOpen(pid);
+    if (pidfd < 0) return -1;
+    const fd = pidfdGetfd(pidfd, remoteFd);
+    const err = errno();
+    close(pidfd);
+    if (fd < 0) throw new SandboxError(`pidfd_getfd(launcher ${pid}, fd ${remoteFd}) failed: errno ${err}`);
+    return fd;
+  }
+
+  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
+    this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
+    config.controlFd = this.controlFd;
+    const worker = new Worker(WORKER, { workerData: config });
+    this.worker = worker;
+    return new Promise((resolve, reject) => {
+      let syncWakeUp = false;
+      let done = false;
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'ready') syncWakeUp = msg.syncWakeUp;
+        else if (msg.type === 'finished') {
+          done = true;
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
+        } else if (msg.type === 'dumped' && msg.error) {
+          process.stderr.write(`sysvisor: state dump to ${msg.file} failed: ${msg.error}\n`);
+        }
+      });
+      worker.on('error', (err) => {
+        // Fail closed: with the listener gone, notified syscalls return ENOSYS instead of reaching the host.
+        close(config.listenerFd);
+        reject(new SandboxError(`supervisor loop failed: ${err.stack ?? err.message}`));
+      });
+      worker.on('exit', (code) => {
+        if (!done) {
+          close(config.listenerFd);
+          reject(new SandboxError(`supervisor loop exited (code ${code}) before the sandbox finished`));
+        }
+      });
+    });
+  }
+
+  private control(msg: ControlMessage): void {
+    if (!this.worker || this.controlFd < 0) return;
+    this.worker.postMessage(msg);
+    const one = allocNative(8);
+    one.view.setUint32(0, 1, true);
+    write(this.controlFd, one.ptr, 8);
+  }
+
+  private async writeFinalState(file: string, state: unknown): Promise<void> {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(file, JSON.stringify(state, null, 2) + '\n');
+  }
+}
+
+function numberOf(name: string): number {
+  const nr = syscallNumber(name);
+  if (nr === undefined) throw new SandboxError(`unknown syscall ${name}`);
+  return nr;
+}
+
+export function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (signal) return 128 + (osConstants.signals[signal] ?? 0);
+  return code ?? 1;
+}
+
+function environment(env: SandboxPolicy['env'], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  if (env.inherit) Object.assign(out, base);
+  else for (const name of env.pass) if (base[name] !== undefined) out[name] = base[name];
+  Object.assign(out, env.set);
+  return out;
+}
+
+function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return new Promise((resolve) => stream.on('close', () => resolve(Buffer.concat(chunks))));
+}
+
+async function outputs(stdout: Promise<Buffer> | null, stderr: Promise<Buffer> | null): Promise<{ stdout?: Buffer; stderr?: Buffer }> {
+  return stdout && stderr ? { stdout: await stdout, stderr: await stderr } : {};
+}
+
+function firstLine(stream: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (c: Buffer) => {
+      text += c.toString();
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        stream.off('data', onData);
+        stream.pause();
+        resolve(text.slice(0, nl));
+      }
+    };
+    stream.on('data', onData);
+    stream.once('close', () => resolve(text));
+    stream.once('error', () => resolve(text));
+  });
+}

@@ -1,0 +1,92 @@
+// The loop's thread: owns the listener, the process table and every
+// feature's state. It blocks in epoll_wait, so the main thread talks to it
+// through an eventfd (to wake it) plus the message port, read synchronously.
+import { writeFileSync } from 'node:fs';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { BlockedCalls, DISPATCH } from './blocking.js';
+import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
+import { enabledFeatures } from './features.js';
+import { allocNative, close, read } from './ffi.js';
+import { NotificationLoop } from './loop.js';
+import { TargetMemory } from './memory.js';
+import { ProcessTable } from './processes.js';
+import { Tracer } from './trace.js';
+
+export type ControlMessage = { type: 'stop' } | { type: 'dump'; file: string };
+export type WorkerMessage =
+  | { type: 'ready'; syncWakeUp: boolean }
+  | { type: 'dumped'; file: string; error?: string }
+  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown };
+
+const config = workerData as WorkerConfig;
+const port = parentPort!;
+const features: Feature[] = [];
+let processes: ProcessTable;
+let blocked: BlockedCalls;
+
+const loop = new NotificationLoop(config.listenerFd, {
+  nextTimeoutMs() {
+    let next = Infinity;
+    for (const f of features) if (f.nextDeadline) next = Math.min(next, f.nextDeadline());
+    if (next === Infinity) return -1;
+    return Math.max(0, Math.ceil(next - performance.now()));
+  },
+  onTimer() {
+    for (const f of features) f.onTimer?.();
+  },
+  beforeDispatch(n) {
+    processes.processOf(n.tid);
+    return blocked.size === 0 ? DISPATCH : blocked.check(n);
+  },
+  onListenerClosed() {
+    processes.exitAll();
+    loop.requestStop();
+  },
+});
+
+processes = new ProcessTable(loop);
+blocked = new BlockedCalls();
+const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.processOf(tid)?.tgid ?? tid) : null;
+const ctx: SupervisorContext = { loop, memory: new TargetMemory(), processes, blocked, tracer, config };
+if (tracer) {
+  loop.observer = tracer;
+  processes.onExit((p) => tracer.event(p.tgid, `process ${p.tgid} (${p.name}) exited`));
+}
+const enabled = new Set(config.emulate);
+for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
+
+function state(): unknown {
+  const out: Record<string, unknown> = { processes: processes.snapshot() };
+  for (const f of features) if (f.snapshot) out[f.name] = f.snapshot();
+  return out;
+}
+
+const controlBuf = allocNative(8);
+loop.watchFd(config.controlFd, () => {
+  read(config.controlFd, controlBuf.ptr, 8);
+  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+    const msg = m.message as ControlMessage;
+    if (msg.type === 'stop') loop.requestStop();
+    else if (msg.type === 'dump') port.postMessage(dump(msg.file));
+  }
+});
+
+function dump(file: string): WorkerMessage {
+  try {
+    writeFileSync(file, JSON.stringify(state(), jsonBigInt, 2) + '\n');
+    return { type: 'dumped', file };
+  } catch (err) {
+    return { type: 'dumped', file, error: (err as Error).message };
+  }
+}
+
+function jsonBigInt(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
+loop.run();
+const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
+loop.close();
+close(config.listenerFd);
+port.postMessage({ type: 'finished', stats: loop.stats.summary(), state: final } satisfies WorkerMessage);
