@@ -1,0 +1,49 @@
+// Shared test helpers: paths, the CLI runner, hand-built policies.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { SandboxPolicy } from '../supervisor/sandbox.js';
+
+/** Repository root (tests run compiled from dist/test/). */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = `${ROOT}dist/bin/sysvisor.js`;
+export const C_BIN = `${ROOT}test/c/build/`;
+
+export function policy(overrides: Partial<SandboxPolicy> = {}): SandboxPolicy {
+  return {
+    syscalls: { emulate: ['semget', 'semop', 'semtimedop', 'semctl'], deny: new Map(), kill: [] },
+    filesystem: null,
+    env: { inherit: true, pass: [], set: {} },
+    sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
+    ...overrides,
+  };
+}
+
+export interface Exec {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command to completion, collecting its output. */
+export function exec(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Exec> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Run the sysvisor CLI with these arguments. */
+export function sysvisor(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Exec> {
+  return exec(process.execPath, [CLI, ...args], opts);
+}
