@@ -388,3 +388,6 @@ export function kernelCacheAllows(prog: Uint8Array, arch: number, nr: number): b
   }
   return false;
 }
+
+// Convenience re-export (bin/ imports it from here); the code lives in disasm.ts.
+export { disassemble } from "./disasm.js";

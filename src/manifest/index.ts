@@ -1,0 +1,18 @@
+export {
+  DEFAULT_EMULATE,
+  SEM_DEFAULTS,
+  LIMITS,
+  IPCMNI,
+  INT_MAX,
+  PID_MAX_LIMIT,
+  LOCKS_DEFAULT_MAX,
+  PROCESS_DEFAULT_MAX,
+  type Manifest,
+  type FilesystemLists,
+  type SemLimits,
+  type LockMode,
+} from "./types.js";
+export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
+export { locateKeys, lineOf, type LineMap } from "./locate.js";
+export { parseManifest, defaultManifest, type ParseOptions } from "./parse.js";
+export { compileFilter, manifestFilterSpec, describeManifest, type CompileOptions } from "./compile.js";

@@ -1,0 +1,105 @@
+/**
+ * Manifest v1: the typed, fully defaulted policy a sandbox runs under.
+ * See policies/example.toml for the documented file format.
+ */
+
+/** How POSIX record locks are released (consumed by the file-lock code). */
+export type LockMode = "exact" | "fast";
+
+/** kernel.sem of the sandbox, in /proc/sys/kernel/sem order. */
+export interface SemLimits {
+  /** SEMMSL: max semaphores per set (semget nsems). */
+  semmsl: number;
+  /** SEMMNS: max semaphores in the whole sandbox. */
+  semmns: number;
+  /** SEMOPM: max operations per semop/semtimedop call. */
+  semopm: number;
+  /** SEMMNI: max semaphore sets. */
+  semmni: number;
+}
+
+/** Absolute paths granted by [filesystem]. */
+export interface FilesystemLists {
+  /** Read files and list directories beneath these paths. */
+  read: string[];
+  /** Also write, create, remove, truncate beneath these (implies read). */
+  write: string[];
+  /** Execute files beneath these (implies reading the files). */
+  exec: string[];
+}
+
+export interface Manifest {
+  /** Always 1. */
+  version: 1;
+  /** Name of the file it was read from (as passed to parseManifest). */
+  file: string;
+  syscalls: {
+    /** Syscalls sent to the supervisor as user notifications, file order. */
+    emulate: string[];
+    /** Syscall name -> errno number returned by the BPF filter, file order. */
+    deny: Map<string, number>;
+    /** Syscalls that kill the whole process. */
+    kill: string[];
+  };
+  /**
+   * Landlock allowlists. null when the manifest has no [filesystem] section:
+   * every path is allowed (the target still runs inside a Landlock domain,
+   * which scopes ptrace and signals). Otherwise only the listed paths; a list
+   * missing from the section is empty.
+   */
+  filesystem: FilesystemLists | null;
+  env: {
+    /** Pass the caller's environment through. */
+    inherit: boolean;
+    /** When inherit is false: the only variables passed through. */
+    pass: string[];
+    /** Variables added or overridden (applied last). */
+    set: Record<string, string>;
+  };
+  sem: SemLimits;
+  locks: {
+    /** "exact": trap close/dup* to release POSIX locks exactly; "fast": do not. */
+    mode: LockMode;
+    /** Lock records beyond this many fail with ENOLCK. */
+    max: number;
+  };
+  process: {
+    /** Bound on the supervisor's process table. */
+    max: number;
+  };
+  ipc: {
+    /** Absolute path where semaphores are saved at exit and restored at start; "" = off. */
+    persist: string;
+  };
+}
+
+/** The four SysV semaphore syscalls, emulated unless a manifest says otherwise. */
+export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedop", "semctl"];
+
+/** Linux's defaults (include/uapi/linux/sem.h SEMMSL, SEMMNS, SEMOPM, SEMMNI). */
+export const SEM_DEFAULTS: Readonly<SemLimits> = {
+  semmsl: 32000,
+  semmns: 1024000000,
+  semopm: 500,
+  semmni: 32000,
+};
+
+export const INT_MAX = 2147483647;
+/** IPCMNI: the kernel refuses kernel.sem SEMMNI above this (ipc/util.h sem_check_semmni). */
+export const IPCMNI = 32768;
+/** PID_MAX_LIMIT on 64-bit: no more processes can exist. */
+export const PID_MAX_LIMIT = 4194304;
+
+/** Inclusive bounds of every numeric setting, with the reason shown in errors. */
+export const LIMITS = {
+  // kernel.sem is a plain proc_dointvec: any int; only SEMMNI is range-checked.
+  semmsl: { min: 1, max: INT_MAX, why: "INT_MAX" },
+  semmns: { min: 1, max: INT_MAX, why: "INT_MAX" },
+  semopm: { min: 1, max: INT_MAX, why: "INT_MAX" },
+  semmni: { min: 1, max: IPCMNI, why: "IPCMNI" },
+  locksMax: { min: 1, max: INT_MAX, why: "INT_MAX" },
+  processMax: { min: 1, max: PID_MAX_LIMIT, why: "PID_MAX_LIMIT" },
+} as const;
+
+export const LOCKS_DEFAULT_MAX = 1048576;
+export const PROCESS_DEFAULT_MAX = 4096;
