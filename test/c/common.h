@@ -359,6 +359,39 @@ H char *recv_line(int fd, char *buf, size_t sz)
 
 H void send_res(int fd, long r, int e) { send_line(fd, res(r, e)); }
 
+/* In a child: send "label: <result>" to the parent (see relay_lines). */
+#define RCHECK(fd, label, expr) ({                                         \
+	errno = 0;                                                         \
+	long r_ = (long)(expr);                                            \
+	int e_ = errno;                                                    \
+	char m_[200];                                                      \
+	snprintf(m_, sizeof m_, "%s: %s", (label), res(r_, e_));           \
+	send_line((fd), m_);                                               \
+	errno = e_;                                                        \
+	r_; })
+#define RCHECK_OK(fd, label, expr) ({                                      \
+	errno = 0;                                                         \
+	long r_ = (long)(expr);                                            \
+	int e_ = errno;                                                    \
+	char m_[200];                                                      \
+	snprintf(m_, sizeof m_, "%s: %s", (label), resok(r_, e_));         \
+	send_line((fd), m_);                                               \
+	errno = e_;                                                        \
+	r_; })
+
+/* In the parent: print the lines a child sends, with a prefix, until it
+ * sends "end". */
+H void relay_lines(int fd, const char *prefix)
+{
+	char b[256];
+	for (;;) {
+		recv_line(fd, b, sizeof b);
+		if (strcmp(b, "end") == 0)
+			return;
+		say("%s%s", prefix, b);
+	}
+}
+
 /* Block until the peer writes a byte (a "go" signal). */
 H void wait_go(int fd)
 {
