@@ -1,0 +1,13 @@
+export * from './abi.js';
+export { type DescId, type FileId, type LockKind, type Waiter } from './node.js';
+export {
+  type FcntlCaller,
+  type FileSnapshot,
+  type FlockCaller,
+  type LockHooks,
+  LockRegistry,
+  type LockSnapshot,
+  type LocksSnapshot,
+  type NodeSnapshot,
+  type LockSpec,
+} from './registry.js';
