@@ -1,0 +1,293 @@
+// Benchmark runner: every workload natively, under the C floor supervisor
+// (bench/floor.c) and under sysvisor (Sandbox.run in this process), each a
+// few times; prints one table of medians and writes bench/results/latest.json.
+//
+//   npm run bench                 ~1-2 minutes
+//   npm run bench -- --quick      < 30 s
+//   node dist/bench/run.js --only w_noop --modes floor,sysvisor --reps 7
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Sandbox, type SandboxPolicy } from '../supervisor/sandbox.js';
+
+const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
+const BUILD = `${BENCH}build/`;
+const RESULTS = `${BENCH}results/`;
+
+type Mode = 'native' | 'floor' | 'sysvisor';
+const MODES: readonly Mode[] = ['native', 'floor', 'sysvisor'];
+
+interface Workload {
+  name: string;
+  what: string;
+  /** Iterations of the calibration run: a few tens of ms in the slowest mode. */
+  pilot: number;
+  /** The floor runs with its semaphore emulation (otherwise it answers ENOSYS). */
+  floorSem: boolean;
+}
+
+const WORKLOADS: readonly Workload[] = [
+  { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 200_000, floorSem: false },
+  { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floorSem: false },
+  { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floorSem: true },
+  { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floorSem: true },
+  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floorSem: true },
+];
+
+/** What the manifest module will produce for a semaphore-emulating sandbox (built by hand until it lands). */
+const POLICY: SandboxPolicy = {
+  syscalls: { emulate: ['semget', 'semop', 'semtimedop', 'semctl'], deny: new Map(), kill: [] },
+  filesystem: null,
+  env: { inherit: true, pass: [], set: {} },
+  sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
+};
+
+const MIN_SECONDS = 0.3;
+const MAX_ITERATIONS = 100_000_000;
+
+interface Options {
+  quick: boolean;
+  reps: number;
+  /** Seconds each measured loop aims for (always >= MIN_SECONDS). */
+  target: number;
+  only: Set<string> | null;
+  modes: Mode[];
+}
+
+interface Sample {
+  iterations: number;
+  nsPerOp: number;
+  seconds: number;
+}
+
+interface Cell {
+  median: number | null;
+  samples: Sample[];
+  error?: string;
+  /** sysvisor only: the loop's own service time per notified syscall (RECV returned -> SEND returned). */
+  service?: { nr: number; count: number; p50us: number; p99us: number }[];
+  syncWakeUp?: boolean;
+}
+
+interface Row {
+  workload: string;
+  what: string;
+  native: Cell;
+  floor: Cell;
+  sysvisor: Cell;
+  sysvisorOverFloor: number | null;
+  sysvisorOverNative: number | null;
+  floorOverNative: number | null;
+}
+
+class RunError extends Error {}
+
+function parseArgs(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    if (i >= 0) return argv[i + 1];
+    const eq = argv.find((a) => a.startsWith(`${flag}=`));
+    return eq?.slice(flag.length + 1);
+  };
+  const only = value('--only');
+  const modes = value('--modes');
+  const reps = value('--reps');
+  for (const a of argv) {
+    if (a.startsWith('--') && !['--quick', '--only', '--modes', '--reps'].includes(a.split('=')[0])) {
+      process.stderr.write(`usage: run.js [--quick] [--only w_a,w_b] [--modes native,floor,sysvisor] [--reps N]\n`);
+      process.exit(2);
+    }
+  }
+  return {
+    quick,
+    reps: reps ? Math.max(1, Number(reps)) : quick ? 3 : 5,
+    target: quick ? 0.32 : 0.45,
+    only: only ? new Set(only.split(',')) : null,
+    modes: modes ? (modes.split(',') as Mode[]).filter((m) => MODES.includes(m)) : [...MODES],
+  };
+}
+
+function parse(stdout: string): number {
+  const m = /^ns_per_op\s+([0-9.eE+-]+)\s*$/m.exec(stdout);
+  if (!m) throw new RunError(`no "ns_per_op" line in the output: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return Number(m[1]);
+}
+
+function tail(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1] ?? '';
+}
+
+function runProcess(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new RunError(`exit ${err.code ?? err.signal}: ${tail(stderr) || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function measure(w: Workload, mode: Mode, iterations: number, cell: Cell): Promise<number> {
+  const bin = BUILD + w.name;
+  const n = String(iterations);
+  if (mode === 'native') return parse(await runProcess(bin, [n]));
+  if (mode === 'floor') return parse(await runProcess(BUILD + 'floor', [...(w.floorSem ? ['--sem'] : []), '--', bin, n]));
+  const r = await Sandbox.run(bin, [n], { manifest: POLICY, stdio: 'pipe' });
+  if (r.launchError) throw new RunError(`sysvisor could not start: ${r.launchError}`);
+  if (r.status !== 0) throw new RunError(`exit ${r.status}: ${tail(r.stderr?.toString() ?? '')}`);
+  cell.syncWakeUp = r.syncWakeUp;
+  cell.service = r.stats.filter((s) => s.count > 1).map(({ nr, count, p50us, p99us }) => ({ nr, count, p50us, p99us }));
+  return parse(r.stdout?.toString() ?? '');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function iterationsFor(nsPerOp: number, target: number, pilot: number): number {
+  return Math.min(MAX_ITERATIONS, Math.max(pilot, Math.ceil((target * 1e9) / Math.max(nsPerOp, 1))));
+}
+
+async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
+  const cells: Record<Mode, Cell> = {
+    native: { median: null, samples: [] }, floor: { median: null, samples: [] }, sysvisor: { median: null, samples: [] },
+  };
+  const iterations = new Map<Mode, number>();
+  const active = MODES.filter((m) => opts.modes.includes(m));
+  for (const m of MODES) if (!active.includes(m)) cells[m].error = 'not run';
+  // Calibrate each mode with a short pilot run.
+  for (const m of active) {
+    try {
+      const ns = await measure(w, m, w.pilot, cells[m]);
+      iterations.set(m, iterationsFor(ns, opts.target, w.pilot));
+    } catch (err) {
+      cells[m].error = (err as Error).message;
+    }
+  }
+  // Round-robin the modes so that drift on the machine hits them alike.
+  for (let rep = 0, retries = 0; rep < opts.reps; rep++) {
+    for (const m of active) {
+      const n = iterations.get(m);
+      if (n === undefined || cells[m].samples.length > rep) continue;
+      try {
+        const ns = await measure(w, m, n, cells[m]);
+        const seconds = (ns * n) / 1e9;
+        if (seconds < MIN_SECONDS && n < MAX_ITERATIONS && retries < 10) {
+          // The pilot overestimated the cost: size up and measure again.
+          iterations.set(m, iterationsFor(ns, opts.target, w.pilot));
+          retries++;
+          rep--;
+          break;
+        }
+        cells[m].samples.push({ iterations: n, nsPerOp: ns, seconds });
+      } catch (err) {
+        cells[m].error = (err as Error).message;
+        iterations.delete(m);
+      }
+    }
+  }
+  for (const m of MODES) {
+    const c = cells[m];
+    if (c.samples.length > 0 && c.error === undefined) c.median = median(c.samples.map((s) => s.nsPerOp));
+  }
+  const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
+  return {
+    workload: w.name, what: w.what, ...cells,
+    sysvisorOverFloor: ratio(cells.sysvisor.median, cells.floor.median),
+    sysvisorOverNative: ratio(cells.sysvisor.median, cells.native.median),
+    floorOverNative: ratio(cells.floor.median, cells.native.median),
+  };
+}
+
+function fmtNs(c: Cell): string {
+  if (c.median === null) return c.error === 'not run' ? '-' : 'n/a';
+  return c.median >= 100 ? c.median.toFixed(0) : c.median.toFixed(1);
+}
+
+function fmtRatio(r: number | null): string {
+  return r === null ? '-' : `${r.toFixed(2)}x`;
+}
+
+function table(rows: Row[]): string {
+  const head = ['workload', 'native ns/op', 'floor ns/op', 'sysvisor ns/op', 'sysvisor/floor', 'sysvisor/native'];
+  const body = rows.map((r) => [r.workload, fmtNs(r.native), fmtNs(r.floor), fmtNs(r.sysvisor), fmtRatio(r.sysvisorOverFloor), fmtRatio(r.sysvisorOverNative)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+interface Target {
+  name: string;
+  ok: boolean | null;
+  text: string;
+}
+
+function targets(rows: Row[]): Target[] {
+  const by = new Map(rows.map((r) => [r.workload, r]));
+  const out: Target[] = [];
+  const noop = by.get('w_noop');
+  if (noop) {
+    const r = noop.sysvisorOverFloor;
+    out.push({
+      name: 'notified round trip', ok: r === null ? null : r <= 1.3,
+      text: `notified round trip (w_noop): sysvisor ${fmtRatio(r)} floor (target <= 1.30x)`,
+    });
+  }
+  const getpid = by.get('w_getpid');
+  if (getpid) {
+    const r = getpid.sysvisorOverNative;
+    const f = getpid.floorOverNative;
+    out.push({
+      name: 'getpid', ok: r === null ? null : r <= 1.05,
+      text: `getpid (w_getpid): sysvisor ${fmtRatio(r)} native (target <= 1.05x; the C floor is ${fmtRatio(f)} native)`,
+    });
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (!existsSync(BUILD + 'floor') || WORKLOADS.some((w) => !existsSync(BUILD + w.name))) {
+    execFileSync('make', ['-s', '-C', BENCH], { stdio: 'inherit' });
+  }
+  const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name));
+  if (chosen.length === 0) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
+  const started = performance.now();
+  const rows: Row[] = [];
+  for (const w of chosen) {
+    process.stderr.write(`bench: ${w.name} ...`);
+    const t0 = performance.now();
+    rows.push(await benchWorkload(w, opts));
+    process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  process.stdout.write(`\n${table(rows)}\n\n`);
+  const checks = targets(rows);
+  for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
+  const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
+  if (notes.length > 0) process.stdout.write(`\nnot measured:\n${notes.join('\n')}\n`);
+  process.stdout.write(`\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all\n`);
+
+  mkdirSync(RESULTS, { recursive: true });
+  const json = {
+    date: new Date().toISOString(),
+    machine: { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version },
+    options: { quick: opts.quick, reps: opts.reps, targetSeconds: opts.target },
+    seconds,
+    rows,
+    targets: checks,
+  };
+  const tmp = `${RESULTS}latest.json.tmp`;
+  writeFileSync(tmp, JSON.stringify(json, null, 2) + '\n');
+  renameSync(tmp, `${RESULTS}latest.json`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

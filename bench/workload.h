@@ -1,0 +1,77 @@
+/*
+ * Shared helpers for the workloads: argument parsing, the monotonic clock,
+ * the one-line result ("ns_per_op <float>") and fatal errors.
+ */
+#ifndef BENCH_WORKLOAD_H
+#define BENCH_WORKLOAD_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+union semun {
+	int val;
+	struct semid_ds *buf;
+	unsigned short *array;
+};
+
+static inline double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+#define DIE(...) do { fprintf(stderr, __VA_ARGS__); fprintf(stderr, " (errno %d: %s)\n", errno, strerror(errno)); exit(2); } while (0)
+
+/* Iteration count from argv[1] (default `def`). */
+static inline long iterations(int argc, char **argv, long def)
+{
+	if (argc < 2)
+		return def;
+	char *end;
+	long n = strtol(argv[1], &end, 10);
+	if (*end != '\0' || n <= 0) {
+		fprintf(stderr, "usage: %s [iterations > 0]\n", argv[0]);
+		exit(2);
+	}
+	return n;
+}
+
+static inline void report(double elapsed_ns, double ops)
+{
+	printf("ns_per_op %.3f\n", elapsed_ns / ops);
+	fflush(stdout);
+}
+
+/* One semop on semaphore `num`, retrying EINTR. */
+static inline void sem_change(int id, unsigned short num, short delta, short flags)
+{
+	struct sembuf op = { .sem_num = num, .sem_op = delta, .sem_flg = flags };
+	while (semop(id, &op, 1) < 0)
+		if (errno != EINTR)
+			DIE("semop(%d, num %u, op %d, flags %#x)", id, num, delta, flags);
+}
+
+/* Wait for every child; fail if one did not exit 0. */
+static inline void reap_children(void)
+{
+	int status;
+	pid_t pid;
+	int bad = 0;
+	while ((pid = wait(&status)) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			bad = 1;
+	if (bad) {
+		fprintf(stderr, "a worker process failed\n");
+		exit(2);
+	}
+}
+#endif
