@@ -4,6 +4,7 @@
  * applied only when the last sharer exits. */
 #include "common.h"
 #include <sched.h>
+#include <sys/prctl.h>
 
 static int id;
 static int fd[2], go[2];
@@ -76,7 +77,9 @@ int main(void)
 	reap_ok(p);
 	say("after the last sharer exits: %d", getval(id, 0));
 
-	/* CLONE_SYSVSEM child outliving its parent applies the shared list */
+	/* CLONE_SYSVSEM child outliving its parent applies the shared list;
+	 * we become a subreaper so the orphaned sharer is reparented to us */
+	TRY(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
 	p = xfork();
 	if (p == 0) {
 		static char stack[64 * 1024] __attribute__((aligned(16)));
@@ -94,10 +97,10 @@ int main(void)
 	reap_ok(p);
 	say("P exited, sharer alive: %d", getval(id, 0));
 	send_go(go[1]);
-	/* s was reparented (to init or a subreaper): poll until it is gone */
-	for (int i = 0; i < 2000 && kill(s, 0) == 0; i++)
-		msleep(5);
-	msleep(20);
+	int st;
+	if (waitpid(s, &st, 0) != s)
+		die("waitpid orphaned sharer");
+	yes("orphaned sharer reaped by us", WIFEXITED(st));
 	say("after the sharer exits: %d", getval(id, 0));
 
 	sem_rm(id);
