@@ -6,6 +6,7 @@ import type { NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
 import type { ProcessTable } from './processes.js';
 import type { Tracer } from './trace.js';
+import type { VirtualFiles } from './virtual-files.js';
 
 /** The part of the manifest the loop's thread needs (plain data: it crosses a worker boundary). */
 export interface WorkerConfig {
@@ -23,6 +24,7 @@ export interface SupervisorContext {
   processes: ProcessTable;
   blocked: BlockedCalls;
   tracer: Tracer | null;
+  files: VirtualFiles;
   config: WorkerConfig;
 }
 

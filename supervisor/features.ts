@@ -4,8 +4,9 @@
 import { syscallNumber } from '../src/syscalls/table.js';
 import type { FeatureModule } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
+import { semFeature } from './handlers/sem.js';
 
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature];
+export const FEATURES: readonly FeatureModule[] = [credentialsFeature, semFeature];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));

@@ -30,6 +30,8 @@ export const processVmWritev = libc.func(
 export const prctl = libc.func('int prctl(int option, unsigned long a, unsigned long b, unsigned long c, unsigned long d)') as (
   option: number, a: number, b: number, c: number, d: number) => number;
 export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
+export const pipe2 = libc.func('int pipe2(_Out_ int *fds, int flags)') as (fds: number[], flags: number) => number;
+export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
 export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
 
 export function errno(): number {

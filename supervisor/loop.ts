@@ -12,6 +12,8 @@ const IOCTL_RECV = 0xc0502100;
 const IOCTL_SEND = 0xc0182101;
 const IOCTL_ID_VALID = 0x40082102;
 const IOCTL_SET_FLAGS = 0x40082104;
+const IOCTL_ADDFD = 0x40182103;
+const ADDFD_FLAG_SEND = 2;
 const USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 const USER_NOTIF_FLAG_CONTINUE = 1;
 const ENOENT = 2;
@@ -24,6 +26,8 @@ const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
 export const CONTINUE = -0x40000000;
 /** The handler keeps the notification open and answers later through `reply`. */
 export const PENDING = -0x40000001;
+/** The handler already answered (SECCOMP_ADDFD_FLAG_SEND); the value is in `answeredValue`. */
+export const ANSWERED = -0x40000003;
 
 export type Handler = (n: Notification) => number;
 export type FdCallback = (events: number) => void;
@@ -58,6 +62,9 @@ export class NotificationLoop {
   private readonly sendBuf: NativeBuffer;
   private readonly lateBuf: NativeBuffer;
   private readonly idBuf: NativeBuffer;
+  private readonly addfdBuf: NativeBuffer;
+  /** The result an ANSWERED handler gave the target. */
+  answeredValue = 0;
   private readonly events: NativeBuffer;
   private readonly recvWords: Uint32Array;
   private readonly sendWords: Uint32Array;
@@ -72,6 +79,7 @@ export class NotificationLoop {
     this.sendBuf = allocNative(RESP_SIZE);
     this.lateBuf = allocNative(RESP_SIZE);
     this.idBuf = allocNative(8);
+    this.addfdBuf = allocNative(24);
     this.events = allocNative(MAX_EVENTS * EPOLL_EVENT_SIZE);
     this.recvWords = new Uint32Array(this.recvBuf.bytes.buffer, 0, NOTIF_SIZE / 4);
     this.sendWords = new Uint32Array(this.sendBuf.bytes.buffer, 0, RESP_SIZE / 4);
@@ -176,6 +184,11 @@ export class NotificationLoop {
       if (this.observer !== null) this.observer.answered(n, result);
       return;
     }
+    if (result === ANSWERED) {
+      this.stats.record(n.nr, performance.now() - start);
+      if (this.observer !== null) this.observer.answered(n, this.answeredValue);
+      return;
+    }
     const w = this.sendWords;
     w[0] = this.recvWords[0];
     w[1] = this.recvWords[1];
@@ -206,6 +219,38 @@ export class NotificationLoop {
     w[1] = Number(id >> 32n);
     this.encode(w, this.lateInts, result);
     return ioctl(this.listener, IOCTL_SEND, this.lateBuf.ptr) === 0;
+  }
+
+  /**
+   * Answer the current notification from inside its handler (which then
+   * returns ANSWERED). Returns false when the task no longer waits for it.
+   */
+  answerNow(result: number): boolean {
+    const w = this.sendWords;
+    w[0] = this.recvWords[0];
+    w[1] = this.recvWords[1];
+    this.encode(w, this.sendInts, result);
+    this.answeredValue = result;
+    return ioctl(this.listener, IOCTL_SEND, this.sendBuf.ptr) === 0;
+  }
+
+  /**
+   * Install our `fd` in the current notification's process and answer the
+   * syscall with its number there, atomically (SECCOMP_ADDFD_FLAG_SEND).
+   * Returns ANSWERED, or a negated errno when the kernel refused.
+   */
+  answerWithFd(fd: number, cloexec: boolean): number {
+    const v = this.addfdBuf.view;
+    v.setUint32(0, this.recvWords[0], true);
+    v.setUint32(4, this.recvWords[1], true);
+    v.setUint32(8, ADDFD_FLAG_SEND, true);
+    v.setUint32(12, fd, true);
+    v.setUint32(16, 0, true);
+    v.setUint32(20, cloexec ? 0o2000000 : 0, true);
+    const r = ioctl(this.listener, IOCTL_ADDFD, this.addfdBuf.ptr);
+    if (r < 0) return -errno();
+    this.answeredValue = r;
+    return ANSWERED;
   }
 
   /** SECCOMP_IOCTL_NOTIF_ID_VALID: is the task still waiting for this answer? */

@@ -3,14 +3,15 @@
 // through an eventfd (to wake it) plus the message port, read synchronously.
 import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { BlockedCalls, DISPATCH } from './blocking.js';
+import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { enabledFeatures } from './features.js';
 import { allocNative, close, read } from './ffi.js';
-import { NotificationLoop } from './loop.js';
+import { CONTINUE, NotificationLoop } from './loop.js';
 import { TargetMemory } from './memory.js';
 import { ProcessTable } from './processes.js';
 import { Tracer } from './trace.js';
+import { VirtualFiles } from './virtual-files.js';
 
 export type ControlMessage = { type: 'stop' } | { type: 'dump'; file: string };
 export type WorkerMessage =
@@ -47,11 +48,21 @@ const loop = new NotificationLoop(config.listenerFd, {
 processes = new ProcessTable(loop);
 blocked = new BlockedCalls();
 const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.processOf(tid)?.tgid ?? tid) : null;
-const ctx: SupervisorContext = { loop, memory: new TargetMemory(), processes, blocked, tracer, config };
+const memory = new TargetMemory();
+const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid));
+const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config };
 if (tracer) {
   loop.observer = tracer;
   processes.onExit((p) => tracer.event(p.tgid, `process ${p.tgid} (${p.name}) exited`));
 }
+processes.onExit((p) => {
+  for (const tid of p.threads) blocked.forgetThread(tid);
+});
+// Notified only while a feature that blocks is on: see BlockedCalls.
+loop.on(SYS_RT_SIGRETURN, (n) => {
+  blocked.sigreturn(n, ctx.memory);
+  return CONTINUE;
+});
 const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
 

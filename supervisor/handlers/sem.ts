@@ -1,0 +1,244 @@
+// System V semaphores at the kernel boundary: decode semget/semop/
+// semtimedop/semctl notifications, call the SemRegistry (src/sem holds every
+// rule), encode the answer. Also serves /proc/sysvipc/sem and
+// /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
+import { syscallNumber } from '../../src/syscalls/table.js';
+import {
+  decodeSemidDs, decodeSemValues, decodeSembuf, decodeTimespec, encodeSemidDs, encodeSeminfo, encodeSemValues,
+  SEMBUF_SIZE, SEMID64_DS_SIZE, TIMESPEC_SIZE, timespecToNs,
+} from '../../src/sem/abi.js';
+import { SemRegistry } from '../../src/sem/registry.js';
+import { renderSemSysctl, renderSysvipcSem, writeSemSysctl } from '../../src/sem/proc.js';
+import type { SemBuf, SemCaller, SemctlIO, SemidDs, SemInfo } from '../../src/sem/types.js';
+import { UndoList } from '../../src/sem/undo.js';
+import type { SemWaiter } from '../../src/sem/waiter.js';
+import type { BlockedCall } from '../blocking.js';
+import type { FeatureModule, SupervisorContext } from '../feature.js';
+import { ANSWERED, PENDING } from '../loop.js';
+import type { Notification } from '../notification.js';
+import type { Credentials, ProcessEntry } from '../processes.js';
+import { flags, hex } from '../trace.js';
+import { OPEN_SYSCALLS } from '../virtual-files.js';
+
+const EFAULT = 14;
+const EINVAL = 22;
+const EINTR = 4;
+const CAP_IPC_OWNER = 1n << 15n;
+const CAP_SYS_ADMIN = 1n << 21n;
+const UNDO_KEY = 'sem.undo';
+
+const SEMCTL_CMDS: Record<number, string> = {
+  0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
+  15: 'GETZCNT', 16: 'SETVAL', 17: 'SETALL', 18: 'SEM_STAT', 19: 'SEM_INFO', 20: 'SEM_STAT_ANY',
+};
+const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[0o1000, 'IPC_CREAT'], [0o2000, 'IPC_EXCL'], [0o4000, 'IPC_NOWAIT']];
+
+/** The supervisor's handle on one semop call: set once the call sleeps. */
+class SemToken {
+  blocked: BlockedCall | null = null;
+}
+
+export function semCaller(pid: number, creds: Credentials): SemCaller {
+  return {
+    pid, uid: creds.euid, gid: creds.egid, groups: creds.groups,
+    isRoot: (creds.capEff & (CAP_IPC_OWNER | CAP_SYS_ADMIN)) === (CAP_IPC_OWNER | CAP_SYS_ADMIN),
+  };
+}
+
+export const semFeature: FeatureModule = {
+  name: 'sem',
+  emulates: ['semget', 'semop', 'semtimedop', 'semctl'],
+  // rt_sigreturn tells an interrupted semop's restart from a retry; the open
+  // family serves the /proc files; both only while semaphores are emulated.
+  observes: ['rt_sigreturn', ...OPEN_SYSCALLS],
+  install(ctx) {
+    return new SemHandlers(ctx);
+  },
+};
+
+class SemHandlers {
+  readonly name = 'sem';
+  private readonly registry: SemRegistry<SemToken>;
+  private readonly sops: SemBuf[] = [];
+  private readonly io: NotificationIO;
+
+  constructor(private readonly ctx: SupervisorContext) {
+    const { loop } = ctx;
+    this.registry = new SemRegistry<SemToken>(ctx.config.sem, {
+      isAlive: (w) => w.token.blocked === null ? loop.currentValid() : loop.isValid(w.token.blocked.record.id),
+      complete: (w, errno) => this.complete(w, errno),
+    }, {
+      monoNs: () => process.hrtime.bigint(),
+      realSec: () => Math.floor(Date.now() / 1000),
+    });
+    this.io = new NotificationIO(ctx);
+    loop.on(nr('semget'), (n) => this.semget(n));
+    loop.on(nr('semop'), (n) => this.semop(n, false));
+    loop.on(nr('semtimedop'), (n) => this.semop(n, true));
+    loop.on(nr('semctl'), (n) => this.semctl(n));
+    ctx.processes.onExit((p) => this.exited(p));
+    ctx.files.register('/proc/sysvipc/sem', { render: () => renderSysvipcSem(this.registry.list()) });
+    ctx.files.register('/proc/sys/kernel/sem', {
+      render: () => renderSemSysctl(this.registry.getLimits()),
+      // procfs sysctl files are 0644 root: writing needs the owner (fsuid 0) or CAP_DAC_OVERRIDE.
+      mayWrite: (c) => c.euid === 0 || (c.capEff & 2n) !== 0n,
+      write: (text) => {
+        writeSemSysctl(this.registry, Buffer.from(text, 'latin1'));
+      },
+    });
+    if (ctx.tracer) this.decodeForTrace(ctx);
+  }
+
+  nextDeadline(): number {
+    const next = this.registry.nextDeadline();
+    if (next === null) return Infinity;
+    return performance.now() + Number(next - process.hrtime.bigint()) / 1e6;
+  }
+
+  onTimer(): void {
+    this.registry.expire();
+  }
+
+  snapshot(): unknown {
+    return this.registry.snapshot();
+  }
+
+  private caller(n: Notification): { caller: SemCaller; process: ProcessEntry } | null {
+    const process = this.ctx.processes.processOf(n.tid);
+    const creds = this.ctx.processes.credentials(n.tid);
+    if (process === null || creds === null) return null;
+    return { caller: semCaller(process.tgid, creds), process };
+  }
+
+  private semget(n: Notification): number {
+    if (this.ctx.files.pendingWrites > 0) this.ctx.files.flush();
+    const who = this.caller(n);
+    if (who === null) return -EINVAL;
+    return this.registry.semget(who.caller, n.int(0), n.int(1), n.int(2));
+  }
+
+  /** ksys_semtimedop's order: timeout copied (EFAULT), nsops checks, sops copied (EFAULT), timeout checked (EINVAL). */
+  private semop(n: Notification, timed: boolean): number {
+    const { memory } = this.ctx;
+    const semid = n.int(0);
+    const nsops = n.uint(2);
+    let timeoutNs: bigint | null = null;
+    let timeoutBad = false;
+    if (timed && n.u64(3) !== 0) {
+      const ts = memory.read(n.tid, n.u64(3), TIMESPEC_SIZE);
+      if (typeof ts === 'number') return -EFAULT;
+      timeoutNs = timespecToNs(decodeTimespec(ts));
+      timeoutBad = timeoutNs === null;
+    }
+    const bad = this.registry.checkSemop(semid, nsops);
+    if (bad < 0) return bad;
+    const bytes = memory.read(n.tid, n.u64(1), nsops * SEMBUF_SIZE);
+    if (typeof bytes === 'number') return -EFAULT;
+    if (timeoutBad) return -EINVAL;
+    const sops = this.sops;
+    sops.length = nsops;
+    for (let i = 0; i < nsops; i++) sops[i] = decodeSembuf(bytes, i * SEMBUF_SIZE, sops[i] ?? { num: 0, op: 0, flg: 0 });
+    const who = this.caller(n);
+    if (who === null) return -EINVAL;
+    const token = new SemToken();
+    const r = this.registry.semop(who.caller, this.undoList(who.process), semid, sops, timeoutNs, token);
+    if (typeof r === 'number') return r;
+    if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
+    token.blocked = this.ctx.blocked.block(n, 'eintr', () => this.registry.cancel(r));
+    return PENDING;
+  }
+
+  /** Deliver a semop result: now for the notification being handled, later for a sleeper. */
+  private complete(w: SemWaiter<SemToken>, errno: number): boolean {
+    const call = w.token.blocked;
+    const result = errno === 0 ? 0 : -errno;
+    if (call === null) return this.ctx.loop.answerNow(result);
+    const delivered = this.ctx.loop.reply(call.record.id, result);
+    if (delivered) this.ctx.blocked.finished(call);
+    else this.ctx.blocked.died(call);
+    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
+    return delivered;
+  }
+
+  private semctl(n: Notification): number {
+    const cmd = n.int(2);
+    if (this.ctx.files.pendingWrites > 0) this.ctx.files.flush();
+    const who = this.caller(n);
+    if (who === null) return -EINVAL;
+    this.io.bind(n);
+    return this.registry.semctl(who.caller, n.int(0), n.int(1), cmd, n.int(3), this.io);
+  }
+
+  private undoList(p: ProcessEntry): UndoList {
+    let list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    if (list === undefined) {
+      list = new UndoList(p.tgid);
+      p.data.set(UNDO_KEY, list);
+    }
+    return list;
+  }
+
+  private exited(p: ProcessEntry): void {
+    const list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    if (list !== undefined) this.registry.exitUndo(list, p.tgid);
+  }
+
+  private decodeForTrace(ctx: SupervisorContext): void {
+    const t = ctx.tracer!;
+    t.decodeWith(nr('semget'), (a) => `${a.int(0) === 0 ? 'IPC_PRIVATE' : hex(a.int(0) >>> 0)}, ${a.int(1)}, ${flags(a.int(2), IPC_FLAGS)}`);
+    t.decodeWith(nr('semop'), (a) => `${a.int(0)}, ${hex(a.u64(1))}, ${a.u64(2) % 4294967296}`);
+    t.decodeWith(nr('semtimedop'), (a) => `${a.int(0)}, ${hex(a.u64(1))}, ${a.u64(2) % 4294967296}, ${a.u64(3) === 0 ? 'NULL' : hex(a.u64(3))}`);
+    t.decodeWith(nr('semctl'), (a) => `${a.int(0)}, ${a.int(1)}, ${SEMCTL_CMDS[a.int(2)] ?? a.int(2)}, ${hex(a.u64(3))}`);
+  }
+}
+
+/** semctl's pointer argument, read and written in the caller's memory. */
+class NotificationIO implements SemctlIO {
+  private tid = 0;
+  private addr = 0;
+
+  constructor(private readonly ctx: SupervisorContext) {}
+
+  bind(n: Notification): void {
+    this.tid = n.tid;
+    this.addr = n.u64(3);
+  }
+
+  writeSeminfo(info: SemInfo): number {
+    return this.write(encodeSeminfo(info));
+  }
+
+  writeSemid(ds: SemidDs): number {
+    return this.write(encodeSemidDs(ds));
+  }
+
+  readSemid(): SemidDs | number {
+    const b = this.read(SEMID64_DS_SIZE);
+    return typeof b === 'number' ? b : decodeSemidDs(b);
+  }
+
+  writeValues(values: Uint16Array): number {
+    return this.write(encodeSemValues(values));
+  }
+
+  readValues(nsems: number): ArrayLike<number> | number {
+    const b = this.read(2 * nsems);
+    return typeof b === 'number' ? b : decodeSemValues(b, nsems);
+  }
+
+  private write(bytes: Uint8Array): number {
+    return this.ctx.memory.write(this.tid, this.addr, bytes) < 0 ? -EFAULT : 0;
+  }
+
+  /** What was read commits state: make sure it was read from the caller still waiting (TOCTOU). */
+  private read(len: number): Uint8Array | number {
+    const b = this.ctx.memory.read(this.tid, this.addr, len);
+    if (typeof b === 'number') return -EFAULT;
+    return this.ctx.loop.currentValid() ? b : -EINTR;
+  }
+}
+
+function nr(name: string): number {
+  return syscallNumber(name)!;
+}
+

@@ -1,0 +1,163 @@
+// Virtual files: /proc entries whose truth lives in the supervisor
+// (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). The open family is
+// notified; an open of a virtual path is answered with a memfd holding the
+// rendered text (reads) or with the write end of a pipe the supervisor drains
+// (writes), installed atomically with SECCOMP_ADDFD_FLAG_SEND. Every other
+// open is CONTINUEd to the kernel; Landlock, not this, decides access.
+import { readlinkSync, realpathSync } from 'node:fs';
+import { posix } from 'node:path';
+import { syscallNumber } from '../src/syscalls/table.js';
+import type { Credentials } from './processes.js';
+import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
+import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
+import type { TargetMemory } from './memory.js';
+import type { Notification } from './notification.js';
+
+export interface VirtualFile {
+  /** The file's text, rendered at open time (as the kernel's seq_file does at first read). */
+  render(): string;
+  /** Apply what a writer wrote once it closes; absent = read-only (EACCES for writers). */
+  write?(text: string, creds: Credentials): void;
+  /** May this caller open it for writing? (procfs checks the file mode: root only for sysctls.) */
+  mayWrite?(creds: Credentials): boolean;
+}
+
+const AT_FDCWD = -100;
+const O_ACCMODE = 3;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_SETFL = 4;
+const EACCES = 13;
+const MFD_CLOEXEC = 1;
+
+export const OPEN_SYSCALLS = ['open', 'openat', 'openat2'] as const;
+
+export class VirtualFiles {
+  private readonly files = new Map<string, VirtualFile>();
+  private readonly basenames = new Set<string>();
+  private readonly drain = allocNative(65536);
+  private readonly writers = new Set<PendingWriter>();
+
+  constructor(
+    private readonly loop: NotificationLoop,
+    private readonly memory: TargetMemory,
+    private readonly credentials: (tid: number) => Credentials | null,
+  ) {
+    const nrOpen = syscallNumber('open')!;
+    const nrOpenat = syscallNumber('openat')!;
+    loop.on(nrOpen, (n) => this.open(n, AT_FDCWD, n.u64(0), n.int(1)));
+    loop.on(nrOpenat, (n) => this.open(n, n.int(0), n.u64(1), n.int(2)));
+    loop.on(syscallNumber('openat2')!, (n) => this.openat2(n));
+  }
+
+  register(path: string, file: VirtualFile): void {
+    this.files.set(path, file);
+    this.basenames.add(posix.basename(path));
+  }
+
+  private openat2(n: Notification): number {
+    const how = this.memory.read(n.tid, n.u64(2), 8);
+    if (typeof how === 'number') return CONTINUE; // the kernel reports the EFAULT itself
+    const flags = new DataView(how.buffer, how.byteOffset, 8).getUint32(0, true);
+    return this.open(n, n.int(0), n.u64(1), flags);
+  }
+
+  private open(n: Notification, dirfd: number, pathAddr: number, flags: number): number {
+    const raw = this.memory.readString(n.tid, pathAddr);
+    if (typeof raw === 'number' || !this.basenames.has(posix.basename(raw)) || (flags & O_PATH) !== 0) return CONTINUE;
+    const path = this.resolve(n.tid, dirfd, raw);
+    const file = path === null ? undefined : this.files.get(path);
+    if (file === undefined || !this.loop.currentValid()) return CONTINUE;
+    const cloexec = (flags & O_CLOEXEC) !== 0;
+    if ((flags & O_ACCMODE) === 0) return this.serveText(file.render(), cloexec);
+    const creds = this.credentials(n.tid);
+    if (creds === null || file.write === undefined || (file.mayWrite && !file.mayWrite(creds))) return -EACCES;
+    return this.serveWriter(file, creds, cloexec);
+  }
+
+  /** Absolute, normalised path as the target named it; symlinks resolved as the kernel would. */
+  private resolve(tid: number, dirfd: number, raw: string): string | null {
+    let full = raw;
+    if (!raw.startsWith('/')) {
+      try {
+        const base = dirfd === AT_FDCWD ? readlinkSync(`/proc/${tid}/cwd`) : readlinkSync(`/proc/${tid}/fd/${dirfd}`);
+        full = posix.join(base, raw);
+      } catch {
+        return null;
+      }
+    }
+    const normal = posix.normalize(full);
+    if (this.files.has(normal)) return normal;
+    try {
+      return realpathSync(normal);
+    } catch {
+      return null;
+    }
+  }
+
+  private serveText(text: string, cloexec: boolean): number {
+    const fd = memfdCreate('sysvisor-proc', MFD_CLOEXEC);
+    if (fd < 0) return -errno();
+    const bytes = Buffer.from(text);
+    const ok = bytes.length === 0 || write(fd, bytes, bytes.length) === bytes.length;
+    // The target shares this open file description, offset included: rewind it.
+    const result = ok && lseek(fd, 0, 0) === 0 ? this.loop.answerWithFd(fd, cloexec) : -errno();
+    close(fd);
+    return result;
+  }
+
+  private serveWriter(file: VirtualFile, creds: Credentials, cloexec: boolean): number {
+    const fds = [0, 0];
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno();
+    const [readEnd, writeEnd] = fds;
+    fcntl(readEnd, F_SETFL, O_NONBLOCK);
+    const result = this.loop.answerWithFd(writeEnd, cloexec);
+    close(writeEnd);
+    if (result !== ANSWERED) {
+      close(readEnd);
+      return result;
+    }
+    const writer: PendingWriter = { readEnd, text: '', file, creds };
+    this.writers.add(writer);
+    this.loop.watchFd(readEnd, () => this.drainWriter(writer));
+    return result;
+  }
+
+  /**
+   * Apply every write whose writer has closed the file. A handler whose
+   * answer depends on written state calls this first, so that
+   * `echo ... > /proc/sys/kernel/sem; ipcmk` sees the new limits.
+   */
+  flush(): void {
+    for (const w of this.writers) this.drainWriter(w);
+  }
+
+  get pendingWrites(): number {
+    return this.writers.size;
+  }
+
+  private drainWriter(w: PendingWriter): void {
+    for (;;) {
+      const got = read(w.readEnd, this.drain.ptr, this.drain.bytes.length);
+      if (got > 0) {
+        w.text += Buffer.from(this.drain.bytes.subarray(0, got)).toString('latin1');
+        continue;
+      }
+      if (got === 0) { // EOF: every copy of the write end is closed
+        this.writers.delete(w);
+        this.loop.unwatchFd(w.readEnd);
+        close(w.readEnd);
+        w.file.write!(w.text, w.creds);
+      }
+      return;
+    }
+  }
+}
+
+interface PendingWriter {
+  readEnd: number;
+  text: string;
+  file: VirtualFile;
+  creds: Credentials;
+}
