@@ -107,7 +107,8 @@ export function disassemble(prog: Uint8Array): string {
             ? `.insn ${hex(code)} ${jt} ${jf} ${hex(k)}`
             : `${name.padEnd(4)} ${src.padEnd(12)} jt ${at(pc + 1 + jt)} jf ${at(pc + 1 + jf)}`;
         if ((code & BPF_X) === 0 && name !== undefined) {
-          if (loaded === "nr" && name !== "jset") note = syscallName(k);
+          const rel: Record<string, string> = { jeq: "==", jgt: ">", jge: ">=" };
+          if (loaded === "nr" && name !== "jset") note = `nr ${rel[name]} ${syscallName(k)}`;
           else if (loaded === "nr" && name === "jset") note = "x32 bit";
           else if (loaded === "arch") note = archName(k);
         }

@@ -340,7 +340,7 @@ t.test("actions and disassembly", async (t) => {
   t.match(text, /^0: ld \[4\] +; arch$/m);
   t.match(text, /jeq  #0xc000003e .*; AUDIT_ARCH_X86_64/);
   t.match(text, /jset #0x40000000 .*; x32 bit/);
-  t.match(text, /; semget$/m);
+  t.match(text, /jge  #64 .*; nr >= semget$/m);
   t.match(text, /ret #0x7fc00000 +; USER_NOTIF/);
   t.match(text, /ret #0x7fff0000 +; ALLOW/);
   t.match(text, /ret #0x80000000 +; KILL_PROCESS/);
