@@ -6,7 +6,7 @@ import { Chalk } from 'chalk';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { syscallName } from '../src/syscalls/table.js';
-import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, type Manifest, type RunResult } from '../supervisor/index.js';
+import { builtinManifest, loadManifest, ManifestError, observedSyscalls, Sandbox, SandboxError, type Manifest, type RunResult } from '../supervisor/index.js';
 import { renderStats } from './report.js';
 import { describeManifest, compileFilter } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
@@ -78,7 +78,7 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
 function check(argv: { file: string; bpf: boolean }) {
   const manifest = readManifest(argv.file);
   process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
-  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest)) + '\n');
+  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest, { notify: observedSyscalls(manifest.syscalls.emulate) })) + '\n');
 }
 
 await yargs(hideBin(process.argv))

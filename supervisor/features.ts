@@ -1,7 +1,6 @@
 // The feature modules the supervisor ships, and the syscall sets they imply.
 // Imported by the main thread (to build the filter and validate manifests)
 // and by the loop's thread (to install handlers).
-import { syscallNumber } from '../src/syscalls/table.js';
 import type { FeatureModule } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
 import { semFeature } from './handlers/sem.js';
@@ -17,13 +16,9 @@ export function enabledFeatures(emulate: readonly string[]): FeatureModule[] {
   return FEATURES.filter((f) => f.emulates.length === 0 || f.emulates.some((s) => wanted.has(s)));
 }
 
-/** Syscall numbers the filter must notify: the emulated ones plus what enabled features observe. */
-export function notifiedSyscalls(emulate: readonly string[]): number[] {
-  const names = new Set(emulate);
+/** Syscalls the enabled features must see besides the emulated ones (bookkeeping). */
+export function observedSyscalls(emulate: readonly string[]): string[] {
+  const names = new Set<string>();
   for (const f of enabledFeatures(emulate)) for (const s of f.observes) names.add(s);
-  return [...names].map((name) => {
-    const nr = syscallNumber(name);
-    if (nr === undefined) throw new Error(`unknown syscall ${name}`);
-    return nr;
-  });
+  return [...names];
 }

@@ -5,7 +5,7 @@ import { EMULABLE } from './features.js';
 
 export { Sandbox, SandboxError, type RunOptions, type RunResult } from './sandbox.js';
 export { ManifestError, type Manifest } from '../src/manifest/index.js';
-export { EMULABLE } from './features.js';
+export { EMULABLE, observedSyscalls } from './features.js';
 
 /** Read and validate a manifest file; throws ManifestError naming the key and line. */
 export function loadManifest(file: string): Manifest {

@@ -130,16 +130,17 @@ export class NotificationLoop {
         this.hooks.onTimer();
         continue;
       }
+      // Other fds first: a process's exit (pidfd) must be applied before a
+      // notification from the parent that already reaped it (wait, then semctl).
+      let listenerMask = 0;
       for (let i = 0; i < n; i++) {
         const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
         const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + 4, true);
-        if (fd === this.listener) {
-          if (mask & EPOLL.IN) this.receive();
-          else if (mask & (EPOLL.HUP | EPOLL.ERR)) this.listenerClosed();
-        } else {
-          this.fdCallbacks.get(fd)?.(mask);
-        }
+        if (fd === this.listener) listenerMask = mask;
+        else this.fdCallbacks.get(fd)?.(mask);
       }
+      if (listenerMask & EPOLL.IN) this.receive();
+      else if (listenerMask & (EPOLL.HUP | EPOLL.ERR)) this.listenerClosed();
       if (this.hooks.nextTimeoutMs() === 0) this.hooks.onTimer();
     }
   }

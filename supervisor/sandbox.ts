@@ -6,11 +6,10 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
-import { buildFilter } from '../src/bpf/build.js';
-import { landlockRules, launcherConfig, type FilesystemPolicy } from '../src/landlock.js';
-import { syscallNumber } from '../src/syscalls/table.js';
+import { landlockRules, launcherConfig } from '../src/landlock.js';
+import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import type { WorkerConfig } from './feature.js';
-import { notifiedSyscalls } from './features.js';
+import { observedSyscalls } from './features.js';
 import { close, errno, eventfd, pidfdGetfd, pidfdOpen, write, allocNative } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
@@ -18,16 +17,8 @@ import type { ControlMessage, WorkerMessage } from './worker.js';
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
 const WORKER = new URL('./worker.js', import.meta.url);
 
-/** What the sandbox needs from a manifest (src/manifest's Manifest satisfies it). */
-export interface SandboxPolicy {
-  syscalls: { emulate: readonly string[]; deny: ReadonlyMap<string, number>; kill: readonly string[] };
-  filesystem: FilesystemPolicy | null;
-  env: { inherit: boolean; pass: readonly string[]; set: Readonly<Record<string, string>> };
-  sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
-}
-
 export interface RunOptions {
-  manifest: SandboxPolicy;
+  manifest: Manifest;
   /** 'inherit' (default) or 'pipe': collect stdout/stderr into the result. */
   stdio?: 'inherit' | 'pipe';
   cwd?: string;
@@ -79,11 +70,7 @@ export class Sandbox {
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
-    const filter = buildFilter({
-      notify: notifiedSyscalls(m.syscalls.emulate),
-      errno: new Map([...m.syscalls.deny].map(([name, e]) => [numberOf(name), e])),
-      kill: m.syscalls.kill.map(numberOf),
-    });
+    const filter = compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate) });
     const config = launcherConfig(filter, landlockRules(m.filesystem));
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
@@ -189,18 +176,12 @@ export class Sandbox {
   }
 }
 
-function numberOf(name: string): number {
-  const nr = syscallNumber(name);
-  if (nr === undefined) throw new SandboxError(`unknown syscall ${name}`);
-  return nr;
-}
-
 export function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (signal) return 128 + (osConstants.signals[signal] ?? 0);
   return code ?? 1;
 }
 
-function environment(env: SandboxPolicy['env'], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function environment(env: Manifest['env'], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   if (env.inherit) Object.assign(out, base);
   else for (const name of env.pass) if (base[name] !== undefined) out[name] = base[name];

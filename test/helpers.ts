@@ -1,21 +1,16 @@
 // Shared test helpers: paths, the CLI runner, hand-built policies.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SandboxPolicy } from '../supervisor/sandbox.js';
+import { builtinManifest, type Manifest } from '../supervisor/index.js';
 
 /** Repository root (tests run compiled from dist/test/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = `${ROOT}dist/bin/sysvisor.js`;
 export const C_BIN = `${ROOT}test/c/build/`;
 
-export function policy(overrides: Partial<SandboxPolicy> = {}): SandboxPolicy {
-  return {
-    syscalls: { emulate: ['semget', 'semop', 'semtimedop', 'semctl'], deny: new Map(), kill: [] },
-    filesystem: null,
-    env: { inherit: true, pass: [], set: {} },
-    sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
-    ...overrides,
-  };
+/** The built-in manifest with some sections replaced. */
+export function policy(overrides: Partial<Manifest> = {}): Manifest {
+  return { ...builtinManifest(), ...overrides };
 }
 
 export interface Exec {
