@@ -3,9 +3,10 @@
 // and by the loop's thread (to install handlers).
 import type { FeatureModule } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
+import { lifecycleFeature } from './handlers/lifecycle.js';
 import { semFeature } from './handlers/sem.js';
 
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature, semFeature];
+export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, semFeature];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));

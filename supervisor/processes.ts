@@ -30,6 +30,10 @@ export interface ProcessEntry {
   /** Per-feature state owned by handlers (undo list, locks, ...). */
   readonly data: Map<string, unknown>;
   startedMs: number;
+  /** The kernel gave this process a SysV undo list (it cloned with CLONE_SYSVSEM, or inherited one so). */
+  kernelUndo: boolean;
+  /** Non-thread CLONE_SYSVSEM children not yet seen: they must be found before this process exits. */
+  sysvsemChildren: number;
 }
 
 interface ThreadEntry {
@@ -38,16 +42,28 @@ interface ThreadEntry {
 }
 
 export type ExitListener = (p: ProcessEntry) => void;
+/** A process seen for the first time; `parent` is its parent if the supervisor knows it. */
+export type NewProcessListener = (p: ProcessEntry, parent: ProcessEntry | null) => void;
 
 export class ProcessTable {
   readonly processes = new Map<number, ProcessEntry>();
   private readonly threads = new Map<number, ThreadEntry>();
   private readonly exitListeners: ExitListener[] = [];
+  private readonly newListeners: NewProcessListener[] = [];
 
   constructor(private readonly loop: NotificationLoop) {}
 
   onExit(listener: ExitListener): void {
     this.exitListeners.push(listener);
+  }
+
+  onNew(listener: NewProcessListener): void {
+    this.newListeners.push(listener);
+  }
+
+  /** Learn a process by pid (a child found by scanning) unless it is known. */
+  discover(pid: number): ProcessEntry | null {
+    return this.processOf(pid);
   }
 
   /** The process a thread belongs to; learns about new threads and processes on first sight. */
@@ -79,11 +95,13 @@ export class ProcessTable {
       if (pidfd < 0) return null; // gone already
       p = {
         tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
-        threads: new Set(), data: new Map(), startedMs: Date.now(),
+        threads: new Set(), data: new Map(), startedMs: Date.now(), kernelUndo: false, sysvsemChildren: 0,
       };
       this.processes.set(tgid, p);
       const entry = p;
       this.loop.watchFd(pidfd, () => this.exited(entry));
+      const parent = this.processes.get(p.ppid) ?? null;
+      for (const l of this.newListeners) l(p, parent);
     }
     p.threads.add(tid);
     const t: ThreadEntry = { process: p, creds: null };

@@ -13,6 +13,7 @@ import type { SemBuf, SemCaller, SemctlIO, SemidDs, SemInfo } from '../../src/se
 import { UndoList } from '../../src/sem/undo.js';
 import type { SemWaiter } from '../../src/sem/waiter.js';
 import type { BlockedCall } from '../blocking.js';
+import { SYS, syscall6 } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
 import { ANSWERED, PENDING } from '../loop.js';
 import type { Notification } from '../notification.js';
@@ -26,6 +27,7 @@ const EINTR = 4;
 const CAP_IPC_OWNER = 1n << 15n;
 const CAP_SYS_ADMIN = 1n << 21n;
 const UNDO_KEY = 'sem.undo';
+const KCMP_SYSVSEM = 6;
 
 const SEMCTL_CMDS: Record<number, string> = {
   0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
@@ -77,6 +79,7 @@ class SemHandlers {
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
     loop.on(nr('semctl'), (n) => this.semctl(n));
     ctx.processes.onExit((p) => this.exited(p));
+    ctx.processes.onNew((p, parent) => this.adoptUndo(p, parent));
     ctx.files.register('/proc/sysvipc/sem', { render: () => renderSysvipcSem(this.registry.list()) });
     ctx.files.register('/proc/sys/kernel/sem', {
       render: () => renderSemSysctl(this.registry.getLimits()),
@@ -176,6 +179,20 @@ class SemHandlers {
       p.data.set(UNDO_KEY, list);
     }
     return list;
+  }
+
+  /**
+   * fork gives a child no undo list; clone(CLONE_SYSVSEM) shares the parent's.
+   * The kernel knows which: it shares its own (unused) undo list the same
+   * way, and kcmp(KCMP_SYSVSEM) compares them. The parent must have made a
+   * CLONE_SYSVSEM clone, or both lists would be NULL and compare equal.
+   */
+  private adoptUndo(p: ProcessEntry, parent: ProcessEntry | null): void {
+    if (parent === null || !parent.kernelUndo) return;
+    if (syscall6(SYS.kcmp, p.tgid, parent.tgid, KCMP_SYSVSEM, 0, 0, 0) !== 0) return;
+    p.kernelUndo = true;
+    if (parent.sysvsemChildren > 0) parent.sysvsemChildren--;
+    p.data.set(UNDO_KEY, this.undoList(parent).share());
   }
 
   private exited(p: ProcessEntry): void {
