@@ -1,0 +1,163 @@
+// Differential tests: every C program in test/c/build/ whose name starts with
+// one of PREFIXES runs natively and under sysvisor; the kernel is the oracle,
+// so stdout and the exit status must be identical. Each program prints one
+// deterministic line per check and ends with "done" (see test/c/common.h).
+//
+// Programs run one after another (natively they share the machine's real
+// IPC namespace and keys are derived from pids), each in a fresh temporary
+// working directory, with a 60 s limit.
+//
+// SYSVISOR_DIFF=name1,prefix2 narrows the run to matching programs.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+/** Program families compared here; add 'lock_', 'proc_' as they land. */
+const PREFIXES: readonly string[] = ['sem_'];
+
+// This file runs compiled as dist/test/differential.test.js.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BUILD = join(ROOT, 'test', 'c', 'build');
+const CLI = join(ROOT, 'dist', 'bin', 'sysvisor.js');
+const MANIFEST = join(ROOT, 'policies', 'default.toml');
+const TIMEOUT_MS = 60_000;
+
+interface Outcome {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+  pid: number | undefined;
+}
+
+/** Run a command to completion in its own process group; on timeout kill
+ *  the whole group (the test programs fork). */
+function run(cmd: string, args: readonly string[], cwd: string): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, TIMEOUT_MS);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        timedOut,
+        ms: Date.now() - start,
+        pid: child.pid,
+      });
+    });
+  });
+}
+
+function programs(): string[] {
+  if (!existsSync(BUILD)) return [];
+  const filter = (process.env.SYSVISOR_DIFF ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  return readdirSync(BUILD)
+    .filter((n) => PREFIXES.some((p) => n.startsWith(p)))
+    .filter((n) => filter.length === 0 || filter.some((f) => n.startsWith(f)))
+    .filter((n) => {
+      const st = statSync(join(BUILD, n));
+      return st.isFile() && (st.mode & 0o111) !== 0;
+    })
+    .sort();
+}
+
+/** Keys the programs derive from their pid: 0x5E<n><pid & 0xffff>. */
+function leftoverKeyedSets(pid: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync('/proc/sysvipc/sem', 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const key = Number.parseInt(line.trim().split(/\s+/)[0] ?? '', 10);
+      return Number.isFinite(key) && (key & 0xff00ffff) === ((0x5e000000 | (pid & 0xffff)) | 0);
+    });
+}
+
+const describe = (o: Outcome): string =>
+  o.timedOut ? `timed out after ${TIMEOUT_MS} ms` : o.signal !== null ? `killed by ${o.signal}` : `exit ${o.status}`;
+
+const names = programs();
+const haveCli = existsSync(CLI);
+if (!haveCli) {
+  console.error(
+    `\n*** differential: ${CLI} does not exist (run \`npx tsc -p tsconfig.json\`): ` +
+      'the sandboxed half of every comparison is SKIPPED; only native runs are checked. ***\n',
+  );
+}
+
+t.test('test programs are built', async (t) => {
+  t.ok(names.length > 0, `programs matching ${PREFIXES.join(', ')} in ${BUILD} (run \`make -C test/c\`)`);
+});
+
+const SKIP_MSG = `SANDBOXED RUN SKIPPED: ${CLI} missing, nothing compared against sysvisor`;
+
+for (const name of names) {
+  const path = join(BUILD, name);
+  t.test(name, async (t) => {
+    const cwd = mkdtempSync(join(tmpdir(), `sysvisor-diff-${name}-`));
+    t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+
+    let native: Outcome | undefined;
+    await t.test('native', async (t) => {
+      const o = await run(path, [], cwd);
+      native = o;
+      t.comment(`native: ${describe(o)} in ${o.ms} ms`);
+      if (o.stderr !== '') t.comment(`native stderr:\n${o.stderr}`);
+      t.equal(o.timedOut, false, 'finishes in time');
+      t.equal(o.signal, null, 'not killed by a signal');
+      t.equal(o.status, 0, 'exit status 0');
+      t.match(o.stdout, /(^|\n)done\n$/, 'output ends with "done"');
+      t.notMatch(o.stdout, /^FATAL /m, 'no harness failure');
+      // Only keyed sets can be attributed to the program (IPC_PRIVATE ones cannot).
+      if (o.pid !== undefined) t.same(leftoverKeyedSets(o.pid), [], 'no keyed semaphore set left behind');
+    });
+
+    if (!haveCli) {
+      await t.test('under sysvisor', { skip: SKIP_MSG }, async () => {});
+      return;
+    }
+    await t.test('under sysvisor', async (t) => {
+      if (native === undefined) throw new Error('native run missing');
+      const o = await run(process.execPath, [CLI, 'run', '-m', MANIFEST, '--', path], cwd);
+      t.comment(`sysvisor: ${describe(o)} in ${o.ms} ms`);
+      if (o.stderr !== '') t.comment(`sysvisor stderr:\n${o.stderr}`);
+      t.equal(o.timedOut, false, 'finishes in time');
+      t.equal(o.stdout, native.stdout, 'stdout equals native stdout');
+      t.equal(o.signal, native.signal, 'same terminating signal');
+      t.equal(o.status, native.status, 'same exit status');
+    });
+  });
+}
