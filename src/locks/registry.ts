@@ -22,10 +22,15 @@ import {
 import { renderProcLocks } from './proc.js';
 import { DEFERRED, LockTable, type Segment, type TableEnv } from './table.js';
 
+/**
+ * How the registry answers waiters. Both run inside whichever registry call
+ * cleared the way (setLk, flock, a release, cancel); in rare flock cases that
+ * is the very call that returned the waiter, so look replies up by token.
+ */
 export interface LockHooks<T> {
-  /** Whether the waiter's caller still waits (its notification is valid). */
+  /** Whether the waiter's caller still waits (its notification is valid); dead ones are dropped. */
   isAlive(w: Waiter<T>): boolean;
-  /** Answer a waiter: 0 or -errno. False when the answer could not be delivered. */
+  /** Answer a waiter: 0 or -errno. False when the answer could not be delivered: a grant is undone. */
   complete(w: Waiter<T>, errno: number): boolean;
 }
 

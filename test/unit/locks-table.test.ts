@@ -77,6 +77,53 @@ t.test('split, merge and type change match Linux', async (t) => {
   }
 });
 
+t.test('random lock sequences agree with a byte-by-byte model', async (t) => {
+  // Model: for each of 3 owners, the type held on each of 48 bytes (byte 47
+  // stands for "47 to EOF"). The table must hold exactly the maximal runs.
+  const SIZE = 48;
+  let seed = 12345;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n); // high bits: an LCG's low bits cycle fast
+  };
+  const reg = registry();
+  const model = [0, 1, 2].map(() => new Array<number>(SIZE).fill(U));
+  let checked = 0;
+  for (let step = 0; step < 3000; step++) {
+    const who = rand(3);
+    const type = [R, W, U][rand(3)]! as LockType;
+    const start = rand(SIZE - 1);
+    const toEof = rand(8) === 0;
+    const end = toEof ? SIZE - 1 : start + rand(Math.min(6, SIZE - 1 - start));
+    const blocked = type !== U && model.some((m, o) => o !== who && m.some((b, i) => i >= start && i <= end && b !== U && (b === W || type === W)));
+    const rc = reg.setLk(FILE, { pid: who }, { type, start: BigInt(start), end: toEof ? OFFSET_MAX : BigInt(end) }, false, '');
+    if (rc !== (blocked ? -EAGAIN : 0)) {
+      t.fail(`step ${step}: owner ${who} ${type} [${start},${end}] gave ${String(rc)}`);
+      break;
+    }
+    if (!blocked) for (let i = start; i <= end; i++) model[who]![i] = type;
+    const want: string[] = [];
+    const got: string[] = [];
+    for (const [o, m] of model.entries()) {
+      for (let i = 0; i < SIZE; i++) {
+        if (m[i] === U || (i > 0 && m[i - 1] === m[i])) continue;
+        let j = i;
+        while (j + 1 < SIZE && m[j + 1] === m[i]) j++;
+        want.push(`${o}:${m[i]}:${i}-${j === SIZE - 1 ? 'EOF' : j}`);
+      }
+    }
+    for (const f of reg.snapshot().files) {
+      for (const l of f.posix) got.push(`${l.pid}:${l.type === 'WRITE' ? W : R}:${l.start}-${l.end === 'EOF' || l.end === String(SIZE - 1) ? 'EOF' : l.end}`);
+    }
+    if (want.sort().join(' ') !== got.sort().join(' ')) {
+      t.same(got, want, `step ${step}`);
+      break;
+    }
+    checked++;
+  }
+  t.equal(checked, 3000, 'every step matched');
+});
+
 t.test('conflict matrix POSIX x OFD x flock', async (t) => {
   // A requester conflicts with a holder iff both are byte-range (POSIX/OFD) or
   // both flock, their owners differ, and one of them writes.
@@ -166,6 +213,12 @@ t.test('record limit: ENOLCK for fcntl, ENOMEM for flock', async (t) => {
   t.equal(reg.flock(FILE, { pid: 1, desc: 'a' }, R, false, ''), 0);
   t.equal(reg.flock(FILE, { pid: 1, desc: 'a' }, W, false, ''), 0, 'conversion reuses the record');
   t.equal(reg.records, 1);
+});
+
+t.test('/proc/locks prints device numbers as %02x', async (t) => {
+  const reg = registry();
+  t.equal(reg.setLk({ major: 259, minor: 1, ino: 12n }, { pid: 7 }, { type: W, start: 0n, end: OFFSET_MAX }, false, ''), 0);
+  t.equal(reg.procLocks(), '1: POSIX  ADVISORY  WRITE 7 103:01:12 0 EOF\n');
 });
 
 t.test('locks are per file', async (t) => {

@@ -13,6 +13,7 @@ import {
   type FileId,
   type LockType,
   LockRegistry,
+  OFFSET_MAX,
   type Range,
   SEEK_SET,
   toRange,
@@ -469,4 +470,95 @@ t.test('waiting requests count against the limit', async (t) => {
   t.equal(lk('C', W, 0, 1), -ENOLCK);
   t.equal(fl('G', W), -ENOMEM);
   t.equal(reg.records, 2);
+});
+
+t.test('random workloads keep the waiter trees consistent', async (t) => {
+  // Sixteen threads in four processes; a thread with a pending request waits.
+  // After every call: each waiter conflicts with every ancestor in its tree
+  // (the invariant stated at the top of fs/locks.c), records = locks +
+  // waiters, replies go once to a live pending request, and a request is
+  // only missing from the trees if it is dead or its reply was refused.
+  let seed = 777;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n); // high bits: an LCG's low bits cycle fast
+  };
+  const busy = new Map<number, Waiter<string>>(); // thread -> its pending request
+  const dead = new Set<string>();
+  const undeliverable = new Set<string>();
+  const threadOf = (token: string) => Number(token.split('#')[0]);
+  let problems = 0;
+  let granted = 0;
+  let deepest = 0;
+  const reg = new LockRegistry<string>(
+    {
+      isAlive: (w) => !dead.has(w.token),
+      complete: (w, errno) => {
+        if (busy.get(threadOf(w.token)) !== w || dead.has(w.token)) problems++;
+        if (undeliverable.has(w.token)) return false;
+        if (errno === 0) granted++;
+        busy.delete(threadOf(w.token));
+        return true;
+      },
+    },
+    60,
+  );
+  const kill = (pid: number): void => {
+    for (const [k, w] of busy) if (w.pid === pid) busy.delete(k);
+    reg.releaseAllOfProcess(pid);
+  };
+  type Snap = { kind: string; type: string; start: string; end: string; pid: number; desc?: string };
+  const owner = (n: Snap) => (n.kind === 'posix' ? `p${n.pid}` : `d${n.desc}`);
+  const end = (n: Snap) => (n.end === 'EOF' ? Infinity : Number(n.end));
+  const conflict = (a: Snap, b: Snap) =>
+    owner(a) !== owner(b) &&
+    (a.type === 'WRITE' || b.type === 'WRITE') &&
+    (a.kind === 'flock' || (Number(a.start) <= end(b) && Number(b.start) <= end(a)));
+  for (let step = 0; step < 8000 && problems === 0; step++) {
+    const th = rand(16);
+    const pid = 1 + (th % 4);
+    const token = `${th}#${step}`;
+    const type = [R, W, U, U][rand(4)]! as LockType;
+    const start = BigInt(rand(16));
+    const range = { type, start, end: rand(6) ? start + BigInt(rand(4)) : OFFSET_MAX };
+    const wait = rand(2) > 0;
+    const op = rand(16);
+    const mine = busy.get(th);
+    let rc: number | Waiter<string> = 0;
+    if (mine) {
+      if (op === 0 && rand(4) === 0) {
+        busy.delete(th);
+        reg.cancel(mine);
+      } else if (op === 1 && rand(4) === 0) (rand(2) ? dead : undeliverable).add(mine.token);
+      else if (op === 2 && [...busy.values()].filter((w) => w.pid === pid).length === 4) kill(pid); // stuck for good
+    } else if (op < 6) rc = reg.setLk(FILE, { pid }, range, wait, token);
+    else if (op < 9) rc = reg.setLk(FILE, { pid, ofd: `o${th}` }, range, wait, token);
+    else if (op < 12) rc = reg.flock(FILE, { pid, desc: `f${th}` }, type, wait, token);
+    else if (op < 14) reg.releasePosix(FILE, pid);
+    else if (op < 15) reg.releaseDescription(`o${th}`);
+    else if (rand(4) === 0) kill(pid);
+    if (typeof rc === 'object') busy.set(th, rc);
+
+    let waiters = 0;
+    let locks = 0;
+    for (const f of reg.snapshot().files) {
+      for (const l of [...f.posix, ...f.flock]) {
+        locks++;
+        const path: Snap[] = [l];
+        for (const w of l.waiters) {
+          waiters++;
+          deepest = Math.max(deepest, w.depth);
+          path.length = w.depth;
+          if (!path.every((a) => conflict(a, w))) problems++;
+          path.push(w);
+        }
+      }
+    }
+    if (locks + waiters !== reg.records) problems++;
+    const gone = [...busy.values()].filter((w) => dead.has(w.token) || undeliverable.has(w.token)).length;
+    if (waiters > busy.size || busy.size - waiters > gone) problems++;
+    if (problems) t.fail(`step ${step}: inconsistent after op ${op}`);
+  }
+  t.equal(problems, 0);
+  t.ok(granted > 40 && deepest > 3, `exercised: ${granted} late grants, trees ${deepest} deep`);
 });
