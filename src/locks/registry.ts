@@ -125,9 +125,8 @@ export class LockRegistry<T> {
 
   /** F_SETLK(W) / F_OFD_SETLK(W) on an absolute range: 0, -errno, or a Waiter answered later. */
   setLk(file: FileId, who: FcntlCaller, lock: LockSpec, wait: boolean, token: T): number | Waiter<T> {
-    const ofd = who.ofd !== undefined;
-    const owner = ofd ? descOwner(who.ofd!) : posixOwner(who.pid);
-    const r = new Request<T>(ofd ? 'ofd' : 'posix', lock.type, lock.start, lock.end, owner, who.pid, who.ofd, file, token);
+    const [kind, owner] = fcntlOwner(who);
+    const r = new Request<T>(kind, lock.type, lock.start, lock.end, owner, who.pid, who.ofd, file, token);
     const rc = this.table(file).setPosix(r, wait ? r : undefined);
     this.settle();
     return rc === DEFERRED ? r : rc;
@@ -139,9 +138,8 @@ export class LockRegistry<T> {
    * rest of the user's struct alone, as Linux does).
    */
   getLk(file: FileId, who: FcntlCaller, lock: LockSpec): UserFlock | null {
-    const ofd = who.ofd !== undefined;
-    const owner = ofd ? descOwner(who.ofd!) : posixOwner(who.pid);
-    const probe = new Node<T>(ofd ? 'ofd' : 'posix', lock.type, lock.start, lock.end, owner, who.pid, who.ofd, file);
+    const [kind, owner] = fcntlOwner(who);
+    const probe = new Node<T>(kind, lock.type, lock.start, lock.end, owner, who.pid, who.ofd, file);
     const l = this.files.get(fileKey(file))?.test(probe);
     if (!l) return null;
     return {
@@ -364,6 +362,10 @@ export class LockRegistry<T> {
     if (this.closing.has(w.owner) && ![...this.pending].some((p) => p.owner === w.owner)) this.closing.delete(w.owner);
   }
 }
+
+/** F_OFD_* locks belong to the description, the others to the process. */
+const fcntlOwner = (who: FcntlCaller): [LockKind, string] =>
+  who.ofd === undefined ? ['posix', posixOwner(who.pid)] : ['ofd', descOwner(who.ofd)];
 
 const unlockAll = <T>(kind: LockKind, owner: string, file: FileId): Node<T> =>
   new Node<T>(kind, F_UNLCK, 0n, OFFSET_MAX, owner, 0, undefined, file);
