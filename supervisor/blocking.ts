@@ -1,21 +1,25 @@
 // BlockedCalls: the notifications a handler left PENDING, one per thread,
-// and the detection of their interruption by a signal.
+// and the recognition of a syscall restarted after a signal.
 //
-// The kernel says nothing to the listener when a waiting task takes a signal:
-// the notification just turns invalid and the syscall returns -ERESTARTSYS.
-// Then one of three things happens (arch/x86/kernel/signal.c):
+// The kernel says nothing to the listener when a task waiting in a
+// notification takes a signal: the notification turns invalid (or vanishes
+// before it was even received) and the syscall returns -ERESTARTSYS. Then
+// (arch/x86/kernel/signal.c):
 //  - a handler with SA_RESTART, or no handler at all (SIGSTOP/SIGCONT): the
-//    kernel rewinds ip by 2 and the call comes back as a *new* notification
-//    from the same thread with the same nr, arguments, ip and stack pointer;
+//    kernel rewinds rip to the syscall instruction and the call comes back as
+//    a *new* notification with the same nr, arguments, ip and stack pointer;
 //  - a handler without SA_RESTART: the call returns EINTR to the program,
-//    which may well call again from the same place (a retry loop), giving a
+//    which may call again from the same place (a retry loop) -- a
 //    notification that looks exactly like a restart.
-// The handler's rt_sigreturn tells them apart: the signal frame it pops holds
-// the saved rip, rewound (restart) or not (EINTR). So the supervisor notifies
-// rt_sigreturn, and only a thread that was interrupted gets its frame read.
-// The restart's answer is the feature's: semop answers EINTR (Linux never
-// restarts it), F_SETLKW and flock dispatch again. A thread can wait in only
-// one syscall, so any new notification from it proves the old one is dead.
+// A handler ends in rt_sigreturn, which the supervisor is notified of: the
+// signal frame it pops holds the interrupted registers, rewound (restart
+// pending, with nr and arguments) or not. That frame, and the per-thread
+// record of calls that slept, say what a later notification is.
+//
+// What a restart gets is the feature's rule: a semop that slept answers
+// EINTR (Linux never restarts semop); one interrupted before it could sleep
+// is tried again without sleeping (EINTR if it would block); F_SETLKW and
+// flock just run again, as Linux restarts them.
 import { readFileSync } from 'node:fs';
 import type { TargetMemory } from './memory.js';
 import type { Notification, NotificationRecord } from './notification.js';
@@ -26,29 +30,54 @@ export interface BlockedCall {
   record: NotificationRecord;
   /** Stack pointer at the syscall, from /proc/TID/syscall; null if it could not be read. */
   sp: bigint | null;
-  restart: RestartPolicy;
   /** Remove the wait from the feature's queues without answering it (idempotent). */
   cancel: () => void;
+}
+
+/** A call that a signal interrupted and whose restart may come. */
+interface Interrupted {
+  nr: number;
+  args: bigint[];
+  ip: number;
+  sp: bigint | null;
+  /** It had slept in the supervisor (known), rather than being cut off before. */
+  slept: boolean;
 }
 
 const EINTR = 4;
 /** beforeDispatch result: no opinion, dispatch to the handler. */
 export const DISPATCH = -0x40000002;
 export const SYS_RT_SIGRETURN = 15;
-/** Offset of the saved rip from the stack pointer at rt_sigreturn: rt_sigframe is at sp-8, uc_mcontext.rip at +176. */
-const FRAME_RIP = 168;
+/**
+ * struct sigcontext as rt_sigreturn finds it: the rt_sigframe starts at
+ * sp-8 (pretcode popped), uc_mcontext 48 bytes in, so at sp+40.
+ */
+const MCONTEXT = 40;
+const MC_SIZE = 144; // r8 .. rip
+const MC = { r8: 0, r9: 8, r10: 16, rdi: 64, rsi: 72, rdx: 96, rax: 104, rsp: 120, rip: 128 } as const;
 
 export class BlockedCalls {
   private readonly live = new Map<number, BlockedCall>();
-  /** Dead calls whose restart may still come. */
-  private readonly interrupted = new Map<number, BlockedCall>();
+  private readonly interrupted = new Map<number, Interrupted>();
+  private readonly policies = new Map<number, RestartPolicy>();
+  /** True while a restarted call that had not slept is dispatched: it must not sleep now. */
+  restartWithoutSleep = false;
 
   get size(): number {
     return this.live.size + this.interrupted.size;
   }
 
-  block(n: Notification, restart: RestartPolicy, cancel: () => void): BlockedCall {
-    const call: BlockedCall = { record: n.snapshot(), sp: readStackPointer(n.tid), restart, cancel };
+  /** How restarts of syscall `nr` are answered (features that block declare it). */
+  setPolicy(nr: number, policy: RestartPolicy): void {
+    this.policies.set(nr, policy);
+  }
+
+  get watchesRestarts(): boolean {
+    return this.policies.size > 0;
+  }
+
+  block(n: Notification, cancel: () => void): BlockedCall {
+    const call: BlockedCall = { record: n.snapshot(), sp: readStackPointer(n.tid), cancel };
     this.live.set(n.tid, call);
     return call;
   }
@@ -63,44 +92,79 @@ export class BlockedCalls {
     const tid = call.record.tid;
     if (this.live.get(tid) === call) this.live.delete(tid);
     call.cancel();
-    this.interrupted.set(tid, call);
+    const r = call.record;
+    this.interrupted.set(tid, { nr: r.nr, args: r.args, ip: r.ip, sp: call.sp, slept: true });
   }
 
   /** Called for every notification before its handler; returns a result or DISPATCH. */
   check(n: Notification): number {
+    this.restartWithoutSleep = false;
     const tid = n.tid;
     const live = this.live.get(tid);
-    if (live !== undefined) this.died(live);
+    if (live !== undefined) this.died(live); // a thread waits in one syscall at a time
     const call = this.interrupted.get(tid);
-    if (call === undefined || n.nr === SYS_RT_SIGRETURN || !this.isRestartOf(call, n)) return DISPATCH;
+    if (call === undefined || n.nr === SYS_RT_SIGRETURN || !isRestartOf(call, n)) return DISPATCH;
     this.interrupted.delete(tid);
-    return call.restart === 'eintr' ? -EINTR : DISPATCH;
+    const policy = this.policies.get(n.nr);
+    if (policy === 'eintr') {
+      if (call.slept) return -EINTR;
+      this.restartWithoutSleep = true;
+    }
+    return DISPATCH;
   }
 
-  /** A signal handler of this thread returns: learn whether its interrupted call will restart. */
+  /** A signal handler of this thread returns: read the frame to learn whether a call will restart. */
   sigreturn(n: Notification, memory: TargetMemory): void {
-    const call = this.interrupted.get(n.tid);
-    if (call === undefined) return;
-    const sp = readStackPointer(n.tid);
-    const rip = sp === null ? null : memory.read(n.tid, Number(sp) + FRAME_RIP, 8);
-    if (rip === null || typeof rip === 'number') return;
-    const saved = new DataView(rip.buffer, rip.byteOffset, 8).getBigUint64(0, true);
-    // Not rewound: the call returned EINTR to the program; a same-looking call later is a new one.
-    if (saved !== BigInt(call.record.ip - 2)) this.interrupted.delete(n.tid);
+    const tid = n.tid;
+    const sp = readStackPointer(tid);
+    const mc = sp === null ? null : memory.read(tid, Number(sp) + MCONTEXT, MC_SIZE);
+    if (mc === null || typeof mc === 'number') return;
+    const v = new DataView(mc.buffer, mc.byteOffset, MC_SIZE);
+    const u64 = (off: number) => v.getBigUint64(off, true);
+    const rip = u64(MC.rip);
+    const rax = u64(MC.rax);
+    const before = this.interrupted.get(tid);
+    // Rewound to a `syscall` instruction with rax = the syscall number: the call restarts after this.
+    const nr = Number(rax);
+    const restarting = rax < 512n && this.policies.has(nr) && isSyscallInsn(memory, tid, rip);
+    if (!restarting) {
+      this.interrupted.delete(tid);
+      return;
+    }
+    const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
+    const ip = Number(rip) + 2;
+    const slept = before !== undefined && before.nr === nr && before.ip === ip && sameArgs(before.args, args) && before.slept;
+    this.interrupted.set(tid, { nr, args, ip, sp: u64(MC.rsp), slept });
   }
 
   forgetThread(tid: number): void {
     this.live.delete(tid);
     this.interrupted.delete(tid);
   }
+}
 
-  private isRestartOf(call: BlockedCall, n: Notification): boolean {
-    const r = call.record;
-    if (r.nr !== n.nr || r.ip !== n.ip) return false;
-    for (let i = 0; i < 6; i++) if (r.args[i] !== n.big(i)) return false;
-    const sp = readStackPointer(n.tid);
-    return sp !== null && sp === call.sp;
-  }
+/**
+ * Only the first four arguments are compared: every restartable call here
+ * takes at most four, and r8/r9 need not survive the signal frame (seen on
+ * 6.18: r8 saved in the frame differs from r8 at the restart).
+ */
+const COMPARED_ARGS = 4;
+
+function isRestartOf(call: Interrupted, n: Notification): boolean {
+  if (call.nr !== n.nr || call.ip !== n.ip) return false;
+  for (let i = 0; i < COMPARED_ARGS; i++) if (call.args[i] !== n.big(i)) return false;
+  const sp = readStackPointer(n.tid);
+  return sp !== null && sp === call.sp;
+}
+
+function sameArgs(a: readonly bigint[], b: readonly bigint[]): boolean {
+  for (let i = 0; i < COMPARED_ARGS; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isSyscallInsn(memory: TargetMemory, tid: number, rip: bigint): boolean {
+  const code = memory.read(tid, Number(rip), 2);
+  return typeof code !== 'number' && code[0] === 0x0f && code[1] === 0x05;
 }
 
 /** /proc/TID/syscall: "nr a1 a2 a3 a4 a5 a6 sp pc" in hex while the thread sits in a syscall. */

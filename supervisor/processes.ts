@@ -72,6 +72,11 @@ export class ProcessTable {
     return t === null ? null : t.process;
   }
 
+  /** The process of a thread already known, without learning (for reports). */
+  knownProcessOf(tid: number): ProcessEntry | null {
+    return this.threads.get(tid)?.process ?? null;
+  }
+
   credentials(tid: number): Credentials | null {
     const t = this.threads.get(tid) ?? this.learn(tid);
     if (t === null) return null;
@@ -87,7 +92,8 @@ export class ProcessTable {
 
   private learn(tid: number): ThreadEntry | null {
     const status = readStatus(tid);
-    if (status === null) return null;
+    // A zombie (or dying) task is past its last syscall: nothing to learn, and its pidfd would fire at once.
+    if (status === null || /^[ZX]/.test(status.get('State') ?? '')) return null;
     const tgid = Number(status.get('Tgid'));
     let p = this.processes.get(tgid);
     if (p === undefined) {

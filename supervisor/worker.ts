@@ -47,7 +47,7 @@ const loop = new NotificationLoop(config.listenerFd, {
 
 processes = new ProcessTable(loop);
 blocked = new BlockedCalls();
-const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.processOf(tid)?.tgid ?? tid) : null;
+const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
 const memory = new TargetMemory();
 const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid));
 const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config };

@@ -77,6 +77,8 @@ class SemHandlers {
     loop.on(nr('semget'), (n) => this.semget(n));
     loop.on(nr('semop'), (n) => this.semop(n, false));
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
+    ctx.blocked.setPolicy(nr('semop'), 'eintr');
+    ctx.blocked.setPolicy(nr('semtimedop'), 'eintr');
     loop.on(nr('semctl'), (n) => this.semctl(n));
     ctx.processes.onExit((p) => this.exited(p));
     ctx.processes.onNew((p, parent) => this.adoptUndo(p, parent));
@@ -144,10 +146,17 @@ class SemHandlers {
     const who = this.caller(n);
     if (who === null) return -EINVAL;
     const token = new SemToken();
+    // A restarted call that a signal cut off before it could sleep must not sleep now: the signal "interrupted" it.
+    const mayBlock = !this.ctx.blocked.restartWithoutSleep;
+    this.ctx.blocked.restartWithoutSleep = false;
     const r = this.registry.semop(who.caller, this.undoList(who.process), semid, sops, timeoutNs, token);
     if (typeof r === 'number') return r;
     if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
-    token.blocked = this.ctx.blocked.block(n, 'eintr', () => this.registry.cancel(r));
+    if (!mayBlock) {
+      this.registry.cancel(r);
+      return -EINTR;
+    }
+    token.blocked = this.ctx.blocked.block(n, () => this.registry.cancel(r));
     return PENDING;
   }
 
