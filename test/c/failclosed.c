@@ -1,8 +1,8 @@
 /*
  * failclosed OUTFILE: print "ready", wait until stdin reaches EOF (the test
  * kills the supervisor first), then try semget and write the outcome to
- * OUTFILE. With the supervisor gone the listener is closed, so the notified
- * syscall must fail with ENOSYS, never reach the host's IPC.
+ * OUTFILE (opened first: with the supervisor gone every notified syscall,
+ * open included, fails with ENOSYS and never reaches the host's IPC).
  */
 #include "common.h"
 
@@ -10,6 +10,9 @@ int main(int argc, char **argv)
 {
 	if (argc != 2)
 		die("usage: failclosed OUTFILE");
+	FILE *f = fopen(argv[1], "w");
+	if (!f)
+		die("fopen %s", argv[1]);
 	printf("ready\n");
 	fflush(stdout);
 	char buf[64];
@@ -19,9 +22,6 @@ int main(int argc, char **argv)
 	int err = errno;
 	if (id >= 0)
 		semctl(id, 0, IPC_RMID);
-	FILE *f = fopen(argv[1], "w");
-	if (!f)
-		die("fopen %s", argv[1]);
 	fprintf(f, "semget: %s\n", id >= 0 ? "created a set" : errname(err));
 	fclose(f);
 	return 0;
