@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The sysvisor command line: thin over supervisor/ (yargs for parsing,
 // chalk for colour; chalk honours NO_COLOR/FORCE_COLOR and non-TTY output).
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -10,6 +12,7 @@ import { builtinManifest, loadManifest, ManifestError, observedSyscalls, Sandbox
 import { renderStats } from './report.js';
 import { describeManifest, compileFilter } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
+import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const noColor = 'NO_COLOR' in process.env && process.env.NO_COLOR !== '';
@@ -52,7 +55,7 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   }
   const [cmd, ...args] = argv.command;
   const sandbox = new Sandbox();
-  const dumpFile = argv.dumpState ?? `sysvisor-state-${process.pid}.json`;
+  const dumpFile = argv.dumpState ?? liveDumpPath(process.pid);
   const onUsr1 = () => sandbox.dumpState(dumpFile);
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
@@ -75,10 +78,40 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   process.exitCode = result.status;
 }
 
+/** Where a running sandbox without --dump-state writes its state on SIGUSR1. */
+function liveDumpPath(pid: number): string {
+  return join(tmpdir(), `sysvisor-${pid}.json`);
+}
+
+/** Read a state dump: from a file, or by asking a running sandbox (SIGUSR1) for a fresh one. */
+async function readState(file: string | undefined, pid: number | undefined): Promise<StateDump> {
+  let path = file;
+  if (pid !== undefined) {
+    path ??= liveDumpPath(pid);
+    const before = existsSync(path) ? statSync(path).mtimeMs : 0;
+    try {
+      process.kill(pid, 'SIGUSR1');
+    } catch (err) {
+      fail(`cannot signal sysvisor process ${pid}: ${(err as Error).message}`, EXIT_USAGE);
+    }
+    for (let i = 0; i < 100 && (!existsSync(path) || statSync(path).mtimeMs === before); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!existsSync(path) || statSync(path).mtimeMs === before) fail(`sysvisor process ${pid} wrote no state to ${path} (is it a sysvisor run?)`, EXIT_SUPERVISOR);
+  }
+  if (path === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run`', EXIT_USAGE);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    fail(`cannot read state ${path}: ${(err as Error).message}`, EXIT_USAGE);
+  }
+  if (!isStateDump(parsed)) fail(`${path} is not a sysvisor state dump`, EXIT_USAGE);
+  return parsed;
+}
+
 function check(argv: { file: string; bpf: boolean }) {
   const manifest = readManifest(argv.file);
   process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
-  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest, { notify: observedSyscalls(manifest.syscalls.emulate) })) + '\n');
+  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest, { notify: observedSyscalls(manifest.syscalls.emulate, manifest) })) + '\n');
 }
 
 await yargs(hideBin(process.argv))
@@ -90,7 +123,7 @@ await yargs(hideBin(process.argv))
     .option('trace', { type: 'boolean', default: false, describe: 'print every notified syscall with decoded arguments and result to stderr' })
     .option('trace-file', { type: 'string', describe: 'write the trace to this file instead of stderr' })
     .option('stats', { type: 'boolean', default: false, describe: 'print counts and p50/p99 service latency per syscall at exit' })
-    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit (and on SIGUSR1)' })
+    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: $TMPDIR/sysvisor-PID.json)' })
     .positional('command', { type: 'string', array: true, describe: 'program and arguments (after --)' })
     .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false }),
   async (argv) => {
@@ -101,7 +134,15 @@ await yargs(hideBin(process.argv))
     .positional('file', { type: 'string', demandOption: true })
     .option('bpf', { type: 'boolean', default: false, describe: 'also print the seccomp program' }),
   (argv) => check({ file: argv.file as string, bpf: argv.bpf }))
-  .demandCommand(1, 'give a command: run, manifest check')
+  .command('ipcs [file]', 'show the semaphores of a running sandbox (--pid) or of a state dump', (y) => y
+    .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
+    .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run` (it dumps its state on SIGUSR1)' }),
+  async (argv) => { process.stdout.write(renderIpcs(await readState(argv.file, argv.pid))); })
+  .command('ps [file]', 'show the process tree of a running sandbox (--pid) or of a state dump, with what each holds', (y) => y
+    .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
+    .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' }),
+  async (argv) => { process.stdout.write(renderPs(await readState(argv.file, argv.pid))); })
+  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps')
   .strict()
   .version(pkg.version)
   .help()

@@ -35,7 +35,10 @@ export class LatencyStats {
       const h = this.histograms[nr];
       if (h === undefined) continue;
       const count = this.counts[nr];
-      out.push({ nr, count, p50us: percentile(h, count, 0.5) / 1000, p99us: percentile(h, count, 0.99) / 1000, maxus: this.max[nr] * 1000 });
+      const maxus = this.max[nr] * 1000;
+      // A bucket's midpoint can exceed the largest sample in it.
+      const at = (q: number) => Math.min(percentile(h, count, q) / 1000, maxus);
+      out.push({ nr, count, p50us: at(0.5), p99us: at(0.99), maxus });
     }
     return out;
   }
