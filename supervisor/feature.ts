@@ -1,6 +1,7 @@
 // What a handler module (a "feature": semaphores, locks, lifecycle) gets from
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
+import type { LockMode } from '../src/manifest/types.js';
 import type { BlockedCalls } from './blocking.js';
 import type { NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
@@ -15,6 +16,8 @@ export interface WorkerConfig {
   /** Syscall names the manifest asks to emulate. */
   emulate: string[];
   sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
+  /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
+  locks: { mode: LockMode; max: number };
   trace: { fd: number; color: boolean } | null;
 }
 
@@ -37,6 +40,11 @@ export interface Feature {
   snapshot?(): unknown;
 }
 
+/** The manifest settings that change which syscalls a feature observes. */
+export interface FeatureSettings {
+  locks: { mode: LockMode };
+}
+
 /** A feature module: the syscalls it can emulate and how to install it. */
 export interface FeatureModule {
   readonly name: string;
@@ -44,5 +52,7 @@ export interface FeatureModule {
   readonly emulates: readonly string[];
   /** Syscalls the supervisor must always see for bookkeeping while the feature is on. */
   readonly observes: readonly string[];
+  /** More syscalls to observe depending on the manifest's settings (locks.mode "exact": close, dup2, ...). */
+  observesWith?(settings: FeatureSettings): readonly string[];
   install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
 }

@@ -33,6 +33,11 @@ export const memfdCreate = libc.func('int memfd_create(const char *name, unsigne
 export const pipe2 = libc.func('int pipe2(_Out_ int *fds, int flags)') as (fds: number[], flags: number) => number;
 export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
 export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
+/** stat(2)/fstat(2) into a native struct stat (STAT_SIZE bytes); 0 or -1 with errno. */
+export const statPath = libc.func('int stat(const char *path, void *buf)') as (path: string, buf: unknown) => number;
+export const fstat = libc.func('int fstat(int fd, void *buf)') as (fd: number, buf: unknown) => number;
+/** x86_64 struct stat: st_dev u64 @0, st_ino u64 @8, st_mode u32 @24, st_size i64 @48. */
+export const STAT_SIZE = 144;
 
 export function errno(): number {
   return koffi.errno();

@@ -70,7 +70,7 @@ export class Sandbox {
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
-    const filter = compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate) });
+    const filter = compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m) });
     const config = launcherConfig(filter, landlockRules(m.filesystem));
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
@@ -104,7 +104,7 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, locks: { ...m.locks }, trace: options.trace ?? null,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);

@@ -6,7 +6,7 @@ import { syscallName } from '../src/syscalls/table.js';
 import { CONTINUE, PENDING } from './loop.js';
 import type { Notification, NotificationRecord } from './notification.js';
 
-export type ArgDecoder = (args: ArgReader) => string;
+export type ArgDecoder = (args: ArgReader, tid: number) => string;
 
 /** Uniform access to the arguments of a live notification or of a record. */
 export interface ArgReader {
@@ -57,7 +57,7 @@ export class Tracer {
     const c = this.options.color;
     const name = syscallName(nr);
     const decoder = this.decoders.get(nr);
-    const argText = decoder ? decoder(args) : defaultArgs(args);
+    const argText = decoder ? decoder(args, tid) : defaultArgs(args);
     let res: string;
     if (result === PENDING) res = `${c ? YELLOW : ''}<blocked>${c ? RESET : ''}`;
     else if (result === CONTINUE) res = `${c ? DIM : ''}<continued to the kernel>${c ? RESET : ''}`;
@@ -89,7 +89,7 @@ export function hex(v: number): string {
 }
 
 /** Render flag bits by name, e.g. IPC_CREAT|IPC_EXCL|0600. */
-export function flags(value: number, names: ReadonlyArray<readonly [number, string]>, rest: (v: number) => string = (v) => '0' + v.toString(8)): string {
+export function flags(value: number, names: ReadonlyArray<readonly [number, string]>, rest: (v: number) => string = octal): string {
   const parts: string[] = [];
   let left = value;
   for (const [bit, name] of names) {
@@ -100,4 +100,8 @@ export function flags(value: number, names: ReadonlyArray<readonly [number, stri
   }
   if (left !== 0 || parts.length === 0) parts.push(rest(left));
   return parts.join('|');
+}
+
+function octal(v: number): string {
+  return v === 0 ? '0' : '0' + v.toString(8);
 }

@@ -12,6 +12,7 @@ import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, writ
 import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
 import type { Notification } from './notification.js';
+import { hex, type Tracer } from './trace.js';
 
 export interface VirtualFile {
   /** The file's text, rendered at open time (as the kernel's seq_file does at first read). */
@@ -43,12 +44,24 @@ export class VirtualFiles {
     private readonly loop: NotificationLoop,
     private readonly memory: TargetMemory,
     private readonly credentials: (tid: number) => Credentials | null,
+    tracer: Tracer | null,
   ) {
     const nrOpen = syscallNumber('open')!;
     const nrOpenat = syscallNumber('openat')!;
+    const nrOpenat2 = syscallNumber('openat2')!;
     loop.on(nrOpen, (n) => this.open(n, AT_FDCWD, n.u64(0), n.int(1)));
     loop.on(nrOpenat, (n) => this.open(n, n.int(0), n.u64(1), n.int(2)));
-    loop.on(syscallNumber('openat2')!, (n) => this.openat2(n));
+    loop.on(nrOpenat2, (n) => this.openat2(n));
+    if (tracer) {
+      const path = (tid: number, addr: number) => {
+        const s = memory.readString(tid, addr);
+        return typeof s === 'number' ? hex(addr) : JSON.stringify(s);
+      };
+      const dirfd = (fd: number) => (fd === AT_FDCWD ? 'AT_FDCWD' : String(fd));
+      tracer.decodeWith(nrOpen, (a, tid) => `${path(tid, a.u64(0))}, ${hex(a.int(1) >>> 0)}`);
+      tracer.decodeWith(nrOpenat, (a, tid) => `${dirfd(a.int(0))}, ${path(tid, a.u64(1))}, ${hex(a.int(2) >>> 0)}`);
+      tracer.decodeWith(nrOpenat2, (a, tid) => `${dirfd(a.int(0))}, ${path(tid, a.u64(1))}, ${hex(a.u64(2))}, ${a.u64(3)}`);
+    }
   }
 
   register(path: string, file: VirtualFile): void {

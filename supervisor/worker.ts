@@ -49,7 +49,7 @@ processes = new ProcessTable(loop);
 blocked = new BlockedCalls();
 const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
 const memory = new TargetMemory();
-const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid));
+const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), tracer);
 const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config };
 if (tracer) {
   loop.observer = tracer;

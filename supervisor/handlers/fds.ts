@@ -1,0 +1,232 @@
+// The target's file descriptors as the file-lock code needs them: which file
+// (st_dev, st_ino) an fd names, with its access mode, offset and size; which
+// open file description it refers to; and whether any sandboxed process
+// still refers to a description.
+//
+// Description identity. OFD and flock locks belong to the open file
+// description (struct file). The kernel compares two descriptions with
+// kcmp(KCMP_FILE); nothing in /proc names one uniquely. The supervisor keeps
+// a table of the descriptions that took an OFD or flock lock, each with a
+// duplicate made by pidfd_getfd: the duplicate is the representative kcmp
+// compares against, and, because it holds a reference, a description in the
+// table can never be freed and its address reused for another one while the
+// table still names it. The price: the target's last close no longer frees
+// the description, so "last close" is decided here instead, by looking for
+// any other reference in the sandbox's fd tables (referenced()). Only the
+// descriptions in the table pay for that, and only when one of their fds is
+// closed (or a process exits, or execs with close-on-exec fds).
+import { readdirSync, readFileSync } from 'node:fs';
+import { splitDev, type FileId } from '../../src/locks/index.js';
+import { allocNative, close, errno, fcntl, fstat, lseek, pidfdGetfd, STAT_SIZE, statPath, SYS, syscall6 } from '../ffi.js';
+
+const KCMP_FILE = 0;
+const F_GETFL = 3;
+const SEEK_CUR = 1;
+const EBADF = 9;
+/** The supervisor's pid: kcmp compares the target's fds with its own duplicates. */
+const SELF = process.pid;
+
+/** What fstat and F_GETFL say about a duplicate of a target fd. */
+export interface OpenFileInfo {
+  /** Our duplicate (pidfd_getfd): the same open file description. */
+  fd: number;
+  file: FileId;
+  key: string;
+  size: bigint;
+  /** f_flags (O_ACCMODE, O_PATH, ...). */
+  flags: number;
+}
+
+/** A description that holds (or held) OFD or flock locks. */
+export interface Description {
+  readonly id: number;
+  /** Our duplicate: keeps the description alive and answers kcmp. */
+  readonly fd: number;
+  readonly file: FileId;
+  readonly key: string;
+}
+
+export const fileKeyOf = (f: FileId): string => `${f.major}:${f.minor}:${f.ino}`;
+
+export class TargetFds {
+  private readonly stat = allocNative(STAT_SIZE);
+
+  /**
+   * Duplicate fd `fd` of the process behind `pidfd` and describe it; the
+   * caller closes `info.fd`. -EBADF when the target has no such fd.
+   */
+  open(pidfd: number, fd: number): OpenFileInfo | number {
+    if (fd < 0) return -EBADF;
+    const dup = pidfdGetfd(pidfd, fd);
+    if (dup < 0) return -errno();
+    if (fstat(dup, this.stat.ptr) < 0) {
+      const e = errno();
+      close(dup);
+      return -e;
+    }
+    const file = this.fileId();
+    const flags = fcntl(dup, F_GETFL, 0);
+    return { fd: dup, file, key: fileKeyOf(file), size: this.u64(48), flags };
+  }
+
+  /** The current offset of an open file description (through our duplicate); 0 where there is none (pipes). */
+  position(dup: number): bigint {
+    const pos = lseek(dup, 0, SEEK_CUR);
+    return pos < 0 ? 0n : BigInt(pos);
+  }
+
+  /** The file that fd `fd` of thread `tid` names, or null when it is not open. */
+  fileOf(tid: number, fd: number): FileId | null {
+    if (statPath(`/proc/${tid}/fd/${fd}`, this.stat.ptr) < 0) return null;
+    return this.fileId();
+  }
+
+  /** Does fd `fd` of process `pid` refer to the description our fd `ours` refers to? */
+  same(pid: number, fd: number, ours: number): boolean {
+    return syscall6(SYS.kcmp, pid, SELF, KCMP_FILE, fd, ours, 0) === 0;
+  }
+
+  /** Close-on-exec flag of a target fd, from /proc/PID/fdinfo (flags are octal, O_CLOEXEC = 02000000). */
+  cloexec(pid: number, fd: number): boolean {
+    try {
+      const text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+      const m = /^flags:\s*([0-7]+)/m.exec(text);
+      return m !== null && (parseInt(m[1], 8) & 0o2000000) !== 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private fileId(): FileId {
+    const { major, minor } = splitDev(this.u64(0));
+    return { major, minor, ino: this.u64(8) };
+  }
+
+  private u64(off: number): bigint {
+    return this.stat.view.getBigUint64(off, true);
+  }
+}
+
+/** Open fds of a process (numbers), from /proc/PID/fd; empty if it is gone. */
+export function openFds(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Every process of the sandbox: the supervisor's descendants (it is a child
+ * subreaper, so orphans come back to it). Found through
+ * /proc/PID/task/TID/children, thread by thread, since a child belongs to
+ * the thread that forked it.
+ */
+export function sandboxPids(): number[] {
+  const out: number[] = [];
+  const queue = [SELF];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      let text: string;
+      try {
+        text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const c of text.split(' ')) {
+        if (c === '' || c === '\n') continue;
+        const child = Number(c);
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+/** An fd that is about to close and must not count as a reference. */
+export type Excluded = (pid: number, fd: number) => boolean;
+
+export class DescriptionTable {
+  private nextId = 1;
+  private readonly byId = new Map<number, Description>();
+  private readonly byFile = new Map<string, Description[]>();
+
+  constructor(private readonly fds: TargetFds) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  all(): IterableIterator<Description> {
+    return this.byId.values();
+  }
+
+  onFile(key: string): readonly Description[] {
+    return this.byFile.get(key) ?? [];
+  }
+
+  /** The known description our duplicate `dup` refers to. */
+  findDup(dup: number, key: string): Description | undefined {
+    for (const d of this.onFile(key)) if (syscall6(SYS.kcmp, SELF, SELF, KCMP_FILE, dup, d.fd, 0) === 0) return d;
+    return undefined;
+  }
+
+  /** The known description fd `fd` of process `pid` refers to. */
+  findTarget(pid: number, fd: number, key: string): Description | undefined {
+    for (const d of this.onFile(key)) if (this.fds.same(pid, fd, d.fd)) return d;
+    return undefined;
+  }
+
+  /** Enter a description; the table now owns `dup`. */
+  add(dup: number, file: FileId, key: string): Description {
+    const d: Description = { id: this.nextId++, fd: dup, file, key };
+    this.byId.set(d.id, d);
+    const list = this.byFile.get(key);
+    if (list) list.push(d);
+    else this.byFile.set(key, [d]);
+    return d;
+  }
+
+  /** An id no description has: for probes by a description that holds nothing. */
+  unusedId(): number {
+    return this.nextId++;
+  }
+
+  remove(d: Description): void {
+    if (!this.byId.delete(d.id)) return;
+    const list = this.byFile.get(d.key)!;
+    list.splice(list.indexOf(d), 1);
+    if (list.length === 0) this.byFile.delete(d.key);
+    close(d.fd);
+  }
+
+  /**
+   * Which of `candidates` some sandboxed process still refers to through an
+   * fd, not counting the fds `excluded` names (they are being closed).
+   * `found` is told about every process holding a reference (to learn it).
+   */
+  referenced(candidates: readonly Description[], excluded: Excluded | null, found: (pid: number) => void): Set<Description> {
+    const alive = new Set<Description>();
+    if (candidates.length === 0) return alive;
+    for (const pid of sandboxPids()) {
+      for (const fd of openFds(pid)) {
+        if (excluded !== null && excluded(pid, fd)) continue;
+        for (const d of candidates) {
+          if (alive.has(d) || !this.fds.same(pid, fd, d.fd)) continue;
+          alive.add(d);
+          found(pid);
+          if (alive.size === candidates.length) return alive;
+        }
+      }
+    }
+    return alive;
+  }
+}

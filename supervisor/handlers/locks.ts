@@ -1,0 +1,525 @@
+// File locks at the kernel boundary: decode fcntl (F_SETLK, F_SETLKW,
+// F_GETLK and the F_OFD_* trio) and flock notifications, call the
+// LockRegistry (src/locks holds every rule), encode the answer. Also serves
+// /proc/locks and releases locks when Linux would: at exit, and, in "exact"
+// mode, when an fd closes (close, close_range, dup2/dup3 over an open fd,
+// exec of close-on-exec fds).
+//
+// Files are keyed by (st_dev, st_ino) of a pidfd_getfd duplicate of the
+// target's fd, never by path. Descriptions (OFD and flock owners) are
+// identified with kcmp(KCMP_FILE) against duplicates the supervisor holds:
+// see fds.ts for the table and how "last close" is decided.
+//
+// POSIX release on close. Closing any fd of a file releases all the
+// process's POSIX locks on that file. Each process remembers the files it
+// POSIX-locked (a superset: entries leave on release, not on unlock), so a
+// close costs a map lookup unless the process holds locks; then one stat of
+// /proc/TID/fd/N says which file the fd names. Description checks run only
+// when the closing fd's file has descriptions in the table.
+//
+// "fast" mode traps none of close/close_range/dup2/dup3/execve: POSIX locks
+// then live until the process unlocks them or exits, and a description's
+// locks are released when the process exits, or when another caller runs
+// into them and no sandboxed fd refers to the description any more.
+import { readFileSync } from 'node:fs';
+import { syscallNumber } from '../../src/syscalls/table.js';
+import {
+  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_EX, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
+} from '../../src/locks/index.js';
+import type { BlockedCall } from '../blocking.js';
+import { close } from '../ffi.js';
+import type { FeatureModule, SupervisorContext } from '../feature.js';
+import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
+import type { Notification } from '../notification.js';
+import type { ProcessEntry } from '../processes.js';
+import { flags, hex } from '../trace.js';
+import { OPEN_SYSCALLS } from '../virtual-files.js';
+import { type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds } from './fds.js';
+
+const EBADF = 9;
+const EINTR = 4;
+const EFAULT = 14;
+const O_ACCMODE = 3;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+const CLOSE_RANGE_CLOEXEC = 4;
+const FLOCK_SIZE = 32;
+/** p.data key: Map<fileKey, FileId> of files the process may hold POSIX locks on. */
+const POSIX_FILES = 'locks.posix';
+/** How often an exec with close-on-exec fds is looked at until it is over. */
+const EXEC_POLL_MS = 2;
+
+const FCNTL_CMDS: Record<number, string> = {
+  0: 'F_DUPFD', 1: 'F_GETFD', 2: 'F_SETFD', 3: 'F_GETFL', 4: 'F_SETFL', 5: 'F_GETLK', 6: 'F_SETLK', 7: 'F_SETLKW',
+  8: 'F_SETOWN', 9: 'F_GETOWN', 10: 'F_SETSIG', 11: 'F_GETSIG', 15: 'F_SETOWN_EX', 16: 'F_GETOWN_EX', 36: 'F_OFD_GETLK',
+  37: 'F_OFD_SETLK', 38: 'F_OFD_SETLKW', 1024: 'F_SETLEASE', 1025: 'F_GETLEASE', 1026: 'F_NOTIFY', 1030: 'F_DUPFD_CLOEXEC',
+  1031: 'F_SETPIPE_SZ', 1032: 'F_GETPIPE_SZ', 1033: 'F_ADD_SEALS', 1034: 'F_GET_SEALS',
+};
+const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [LOCK_SH, 'LOCK_SH'], [LOCK_EX, 'LOCK_EX'], [LOCK_UN, 'LOCK_UN'], [LOCK_NB, 'LOCK_NB'], [LOCK_MAND, 'LOCK_MAND'],
+];
+const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
+
+/** The supervisor's handle on one lock call: set once the call sleeps. */
+class LockToken {
+  blocked: BlockedCall | null = null;
+  /** Answered (or found dead) while the call that made it was still being handled. */
+  done = false;
+  constructor(readonly pid: number) {}
+}
+
+/** An exec in flight whose close-on-exec fds matter to locks. */
+interface PendingExec {
+  tid: number;
+  entries: ExecFd[];
+}
+
+interface ExecFd {
+  fd: number;
+  /** Our duplicate, to tell the same fd from one reopened under the same number. */
+  dup: number;
+  file: FileId;
+  /** The process may hold POSIX locks on the file. */
+  posix: boolean;
+  desc: Description | undefined;
+}
+
+export const locksFeature: FeatureModule = {
+  name: 'locks',
+  emulates: ['fcntl', 'flock'],
+  // The open family serves /proc/locks.
+  observes: [...OPEN_SYSCALLS],
+  observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
+  install(ctx, enabled) {
+    return new LockHandlers(ctx, enabled);
+  },
+};
+
+class LockHandlers {
+  readonly name = 'locks';
+  private readonly registry: LockRegistry<LockToken>;
+  private readonly fds = new TargetFds();
+  private readonly descs: DescriptionTable;
+  private readonly exact: boolean;
+  /** Calls sleeping in the registry. */
+  private readonly sleepers = new Set<LockToken>();
+  private readonly execs = new Map<number, PendingExec>();
+  private readonly flockBuf = new Uint8Array(FLOCK_SIZE);
+  private readonly flockView = new DataView(this.flockBuf.buffer);
+
+  constructor(private readonly ctx: SupervisorContext, enabled: ReadonlySet<string>) {
+    const { loop } = ctx;
+    this.exact = ctx.config.locks.mode === 'exact';
+    this.descs = new DescriptionTable(this.fds);
+    this.registry = new LockRegistry<LockToken>({
+      isAlive: (w) => this.isAlive(w),
+      complete: (w, errno) => this.complete(w, errno),
+    }, ctx.config.locks.max);
+    if (enabled.has('fcntl')) {
+      loop.on(nr('fcntl'), (n) => this.fcntl(n));
+      ctx.blocked.setPolicy(nr('fcntl'), 'redispatch');
+    }
+    if (enabled.has('flock')) {
+      loop.on(nr('flock'), (n) => this.flock(n));
+      ctx.blocked.setPolicy(nr('flock'), 'redispatch');
+    }
+    if (this.exact) {
+      loop.on(nr('close'), (n) => this.close(n));
+      loop.on(nr('close_range'), (n) => this.closeRange(n));
+      loop.on(nr('dup2'), (n) => this.dup2(n, n.int(0), n.int(1), 0));
+      loop.on(nr('dup3'), (n) => this.dup2(n, n.int(0), n.int(1), n.int(2)));
+      loop.on(nr('execve'), (n) => this.execve(n));
+      loop.on(nr('execveat'), (n) => this.execve(n));
+    }
+    ctx.processes.onExit((p) => this.exited(p));
+    ctx.files.register('/proc/locks', {
+      render: () => {
+        this.prune();
+        return this.registry.procLocks();
+      },
+    });
+    if (ctx.tracer) this.decodeForTrace(ctx);
+  }
+
+  nextDeadline(): number {
+    return this.execs.size > 0 ? performance.now() + EXEC_POLL_MS : Infinity;
+  }
+
+  onTimer(): void {
+    if (this.execs.size > 0) this.settleExecs();
+  }
+
+  snapshot(): unknown {
+    this.prune();
+    return {
+      mode: this.exact ? 'exact' : 'fast',
+      ...this.registry.snapshot(),
+      descriptions: [...this.descs.all()].map((d) => ({ id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}` })),
+      sleeping: this.sleepers.size,
+      pendingExecs: this.execs.size,
+    };
+  }
+
+  // ---- fcntl -------------------------------------------------------------
+
+  private fcntl(n: Notification): number {
+    const cmd = n.int(1);
+    // Everything but the six lock commands goes to the kernel, first thing.
+    if (cmd !== F_SETLK && cmd !== F_SETLKW && cmd !== F_GETLK && (cmd < F_OFD_GETLK || cmd > F_OFD_SETLKW)) return CONTINUE;
+    if (this.execs.size > 0) this.settleExecs();
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p === null) return -EINTR; // dying: nobody will see the answer
+    const info = this.fds.open(p.pidfd, n.int(0));
+    if (typeof info === 'number') return info;
+    let keep = false;
+    try {
+      // An O_PATH fd passes fdget_raw but no lock command.
+      if ((info.flags & O_PATH) !== 0) return -EBADF;
+      const bytes = this.ctx.memory.read(n.tid, n.u64(2), FLOCK_SIZE);
+      if (typeof bytes === 'number') return -EFAULT;
+      this.flockBuf.set(bytes);
+      const v = this.flockView;
+      const fl: UserFlock = {
+        type: v.getInt16(0, true), whence: v.getInt16(2, true),
+        start: v.getBigInt64(8, true), len: v.getBigInt64(16, true), pid: v.getInt32(24, true),
+      };
+      const acc = info.flags & O_ACCMODE;
+      const lock = decodeFcntlLock(cmd, fl, {
+        pos: fl.whence === SEEK_CUR ? this.fds.position(info.fd) : 0n,
+        size: info.size,
+        readable: acc === 0 || acc === 2,
+        writable: acc === 1 || acc === 2,
+      });
+      if (typeof lock === 'number') return lock;
+      if (!this.ctx.loop.currentValid()) return -EINTR; // what we read may be stale (TOCTOU)
+      const spec = { type: lock.type, start: lock.start, end: lock.end };
+
+      if (lock.test) {
+        const ofd = lock.ofd ? (this.descs.findDup(info.fd, info.key)?.id ?? this.descs.unusedId()) : undefined;
+        const who = { pid: p.tgid, ...(ofd === undefined ? {} : { ofd }) };
+        this.prune();
+        let found = this.registry.getLk(info.file, who, spec);
+        if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
+        if (found === null) {
+          v.setInt16(0, F_UNLCK, true);
+        } else {
+          v.setInt16(0, found.type, true);
+          v.setInt16(2, found.whence, true);
+          v.setBigInt64(8, found.start, true);
+          v.setBigInt64(16, found.len, true);
+          v.setInt32(24, found.pid, true);
+        }
+        return this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0 ? -EFAULT : 0;
+      }
+
+      let desc: Description | undefined;
+      if (lock.ofd) {
+        desc = this.descs.findDup(info.fd, info.key);
+        if (desc === undefined) {
+          if (lock.type === F_UNLCK) return 0; // a description we never saw lock holds nothing
+          desc = this.descs.add(info.fd, info.file, info.key);
+          keep = true;
+        }
+      } else if (lock.type !== F_UNLCK) {
+        this.posixFiles(p).set(info.key, info.file);
+      }
+      const who = { pid: p.tgid, ...(desc === undefined ? {} : { ofd: desc.id }) };
+      if (lock.wait) this.prune();
+      const attempt = (token: LockToken) => this.registry.setLk(info.file, who, spec, lock.wait, token);
+      return this.settle(n, p, info, desc, attempt);
+    } finally {
+      if (!keep) close(info.fd);
+    }
+  }
+
+  // ---- flock -------------------------------------------------------------
+
+  private flock(n: Notification): number {
+    const cmd = n.uint(1);
+    // sys_flock: LOCK_MAND is ignored, then the operation is checked, then the fd.
+    if (cmd & LOCK_MAND) return 0;
+    const checked = decodeFlock(cmd, true);
+    if (typeof checked === 'number') return checked;
+    if (this.execs.size > 0) this.settleExecs();
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p === null) return -EINTR;
+    const info = this.fds.open(p.pidfd, n.int(0));
+    if (typeof info === 'number') return info;
+    let keep = false;
+    try {
+      if ((info.flags & O_PATH) !== 0) return -EBADF; // fdget refuses O_PATH files
+      const acc = info.flags & O_ACCMODE;
+      const op = decodeFlock(cmd, acc !== 3);
+      if (typeof op === 'number') return op;
+      let desc = this.descs.findDup(info.fd, info.key);
+      if (desc === undefined) {
+        if (op.type === F_UNLCK) return 0;
+        desc = this.descs.add(info.fd, info.file, info.key);
+        keep = true;
+      }
+      if (op.wait) this.prune();
+      const d = desc;
+      const attempt = (token: LockToken) => this.registry.flock(info.file, { pid: p.tgid, desc: d.id }, op.type, op.wait, token);
+      return this.settle(n, p, info, desc, attempt);
+    } finally {
+      if (!keep) close(info.fd);
+    }
+  }
+
+  /**
+   * Run a lock request and turn the registry's answer into a handler result:
+   * a number, ANSWERED (complete() already answered it), or PENDING.
+   */
+  private settle(
+    n: Notification, p: ProcessEntry, info: OpenFileInfo, desc: Description | undefined,
+    attempt: (token: LockToken) => number | Waiter<LockToken>,
+  ): number {
+    let token = new LockToken(p.tgid);
+    let r = attempt(token);
+    // fast mode sees no close: before refusing or sleeping, drop descriptions nobody refers to any more.
+    if (!this.exact && (r === -EAGAIN || typeof r !== 'number') && this.descs.onFile(info.key).length > 0) {
+      if (typeof r === 'number') {
+        if (this.reapDead(info.key, desc?.id)) {
+          token = new LockToken(p.tgid);
+          r = attempt(token);
+        }
+      } else {
+        this.reapDead(info.key, desc?.id); // may grant r on the spot (complete -> answerNow)
+      }
+    }
+    if (typeof r === 'number') return r;
+    if (token.done) return ANSWERED;
+    const waiter = r;
+    token.blocked = this.ctx.blocked.block(n, () => {
+      this.sleepers.delete(token);
+      this.registry.cancel(waiter);
+    });
+    this.sleepers.add(token);
+    return PENDING;
+  }
+
+  private isAlive(w: Waiter<LockToken>): boolean {
+    const t = w.token;
+    if (t.blocked === null) {
+      if (this.ctx.loop.currentValid()) return true;
+      t.done = true;
+      return false;
+    }
+    return this.ctx.loop.isValid(t.blocked.record.id);
+  }
+
+  /** Deliver a result: now for the notification being handled, later for a sleeper. */
+  private complete(w: Waiter<LockToken>, result: number): boolean {
+    const t = w.token;
+    const call = t.blocked;
+    if (call === null) {
+      t.done = true;
+      return this.ctx.loop.answerNow(result);
+    }
+    t.blocked = null;
+    this.sleepers.delete(t);
+    const delivered = this.ctx.loop.reply(call.record.id, result);
+    if (delivered) this.ctx.blocked.finished(call);
+    else this.ctx.blocked.died(call);
+    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
+    return delivered;
+  }
+
+  /**
+   * Forget sleepers whose notification is gone (a signal handler without
+   * SA_RESTART took them out): they must not count in deadlock detection
+   * or show in /proc/locks.
+   */
+  private prune(): void {
+    if (this.sleepers.size === 0) return;
+    for (const t of [...this.sleepers]) {
+      const call = t.blocked;
+      if (call !== null && !this.ctx.loop.isValid(call.record.id)) this.ctx.blocked.died(call); // cancels
+    }
+  }
+
+  // ---- releases ----------------------------------------------------------
+
+  private posixFiles(p: ProcessEntry): Map<string, FileId> {
+    let m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    if (m === undefined) {
+      m = new Map();
+      p.data.set(POSIX_FILES, m);
+    }
+    return m;
+  }
+
+  /** Does the process have lock state a close could change? */
+  private interested(p: ProcessEntry): boolean {
+    if (this.descs.size > 0) return true;
+    const m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    return m !== undefined && m.size > 0;
+  }
+
+  private close(n: Notification): number {
+    if (this.execs.size > 0) this.settleExecs();
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p === null || !this.interested(p)) return CONTINUE;
+    const fd = n.int(0);
+    this.closing(p, n.tid, [fd], (pid, f) => pid === p.tgid && f === fd);
+    return CONTINUE;
+  }
+
+  private closeRange(n: Notification): number {
+    if (this.execs.size > 0) this.settleExecs();
+    const p = this.ctx.processes.processOf(n.tid);
+    const first = n.uint(0);
+    const last = n.uint(1);
+    const flagsArg = n.uint(2);
+    if (p === null || (flagsArg & CLOSE_RANGE_CLOEXEC) !== 0 || first > last || !this.interested(p)) return CONTINUE;
+    const fds = openFds(p.tgid).filter((fd) => fd >= first && fd <= last);
+    this.closing(p, n.tid, fds, (pid, f) => pid === p.tgid && f >= first && f <= last);
+    return CONTINUE;
+  }
+
+  /** dup2/dup3 onto an open fd closes it first (when oldfd is valid and differs). */
+  private dup2(n: Notification, oldfd: number, newfd: number, flagsArg: number): number {
+    if (this.execs.size > 0) this.settleExecs();
+    if (oldfd === newfd || (flagsArg & ~O_CLOEXEC) !== 0) return CONTINUE;
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p === null || !this.interested(p)) return CONTINUE;
+    if (this.fds.fileOf(n.tid, oldfd) === null) return CONTINUE; // EBADF: nothing is closed
+    this.closing(p, n.tid, [newfd], (pid, f) => pid === p.tgid && f === newfd);
+    return CONTINUE;
+  }
+
+  /**
+   * Process `p` is about to close `fds`: release its POSIX locks on their
+   * files, and the locks of descriptions no other fd will refer to.
+   */
+  private closing(p: ProcessEntry, tid: number, fds: readonly number[], excluded: Excluded): void {
+    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const candidates: Description[] = [];
+    for (const fd of fds) {
+      const file = this.fds.fileOf(tid, fd);
+      if (file === null) continue;
+      const key = fileKeyOf(file);
+      if (posix?.has(key)) {
+        posix.delete(key);
+        this.registry.releasePosix(file, p.tgid);
+      }
+      if (this.descs.onFile(key).length === 0) continue;
+      const d = this.descs.findTarget(p.tgid, fd, key);
+      if (d !== undefined && !candidates.includes(d)) candidates.push(d);
+    }
+    this.releaseUnreferenced(candidates, excluded);
+  }
+
+  /** Release the locks of every candidate description no sandboxed fd refers to (but the excluded ones). */
+  private releaseUnreferenced(candidates: readonly Description[], excluded: Excluded | null): boolean {
+    if (candidates.length === 0) return false;
+    const alive = this.descs.referenced(candidates, excluded, (pid) => this.ctx.processes.discover(pid));
+    let released = false;
+    for (const d of candidates) {
+      if (alive.has(d)) continue;
+      this.descs.remove(d);
+      this.registry.releaseDescription(d.id);
+      released = true;
+    }
+    return released;
+  }
+
+  /** fast mode: drop the descriptions on a file that nothing refers to any more (not `own`). */
+  private reapDead(key: string, own: number | undefined): boolean {
+    return this.releaseUnreferenced(this.descs.onFile(key).filter((d) => d.id !== own), null);
+  }
+
+  /**
+   * execve/execveat: close-on-exec fds close if the exec succeeds, which
+   * the supervisor learns only afterwards. Remember the fds that matter
+   * (with a duplicate each) and look again once the exec is over.
+   */
+  private execve(n: Notification): number {
+    if (this.execs.size > 0) this.settleExecs();
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p === null || !this.interested(p)) return CONTINUE;
+    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const entries: ExecFd[] = [];
+    for (const fd of openFds(p.tgid)) {
+      const file = this.fds.fileOf(n.tid, fd);
+      if (file === null) continue;
+      const key = fileKeyOf(file);
+      const isPosix = posix?.has(key) ?? false;
+      if (!isPosix && this.descs.onFile(key).length === 0) continue;
+      if (!this.fds.cloexec(p.tgid, fd)) continue;
+      const info = this.fds.open(p.pidfd, fd);
+      if (typeof info === 'number') continue;
+      entries.push({ fd, dup: info.fd, file, posix: isPosix, desc: this.descs.findDup(info.fd, key) });
+    }
+    const old = this.execs.get(p.tgid);
+    if (old) for (const e of old.entries) close(e.dup);
+    if (entries.length > 0) this.execs.set(p.tgid, { tid: n.tid, entries });
+    else this.execs.delete(p.tgid);
+    return CONTINUE;
+  }
+
+  /** Apply the closes of execs that have happened; forget execs that failed. */
+  private settleExecs(): void {
+    for (const [tgid, x] of [...this.execs]) {
+      const over = !inExec(x.tid);
+      const candidates: Description[] = [];
+      x.entries = x.entries.filter((e) => {
+        if (this.fds.same(tgid, e.fd, e.dup)) {
+          if (!over) return true; // not closed yet
+          close(e.dup); // the exec failed: the fd stays
+          return false;
+        }
+        if (e.posix) {
+          const p = this.ctx.processes.processOf(tgid);
+          (p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined)?.delete(fileKeyOf(e.file));
+          this.registry.releasePosix(e.file, tgid);
+        }
+        if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
+        close(e.dup);
+        return false;
+      });
+      if (x.entries.length === 0) this.execs.delete(tgid);
+      this.releaseUnreferenced(candidates.filter((d) => this.descs.onFile(d.key).includes(d)), null);
+    }
+  }
+
+  private exited(p: ProcessEntry): void {
+    const x = this.execs.get(p.tgid);
+    if (x) {
+      for (const e of x.entries) close(e.dup);
+      this.execs.delete(p.tgid);
+    }
+    for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
+    this.registry.releaseAllOfProcess(p.tgid);
+    if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
+  }
+
+  private decodeForTrace(ctx: SupervisorContext): void {
+    const t = ctx.tracer!;
+    t.decodeWith(nr('fcntl'), (a) => {
+      const cmd = a.int(1);
+      const name = FCNTL_CMDS[cmd] ?? String(cmd);
+      const lockCmd = cmd === F_GETLK || cmd === F_SETLK || cmd === F_SETLKW || (cmd >= F_OFD_GETLK && cmd <= F_OFD_SETLKW);
+      return `${a.int(0)}, ${name}, ${lockCmd ? hex(a.u64(2)) : a.u64(2)}`;
+    });
+    t.decodeWith(nr('flock'), (a) => `${a.int(0)}, ${flags(a.int(1), LOCK_FLAGS, (v) => String(v))}`);
+    t.decodeWith(nr('close'), (a) => `${a.int(0)}`);
+    t.decodeWith(nr('dup2'), (a) => `${a.int(0)}, ${a.int(1)}`);
+    t.decodeWith(nr('dup3'), (a) => `${a.int(0)}, ${a.int(1)}, ${a.int(2) & O_CLOEXEC ? 'O_CLOEXEC' : a.int(2)}`);
+    t.decodeWith(nr('close_range'), (a) => `${a.int(0) >>> 0}, ${a.int(1) >>> 0}, ${a.int(2) >>> 0}`);
+  }
+}
+
+/** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
+function inExec(tid: number): boolean {
+  try {
+    const s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
+    return s.startsWith('59 ') || s.startsWith('322 ');
+  } catch {
+    return false; // the thread is gone: a non-leader exec succeeded, or it died
+  }
+}
+
+function nr(name: string): number {
+  return syscallNumber(name)!;
+}
