@@ -137,8 +137,13 @@ export class BlockedCalls {
     this.interrupted.set(tid, { nr, args, ip, sp: u64(MC.rsp), slept });
   }
 
+  /** The thread is gone: drop its wait from the feature's queues too. */
   forgetThread(tid: number): void {
-    this.live.delete(tid);
+    const live = this.live.get(tid);
+    if (live !== undefined) {
+      this.live.delete(tid);
+      live.cancel();
+    }
     this.interrupted.delete(tid);
   }
 }
