@@ -109,9 +109,11 @@ export class SemRegistry<T> {
 
   /**
    * semget(2): returns the id of the set for `key`, creating it under
-   * IPC_CREAT (always for IPC_PRIVATE) with mode semflg & 0777.
+   * IPC_CREAT (always for IPC_PRIVATE) with mode semflg & 0777. `key` is
+   * a key_t (int); larger values are taken modulo 2^32.
    */
   semget(c: SemCaller, key: number, nsems: number, semflg: number): number {
+    key |= 0;
     if (nsems < 0 || nsems > this.limits.semmsl) return -EINVAL;
     if (key === IPC_PRIVATE) return this.newary(c, key, nsems, semflg);
     const set = this.keys.get(key);
@@ -173,7 +175,10 @@ export class SemRegistry<T> {
   }
 
   /**
-   * semop(2)/semtimedop(2) after the caller's memory was read.
+   * semop(2)/semtimedop(2) after the caller's memory was read. Linux's order
+   * around it: EFAULT for the timeout pointer, then checkSemop(), then
+   * EFAULT for the sembuf array, then EINVAL for a bad timeout value
+   * (timespecToNs), then the checks here: EINVAL for the id, EFBIG, EACCES.
    *
    * Returns -errno when the call fails at once (the supervisor replies), or a
    * SemWaiter whose reply goes through hooks.complete(): state "completed" if

@@ -65,6 +65,8 @@ t.test('semget: validation order and key semantics', async (t) => {
   t.equal(reg.semget(ROOT, 0x100, 3, IPC_CREAT | IPC_EXCL), -EEXIST, 'kernel: EEXIST before the nsems check');
   t.equal(reg.semget(ROOT, 0x100, 40000, 0), -EINVAL, 'kernel: semmsl checked before the lookup');
   t.not(reg.semget(ROOT, IPC_PRIVATE, 1, IPC_CREAT | IPC_EXCL), reg.semget(ROOT, IPC_PRIVATE, 1, 0), 'IPC_PRIVATE always creates');
+  const big = reg.semget(ROOT, 0xdeadbeef, 1, IPC_CREAT | 0o600);
+  t.equal(reg.semget(ROOT, 0xdeadbeef - 2 ** 32, 1, 0), big, 'keys are key_t (int)');
 
   const p = reg.semget(ROOT, 0x200, 3, IPC_CREAT | 0o1640);
   const u = user(1000, 1000);
