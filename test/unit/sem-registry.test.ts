@@ -5,7 +5,7 @@ import t from 'tap';
 import {
   E2BIG, EACCES, EAGAIN, EEXIST, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE,
   GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID,
-  IPC_SET, IPC_STAT, SEM_INFO, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
+  IPC_SET, IPC_STAT, SEM_INFO, SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
   SemRegistry, SETALL, SETVAL, UndoList,
   type SemBuf, type SemCaller, type SemctlIO, type SemidDs, type SemInfo, type SemLimits, type SemWaiter,
 } from '../../src/sem/index.js';
@@ -162,6 +162,9 @@ t.test('limits: setLimits as proc_ipc_sem_dointvec', async (t) => {
   t.equal(reg.checkSemop(0, 100_000), 0, 'a negative semopm compares unsigned: no E2BIG');
   t.equal(reg.checkSemop(0, SEM_MAX_NSOPS + 1), -ENOMEM, 'emulator bound on array size');
   t.equal(reg.checkSemop(0, 0), -EINVAL);
+  t.equal(reg.setLimits({ semmsl: 2 ** 31 - 1, semmns: 2 ** 31 - 1, semopm: 1, semmni: 10 }), 0);
+  t.equal(reg.semget(ROOT, IPC_PRIVATE, SEM_MAX_NSEMS + 1, 0), -ENOMEM, 'emulator bound on set size, nothing allocated');
+  t.equal(reg.snapshot().usedSems, 0);
   t.equal(reg.checkSemop(-1, 1), -EINVAL);
 });
 
