@@ -167,9 +167,10 @@ export class SemRegistry<T> {
    * (after the timeout pointer is copied): 0, -EINVAL, -E2BIG, or -ENOMEM
    * beyond the emulator's SEM_MAX_NSOPS. nsops is the unsigned syscall argument.
    */
-  checkSemop(semid: number, nsops: number): number {
-    if (nsops < 1 || semid < 0) return -EINVAL;
+  checkSemop(nsops: number): number {
+    // do_semtimedop(): E2BIG first, the id is only checked after the array is copied.
     if (nsops > this.limits.semopm >>> 0) return -E2BIG;
+    if (nsops < 1) return -EINVAL;
     if (nsops > SEM_MAX_NSOPS) return -ENOMEM;
     return 0;
   }
@@ -198,8 +199,9 @@ export class SemRegistry<T> {
     timeoutNs: bigint | null,
     token: T,
   ): number | SemWaiter<T> {
-    const bad = this.checkSemop(semid, sops.length);
+    const bad = this.checkSemop(sops.length);
     if (bad) return bad;
+    if (semid < 0) return -EINVAL; // __do_semtimedop()
     const ops = new Int32Array(3 * sops.length);
     let max = 0;
     let undos = false;

@@ -135,7 +135,7 @@ class SemHandlers {
       timeoutNs = timespecToNs(decodeTimespec(ts));
       timeoutBad = timeoutNs === null;
     }
-    const bad = this.registry.checkSemop(semid, nsops);
+    const bad = this.registry.checkSemop(nsops);
     if (bad < 0) return bad;
     const bytes = memory.read(n.tid, n.u64(1), nsops * SEMBUF_SIZE);
     if (typeof bytes === 'number') return -EFAULT;

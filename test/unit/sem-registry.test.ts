@@ -159,13 +159,15 @@ t.test('limits: setLimits as proc_ipc_sem_dointvec', async (t) => {
   l.semmsl = 999;
   t.equal(reg.getLimits().semmsl, 1, 'getLimits returns a copy');
   t.equal(reg.setLimits({ semmsl: 10, semmns: 100, semopm: -1, semmni: 10 }), 0);
-  t.equal(reg.checkSemop(0, 100_000), 0, 'a negative semopm compares unsigned: no E2BIG');
-  t.equal(reg.checkSemop(0, SEM_MAX_NSOPS + 1), -ENOMEM, 'emulator bound on array size');
-  t.equal(reg.checkSemop(0, 0), -EINVAL);
+  t.equal(reg.checkSemop(100_000), 0, 'a negative semopm compares unsigned: no E2BIG');
+  t.equal(reg.checkSemop(SEM_MAX_NSOPS + 1), -ENOMEM, 'emulator bound on array size');
+  t.equal(reg.checkSemop(0), -EINVAL);
   t.equal(reg.setLimits({ semmsl: 2 ** 31 - 1, semmns: 2 ** 31 - 1, semopm: 1, semmni: 10 }), 0);
   t.equal(reg.semget(ROOT, IPC_PRIVATE, SEM_MAX_NSEMS + 1, 0), -ENOMEM, 'emulator bound on set size, nothing allocated');
   t.equal(reg.snapshot().usedSems, 0);
-  t.equal(reg.checkSemop(-1, 1), -EINVAL);
+  t.equal(reg.checkSemop(1), 0, 'the id is not checked before the array is copied');
+  t.equal(reg.setLimits({ semmsl: 10, semmns: 100, semopm: 2, semmni: 10 }), 0);
+  t.equal(reg.checkSemop(3), -E2BIG, 'E2BIG whatever the id (do_semtimedop checks it first)');
 });
 
 t.test('semop: validation order', async (t) => {
