@@ -2,6 +2,7 @@
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
 import type { LockMode } from '../src/manifest/types.js';
+import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
 import type { NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
@@ -16,6 +17,8 @@ export interface WorkerConfig {
   /** Syscall names the manifest asks to emulate. */
   emulate: string[];
   sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
+  /** [ipc] persist: where semaphores are saved at exit ("" = nowhere), and the sets restored from it. */
+  persist: { file: string; restore: PersistedSet[] };
   /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
   locks: { mode: LockMode; max: number };
   trace: { fd: number; color: boolean } | null;
@@ -38,6 +41,8 @@ export interface Feature {
   onTimer?(): void;
   /** JSON-serialisable state for --dump-state. */
   snapshot?(): unknown;
+  /** The sandbox is over (every task gone): save what outlives it. Errors are reported, not thrown. */
+  shutdown?(): void;
 }
 
 /** The manifest settings that change which syscalls a feature observes. */

@@ -2,12 +2,14 @@
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
 // worker thread until every sandboxed task is gone.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
+import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { observedSyscalls } from './features.js';
 import { close, errno, eventfd, pidfdGetfd, pidfdOpen, write, allocNative } from './ffi.js';
@@ -70,6 +72,7 @@ export class Sandbox {
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
+    const restore = restoredSets(m);
     const filter = compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m) });
     const config = launcherConfig(filter, landlockRules(m.filesystem));
     const pipe = options.stdio === 'pipe';
@@ -104,7 +107,7 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, locks: { ...m.locks }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, trace: options.trace ?? null,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
@@ -173,6 +176,17 @@ export class Sandbox {
   private async writeFinalState(file: string, state: unknown): Promise<void> {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(state, null, 2) + '\n');
+  }
+}
+
+/** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */
+function restoredSets(m: Manifest): PersistedSet[] {
+  const file = m.ipc.persist;
+  if (file === '' || !existsSync(file)) return [];
+  try {
+    return decodePersisted(readFileSync(file, 'utf8'), m.sem).sets;
+  } catch (err) {
+    throw new SandboxError(`ipc.persist: ${file}: ${(err as Error).message}`);
   }
 }
 

@@ -97,6 +97,7 @@ function jsonBigInt(_key: string, value: unknown): unknown {
 
 port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
 loop.run();
+for (const f of features) f.shutdown?.();
 const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
 loop.close();
 close(config.listenerFd);

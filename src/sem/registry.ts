@@ -12,6 +12,7 @@ import {
 } from './constants.js';
 import { E2BIG, EACCES, EAGAIN, EEXIST, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE } from './errno.js';
 import { ipcperms, isOwner } from './perm.js';
+import type { PersistedSet } from './persist.js';
 import { SemSet } from './set.js';
 import type { SemBuf, SemCaller, SemClock, SemctlIO, SemHooks, SemidDs, SemInfo, SemLimits } from './types.js';
 import { UndoEntry, type UndoList } from './undo.js';
@@ -493,6 +494,32 @@ export class SemRegistry<T> {
       let i = set.index - 1;
       while (i >= 0 && !this.sets.has(i)) i--;
       this.maxIdx = i;
+    }
+  }
+
+  /**
+   * Recreate sets saved by a previous run ([ipc] persist), with their ids,
+   * keys, permissions, values, pids and times. Call on an empty registry,
+   * with sets checked by decodePersisted(). New ids continue after them.
+   */
+  restore(sets: readonly PersistedSet[]): void {
+    for (const p of sets) {
+      const idx = p.id & (IPCMNI - 1);
+      const seq = p.id >> IPCMNI_SHIFT;
+      const perm = { key: p.key, uid: p.uid, gid: p.gid, cuid: p.cuid, cgid: p.cgid, mode: p.mode, seq };
+      const set = new SemSet<T>(p.id, idx, perm, p.values.length, this.hooks, this.clock);
+      set.vals.set(p.values);
+      set.pids.set(p.pids);
+      set.restoreTimes(p.otime, p.ctime);
+      this.sets.set(idx, set);
+      if (p.key !== IPC_PRIVATE) this.keys.set(p.key, set);
+      this.usedSems += set.nsems;
+      if (idx > this.maxIdx) this.maxIdx = idx;
+      if (idx >= this.lastIdx) {
+        this.lastIdx = idx;
+        this.nextIdx = idx + 1;
+      }
+      if (seq > this.seq) this.seq = seq;
     }
   }
 

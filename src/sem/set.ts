@@ -72,6 +72,13 @@ export class SemSet<T> {
     return t;
   }
 
+  /** Times of a set restored from a previous run. */
+  restoreTimes(otime: number, ctime: number): void {
+    this.otimes.fill(0);
+    if (this.nsems > 0) this.otimes[0] = otime;
+    this.ctime = ctime;
+  }
+
   /** Wall-clock seconds, as ktime_get_real_seconds(). */
   now(): number {
     return Math.floor(this.clock.realSec());

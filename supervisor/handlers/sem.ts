@@ -2,6 +2,8 @@
 // semtimedop/semctl notifications, call the SemRegistry (src/sem holds every
 // rule), encode the answer. Also serves /proc/sysvipc/sem and
 // /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
+import { renameSync, writeFileSync } from 'node:fs';
+import { encodePersisted } from '../../src/sem/persist.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
   decodeSemidDs, decodeSemValues, decodeSembuf, decodeTimespec, encodeSemidDs, encodeSeminfo, encodeSemValues,
@@ -73,6 +75,7 @@ class SemHandlers {
       monoNs: () => process.hrtime.bigint(),
       realSec: () => Math.floor(Date.now() / 1000),
     });
+    this.registry.restore(ctx.config.persist.restore);
     this.io = new NotificationIO(ctx);
     loop.on(nr('semget'), (n) => this.semget(n));
     loop.on(nr('semop'), (n) => this.semop(n, false));
@@ -106,6 +109,18 @@ class SemHandlers {
 
   snapshot(): unknown {
     return this.registry.snapshot();
+  }
+
+  /** [ipc] persist: write the sets for the next run, atomically (a crash leaves the old file). */
+  shutdown(): void {
+    const file = this.ctx.config.persist.file;
+    if (file === '') return;
+    try {
+      writeFileSync(`${file}.tmp`, encodePersisted(this.registry.snapshot()));
+      renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      process.stderr.write(`sysvisor: could not save semaphores to ${file} ([ipc] persist): ${(err as Error).message}\n`);
+    }
   }
 
   private caller(n: Notification): { caller: SemCaller; process: ProcessEntry } | null {
