@@ -55,6 +55,11 @@ export function describeManifest(m: Manifest): string {
       `            exec ${list(m.filesystem.exec)}`,
     );
   }
+  const trusted = [...m.exec.trusted].map(([file, hash]) => `${file}=sha256:${hash.slice(0, 12)}…`);
+  lines.push(
+    `exec:       trusted ${list(trusted)}` +
+      (m.exec.onlyTrusted ? "; nothing else may be executed" : ""),
+  );
   const set = Object.entries(m.env.set).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   lines.push(
     `env:        ${m.env.inherit ? "inherit the caller's environment" : `only ${list(m.env.pass)}`}` +

@@ -9,6 +9,7 @@ export {
   PROCESS_DEFAULT_MAX,
   type Manifest,
   type FilesystemLists,
+  type ExecPolicy,
   type SemLimits,
   type LockMode,
 } from "./types.js";

@@ -30,9 +30,10 @@ type Table = Record<string, unknown>;
 
 /** Known keys of each table (order = documentation order). */
 const SCHEMA: Record<string, readonly string[]> = {
-  "": ["version", "syscalls", "filesystem", "env", "sem", "locks", "process", "ipc"],
+  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc"],
   syscalls: ["emulate", "deny", "kill"],
   filesystem: ["read", "write", "exec"],
+  exec: ["trusted", "only_trusted"],
   env: ["inherit", "pass", "set"],
   sem: ["semmsl", "semmns", "semopm", "semmni"],
   locks: ["mode", "max"],
@@ -141,6 +142,7 @@ function skeleton(file: string): Manifest {
     file,
     syscalls: { emulate: [...DEFAULT_EMULATE], deny: new Map(), kill: [] },
     filesystem: null,
+    exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
     sem: { ...SEM_DEFAULTS },
     locks: { mode: "exact", max: LOCKS_DEFAULT_MAX },
@@ -260,6 +262,35 @@ function checkFilesystem(c: Checker, v: unknown, m: Manifest): void {
   m.filesystem = fs;
 }
 
+/** `sha256:` and 64 hex digits, as `sha256sum` prints them (either case). */
+const SHA256 = /^sha256:([0-9a-fA-F]{64})$/;
+
+function checkExec(c: Checker, v: unknown, m: Manifest): void {
+  const path = ["exec"];
+  const t = c.table(v, path);
+  if (t === undefined) return;
+  const trustedPath = [...path, "trusted"];
+  const trusted = c.table(t.trusted, trustedPath);
+  if (trusted !== undefined) {
+    for (const [file, val] of Object.entries(trusted)) {
+      const p = [...trustedPath, file];
+      const hash = c.string(val, p);
+      if (file.includes("\0")) c.report(p, "contains a NUL character");
+      else if (!file.startsWith("/")) c.report(p, `"${file}" is not an absolute path`);
+      else if (hash !== undefined) {
+        const match = SHA256.exec(hash);
+        if (match === null) c.report(p, `expected "sha256:" followed by 64 hex digits, got "${hash}"`);
+        else m.exec.trusted.set(file, match[1]!.toLowerCase());
+      }
+    }
+  }
+  const only = c.bool(t.only_trusted, [...path, "only_trusted"]);
+  if (only !== undefined) m.exec.onlyTrusted = only;
+  if (only === true && (trusted === undefined || Object.keys(trusted).length === 0)) {
+    c.report([...path, "only_trusted"], "true with no exec.trusted entries would refuse every exec, the program's own included");
+  }
+}
+
 function checkEnv(c: Checker, v: unknown, m: Manifest): void {
   const path = ["env"];
   const t = c.table(v, path);
@@ -362,6 +393,7 @@ export function parseManifest(text: string, file: string, opts: ParseOptions): M
 
   checkSyscalls(c, doc.syscalls, m, opts);
   checkFilesystem(c, doc.filesystem, m);
+  checkExec(c, doc.exec, m);
   checkEnv(c, doc.env, m);
   checkSem(c, doc.sem, m);
   checkLocks(c, doc.locks, m);

@@ -28,6 +28,17 @@ export interface FilesystemLists {
   exec: string[];
 }
 
+/** [exec]: files whose content is pinned by sha256. */
+export interface ExecPolicy {
+  /**
+   * Absolute path -> expected sha256 (64 lowercase hex digits), file order.
+   * Executing a listed file whose content has another hash fails with EACCES.
+   */
+  trusted: Map<string, string>;
+  /** Refuse (EACCES) the exec of any file not listed in `trusted`. */
+  onlyTrusted: boolean;
+}
+
 export interface Manifest {
   /** Always 1. */
   version: 1;
@@ -48,6 +59,12 @@ export interface Manifest {
    * missing from the section is empty.
    */
   filesystem: FilesystemLists | null;
+  /**
+   * Checks the supervisor makes when a program calls execve/execveat. An
+   * extra on top of Landlock's exec allowlist (filesystem.exec), not a wall:
+   * a file can change between the check and the kernel's exec (TOCTOU).
+   */
+  exec: ExecPolicy;
   env: {
     /** Pass the caller's environment through. */
     inherit: boolean;

@@ -63,7 +63,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
     'm.toml:3: syscalls.emulte: unknown key (did you mean "emulate"?)',
   ]);
   t.same(messages("version = 1\nfoo = 1\n"), [
-    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, env, sem, locks, process, ipc)",
+    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
   ]);
   t.same(messages("version = 1\n[sem]\nsemmax = 1\n"), [
     'm.toml:3: sem.semmax: unknown key (did you mean "semmsl"?)',
@@ -77,7 +77,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
   ]);
   t.same(messages("version = 1\n[[ipc]]\npersist = \"\"\n"), ["m.toml:2: ipc: expected a table, got array"]);
   t.same(messages("version = 1\n[[extra]]\na = 1\n[[extra]]\n"), [
-    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, env, sem, locks, process, ipc)",
+    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
   ]);
 });
 
@@ -198,6 +198,58 @@ t.test("paths and environment", async (t) => {
   t.equal(m.ipc.persist, "/var/tmp/s.json");
 });
 
+t.test("[exec] trusted files and only_trusted", async (t) => {
+  const h = "ab".repeat(32);
+  const m = parse(
+    `version = 1\n[exec]\ntrusted = { "/usr/bin/b" = "sha256:${h}", "/opt/a" = "sha256:${h.toUpperCase()}" }\nonly_trusted = true\n`,
+  );
+  t.same([...m.exec.trusted], [["/usr/bin/b", h], ["/opt/a", h]], "file order, hex lower-cased");
+  t.equal(m.exec.onlyTrusted, true);
+  t.same(parse("version = 1\n[exec]\n").exec, { trusted: new Map(), onlyTrusted: false });
+  const multi = parse(`version = 1\n[exec.trusted]\n"/x" = "sha256:${h}"\n`);
+  t.same([...multi.exec.trusted.keys()], ["/x"]);
+  t.match(describeManifest(m), `exec:       trusted /usr/bin/b=sha256:${h.slice(0, 12)}… /opt/a=sha256:${h.slice(0, 12)}…; nothing else may be executed`);
+  t.match(describeManifest(parse("version = 1\n")), /exec: {7}trusted \(none\)\n/);
+
+  t.same(
+    messages(
+      [
+        "version = 1", // 1
+        "[exec]", // 2
+        "trusted = {", // 3
+        `  "bin/x" = "sha256:${h}",`, // 4
+        '  "/usr/bin/y" = "md5:d41d8cd98f00b204e9800998ecf8427e",', // 5
+        `  "/usr/bin/z" = "sha256:${h}0",`, // 6
+        '  "/usr/bin/w" = 1,', // 7
+        `  "/usr/bin/v" = "${h}",`, // 8
+        "}", // 9
+        'only_trusted = "yes"', // 10
+        "onlytrusted = true", // 11
+      ].join("\n"),
+    ),
+    [
+      'm.toml:4: exec.trusted."bin/x": "bin/x" is not an absolute path',
+      'm.toml:5: exec.trusted."/usr/bin/y": expected "sha256:" followed by 64 hex digits, got "md5:d41d8cd98f00b204e9800998ecf8427e"',
+      `m.toml:6: exec.trusted."/usr/bin/z": expected "sha256:" followed by 64 hex digits, got "sha256:${h}0"`,
+      'm.toml:7: exec.trusted."/usr/bin/w": expected a string, got integer',
+      `m.toml:8: exec.trusted."/usr/bin/v": expected "sha256:" followed by 64 hex digits, got "${h}"`,
+      "m.toml:10: exec.only_trusted: expected a boolean, got string",
+      'm.toml:11: exec.onlytrusted: unknown key (did you mean "only_trusted"?)',
+    ],
+  );
+  t.same(messages('version = 1\n[exec]\ntrusted = ["/usr/bin/x"]\n'), ["m.toml:3: exec.trusted: expected a table, got array"]);
+  t.same(messages("version = 1\n[exec]\nonly_trusted = true\n"), [
+    "m.toml:3: exec.only_trusted: true with no exec.trusted entries would refuse every exec, the program's own included",
+  ]);
+  t.same(messages("version = 1\n[exec]\ntrusted = {}\nonly_trusted = true\n"), [
+    "m.toml:4: exec.only_trusted: true with no exec.trusted entries would refuse every exec, the program's own included",
+  ]);
+  t.same(messages(`version = 1\n[exec]\ntrusted = { "/a\\u0000b" = "sha256:${h}" }\n`), [
+    'm.toml:3: exec.trusted."/a\\u0000b": contains a NUL character',
+  ]);
+  t.same(messages('version = 1\nexec = "/bin/sh"\n'), ["m.toml:2: exec: expected a table, got string"]);
+});
+
 t.test("every problem is collected, earliest line first", async (t) => {
   const e = errorOf(
     [
@@ -217,7 +269,7 @@ t.test("every problem is collected, earliest line first", async (t) => {
       "m.toml:3: sem.semmni: 0 out of range 1..32768 (IPCMNI)",
       'm.toml:5: syscalls.emulate[0]: unknown syscall "semopp" (did you mean "semop"?)',
       'm.toml:7: locks.mode: expected "exact" or "fast", got "x"',
-      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, env, sem, locks, process, ipc)",
+      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
     ],
   );
   t.equal(e, e.errors[0]);
@@ -327,6 +379,7 @@ t.test("defaults", async (t) => {
     file: "<default>",
     syscalls: { emulate: ["semget", "semop", "semtimedop", "semctl"], deny: new Map(), kill: [] },
     filesystem: null,
+    exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
     sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
     locks: { mode: "exact", max: 1048576 },
