@@ -36,6 +36,7 @@ export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (f
 /** stat(2)/fstat(2) into a native struct stat (STAT_SIZE bytes); 0 or -1 with errno. */
 export const statPath = libc.func('int stat(const char *path, void *buf)') as (path: string, buf: unknown) => number;
 export const fstat = libc.func('int fstat(int fd, void *buf)') as (fd: number, buf: unknown) => number;
+export const openPath = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 /** x86_64 struct stat: st_dev u64 @0, st_ino u64 @8, st_mode u32 @24, st_size i64 @48. */
 export const STAT_SIZE = 144;
 
@@ -63,6 +64,7 @@ export const SYS = {
   pidfd_getfd: 438,
   pidfd_send_signal: 424,
   kcmp: 312,
+  getdents64: 217,
   tgkill: 234,
 } as const;
 
