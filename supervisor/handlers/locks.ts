@@ -407,13 +407,13 @@ class LockHandlers {
       const d = this.descs.findTarget(p.tgid, fd, key);
       if (d !== undefined && !candidates.includes(d)) candidates.push(d);
     }
-    this.releaseUnreferenced(candidates, excluded);
+    this.releaseUnreferenced(candidates, excluded, p.tgid);
   }
 
   /** Release the locks of every candidate description no sandboxed fd refers to (but the excluded ones). */
-  private releaseUnreferenced(candidates: readonly Description[], excluded: Excluded | null): boolean {
+  private releaseUnreferenced(candidates: readonly Description[], excluded: Excluded | null, first: number | null = null): boolean {
     if (candidates.length === 0) return false;
-    const alive = this.descs.referenced(candidates, excluded, (pid) => this.ctx.processes.discover(pid));
+    const alive = this.descs.referenced(candidates, excluded, first, (pid) => this.ctx.processes.discover(pid));
     let released = false;
     for (const d of candidates) {
       if (alive.has(d)) continue;
