@@ -5,11 +5,14 @@
 //   npm run bench                 ~1-2 minutes
 //   npm run bench -- --quick      < 30 s
 //   node dist/bench/run.js --only w_noop --modes floor,sysvisor --reps 7
+//   npm run bench -- --wait-quiet  (on a shared machine: before each workload,
+//                                  wait up to 2 min for the CPUs to be idle)
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Sandbox, type SandboxPolicy } from '../supervisor/sandbox.js';
+import { builtinManifest, Sandbox, type Manifest } from '../supervisor/index.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const BUILD = `${BENCH}build/`;
@@ -35,13 +38,15 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floorSem: true },
 ];
 
-/** What the manifest module will produce for a semaphore-emulating sandbox (built by hand until it lands). */
-const POLICY: SandboxPolicy = {
-  syscalls: { emulate: ['semget', 'semop', 'semtimedop', 'semctl'], deny: new Map(), kill: [] },
-  filesystem: null,
-  env: { inherit: true, pass: [], set: {} },
-  sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
-};
+/** The default policy (policies/default.toml): the four semaphore calls emulated, nothing denied. */
+function policy(): Manifest {
+  const m = builtinManifest();
+  for (const s of ['semget', 'semop', 'semtimedop', 'semctl']) {
+    if (!m.syscalls.emulate.includes(s)) throw new Error(`the default manifest does not emulate ${s}`);
+  }
+  return m;
+}
+const POLICY = policy();
 
 const MIN_SECONDS = 0.3;
 const MAX_ITERATIONS = 100_000_000;
@@ -53,6 +58,7 @@ interface Options {
   target: number;
   only: Set<string> | null;
   modes: Mode[];
+  waitQuiet: boolean;
 }
 
 interface Sample {
@@ -85,6 +91,7 @@ class RunError extends Error {}
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes('--quick');
+  const waitQuiet = argv.includes('--wait-quiet');
   const value = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     if (i >= 0) return argv[i + 1];
@@ -95,8 +102,8 @@ function parseArgs(argv: string[]): Options {
   const modes = value('--modes');
   const reps = value('--reps');
   for (const a of argv) {
-    if (a.startsWith('--') && !['--quick', '--only', '--modes', '--reps'].includes(a.split('=')[0])) {
-      process.stderr.write(`usage: run.js [--quick] [--only w_a,w_b] [--modes native,floor,sysvisor] [--reps N]\n`);
+    if (a.startsWith('--') && !['--quick', '--only', '--modes', '--reps', '--wait-quiet'].includes(a.split('=')[0])) {
+      process.stderr.write(`usage: run.js [--quick] [--wait-quiet] [--only w_a,w_b] [--modes native,floor,sysvisor] [--reps N]\n`);
       process.exit(2);
     }
   }
@@ -106,7 +113,30 @@ function parseArgs(argv: string[]): Options {
     target: quick ? 0.32 : 0.45,
     only: only ? new Set(only.split(',')) : null,
     modes: modes ? (modes.split(',') as Mode[]).filter((m) => MODES.includes(m)) : [...MODES],
+    waitQuiet,
   };
+}
+
+/** Busy and total jiffies of all CPUs (/proc/stat). */
+function cpuTimes(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/** Wait until the CPUs were >= 90% idle for 2 s in a row, at most `maxSeconds`. Returns the seconds waited, or -1. */
+async function waitQuiet(maxSeconds: number): Promise<number> {
+  const t0 = performance.now();
+  let calm = 0;
+  while ((performance.now() - t0) / 1000 < maxSeconds) {
+    const a = cpuTimes();
+    await sleep(1000);
+    const b = cpuTimes();
+    calm = (b.busy - a.busy) <= 0.1 * (b.total - a.total) ? calm + 1 : 0;
+    if (calm >= 2) return (performance.now() - t0) / 1000;
+  }
+  return -1;
 }
 
 function parse(stdout: string): number {
@@ -142,6 +172,10 @@ async function measure(w: Workload, mode: Mode, iterations: number, cell: Cell):
   return parse(r.stdout?.toString() ?? '');
 }
 
+function firstLine(text: string): string {
+  return text.split('\n', 1)[0];
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -165,7 +199,7 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
       const ns = await measure(w, m, w.pilot, cells[m]);
       iterations.set(m, iterationsFor(ns, opts.target, w.pilot));
     } catch (err) {
-      cells[m].error = (err as Error).message;
+      cells[m].error = firstLine((err as Error).message);
     }
   }
   // Round-robin the modes so that drift on the machine hits them alike.
@@ -185,7 +219,7 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
         }
         cells[m].samples.push({ iterations: n, nsPerOp: ns, seconds });
       } catch (err) {
-        cells[m].error = (err as Error).message;
+        cells[m].error = firstLine((err as Error).message);
         iterations.delete(m);
       }
     }
@@ -256,29 +290,44 @@ async function main(): Promise<void> {
   }
   const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name));
   if (chosen.length === 0) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
+  const loadBefore = loadavg()[0];
   const started = performance.now();
   const rows: Row[] = [];
+  const quietWaits: Record<string, number> = {};
   for (const w of chosen) {
+    if (opts.waitQuiet) {
+      process.stderr.write(`bench: waiting for the machine to be idle ...`);
+      const waited = await waitQuiet(120);
+      quietWaits[w.name] = waited;
+      process.stderr.write(waited < 0 ? ' still busy after 120 s, measuring anyway\n' : ` ${waited.toFixed(0)} s\n`);
+    }
     process.stderr.write(`bench: ${w.name} ...`);
     const t0 = performance.now();
     rows.push(await benchWorkload(w, opts));
     process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
   const seconds = (performance.now() - started) / 1000;
+  const loadAfter = loadavg()[0];
 
   process.stdout.write(`\n${table(rows)}\n\n`);
   const checks = targets(rows);
   for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
   const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
   if (notes.length > 0) process.stdout.write(`\nnot measured:\n${notes.join('\n')}\n`);
-  process.stdout.write(`\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all\n`);
+  process.stdout.write(`\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)} on ${cpus().length} CPUs\n`);
+  // The benchmark itself keeps about one CPU busy; more than that is someone else's work skewing the numbers.
+  if (Math.max(loadBefore, loadAfter) > 1.5) {
+    process.stdout.write('warning: the machine was busy with other work during the run; the numbers are noisy\n');
+  }
 
   mkdirSync(RESULTS, { recursive: true });
   const json = {
     date: new Date().toISOString(),
     machine: { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version },
-    options: { quick: opts.quick, reps: opts.reps, targetSeconds: opts.target },
+    options: { quick: opts.quick, reps: opts.reps, targetSeconds: opts.target, waitQuiet: opts.waitQuiet },
     seconds,
+    loadAverage: { before: loadBefore, after: loadAfter },
+    ...(opts.waitQuiet ? { quietWaitSeconds: quietWaits } : {}),
     rows,
     targets: checks,
   };
