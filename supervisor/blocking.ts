@@ -28,8 +28,15 @@ export type RestartPolicy = 'eintr' | 'redispatch';
 
 export interface BlockedCall {
   record: NotificationRecord;
-  /** Stack pointer at the syscall, from /proc/TID/syscall; null if it could not be read. */
+  /**
+   * Stack pointer at the syscall, from /proc/TID/syscall. Read only once the
+   * call has slept SP_DELAY_MS (a short sleep, as in a ping-pong, must not pay
+   * for a /proc read); null until then, and a restart is then recognised by
+   * nr, ip and arguments alone.
+   */
   sp: bigint | null;
+  /** performance.now() when it started sleeping. */
+  since: number;
   /** Remove the wait from the feature's queues without answering it (idempotent). */
   cancel: () => void;
 }
@@ -45,6 +52,7 @@ interface Interrupted {
 }
 
 const EINTR = 4;
+const SP_DELAY_MS = 1;
 /** beforeDispatch result: no opinion, dispatch to the handler. */
 export const DISPATCH = -0x40000002;
 export const SYS_RT_SIGRETURN = 15;
@@ -60,6 +68,8 @@ export class BlockedCalls {
   private readonly live = new Map<number, BlockedCall>();
   private readonly interrupted = new Map<number, Interrupted>();
   private readonly policies = new Map<number, RestartPolicy>();
+  /** Sleepers whose stack pointer is not read yet, oldest first. */
+  private readonly unread: BlockedCall[] = [];
   /** True while a restarted call that had not slept is dispatched: it must not sleep now. */
   restartWithoutSleep = false;
 
@@ -77,9 +87,29 @@ export class BlockedCalls {
   }
 
   block(n: Notification, cancel: () => void): BlockedCall {
-    const call: BlockedCall = { record: n.snapshot(), sp: readStackPointer(n.tid), cancel };
+    const call: BlockedCall = { record: n.snapshot(), sp: null, since: performance.now(), cancel };
     this.live.set(n.tid, call);
+    this.unread.push(call);
     return call;
+  }
+
+  /** When the oldest sleeper without a stack pointer is due for one (performance.now() ms), or Infinity. */
+  nextDeadline(): number {
+    while (this.unread.length > 0 && !this.isLive(this.unread[0])) this.unread.shift();
+    return this.unread.length > 0 ? this.unread[0].since + SP_DELAY_MS : Infinity;
+  }
+
+  /** Read the stack pointer of every call that has slept long enough. */
+  onTimer(): void {
+    const due = performance.now() - SP_DELAY_MS;
+    while (this.unread.length > 0 && this.unread[0].since <= due) {
+      const call = this.unread.shift()!;
+      if (this.isLive(call)) call.sp = readStackPointer(call.record.tid);
+    }
+  }
+
+  private isLive(call: BlockedCall): boolean {
+    return this.live.get(call.record.tid) === call;
   }
 
   /** The call was answered: forget it. */
@@ -158,8 +188,8 @@ const COMPARED_ARGS = 4;
 function isRestartOf(call: Interrupted, n: Notification): boolean {
   if (call.nr !== n.nr || call.ip !== n.ip) return false;
   for (let i = 0; i < COMPARED_ARGS; i++) if (call.args[i] !== n.big(i)) return false;
-  const sp = readStackPointer(n.tid);
-  return sp !== null && sp === call.sp;
+  if (call.sp === null) return true; // slept < SP_DELAY_MS: nr, ip and arguments decide
+  return readStackPointer(n.tid) === call.sp;
 }
 
 function sameArgs(a: readonly bigint[], b: readonly bigint[]): boolean {

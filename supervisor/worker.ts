@@ -27,12 +27,13 @@ let blocked: BlockedCalls;
 
 const loop = new NotificationLoop(config.listenerFd, {
   nextTimeoutMs() {
-    let next = Infinity;
+    let next = blocked.nextDeadline();
     for (const f of features) if (f.nextDeadline) next = Math.min(next, f.nextDeadline());
     if (next === Infinity) return -1;
     return Math.max(0, Math.ceil(next - performance.now()));
   },
   onTimer() {
+    blocked.onTimer();
     for (const f of features) f.onTimer?.();
   },
   beforeDispatch(n) {
