@@ -10,6 +10,7 @@ import { hideBin } from 'yargs/helpers';
 import { syscallName } from '../src/syscalls/table.js';
 import { builtinManifest, loadManifest, ManifestError, observedSyscalls, Sandbox, SandboxError, type Manifest, type RunResult } from '../supervisor/index.js';
 import { renderStats } from './report.js';
+import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { describeManifest, compileFilter } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
@@ -74,6 +75,8 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   } else if (result.signal) {
     process.stderr.write(`${errColor.yellow('sysvisor:')} ${cmd} was killed by ${result.signal}\n`);
   }
+  const refused = refusedExecsSummary(result.state);
+  if (refused) process.stderr.write(`${errColor.red('sysvisor:')} ${refused}\n`);
   if (argv.stats) process.stderr.write(renderStats(result, errColor, syscallName));
   process.exitCode = result.status;
 }

@@ -21,6 +21,8 @@ export interface WorkerConfig {
   persist: { file: string; restore: PersistedSet[] };
   /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
   locks: { mode: LockMode; max: number };
+  /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */
+  exec: { trusted: Array<[string, string]>; onlyTrusted: boolean };
   trace: { fd: number; color: boolean } | null;
 }
 
@@ -48,6 +50,8 @@ export interface Feature {
 /** The manifest settings that change which syscalls a feature observes. */
 export interface FeatureSettings {
   locks: { mode: LockMode };
+  /** [exec]: execve/execveat are observed only when there is something to check. */
+  exec?: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean };
 }
 
 /** A feature module: the syscalls it can emulate and how to install it. */

@@ -3,11 +3,13 @@
 // and by the loop's thread (to install handlers).
 import type { FeatureModule, FeatureSettings } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
+import { execFeature } from './handlers/exec.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
 import { locksFeature } from './handlers/locks.js';
 import { semFeature } from './handlers/sem.js';
 
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, semFeature, locksFeature];
+// exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
+export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, semFeature, locksFeature, execFeature];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));

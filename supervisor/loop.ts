@@ -99,6 +99,11 @@ export class NotificationLoop {
     this.handlers[nr] = handler;
   }
 
+  /** The handler `on` installed for `nr`, if any: a feature that also watches `nr` chains to it. */
+  handlerOf(nr: number): Handler | undefined {
+    return this.handlers[nr];
+  }
+
   /** Watch another fd (a pidfd, a timerfd) in the same epoll set. */
   watchFd(fd: number, callback: FdCallback): void {
     this.fdCallbacks.set(fd, callback);

@@ -107,7 +107,8 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, persist: { file: m.ipc.persist, restore }, locks: { ...m.locks },
+        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);

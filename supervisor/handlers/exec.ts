@@ -1,0 +1,293 @@
+// execve/execveat: the manifest's [exec] checks, and exec tracking for the
+// process table.
+//
+// Checks ([exec] trusted, only_trusted): the supervisor reads the path the
+// program passes, resolves it as the kernel would (relative to the caller's
+// cwd or dirfd; execveat AT_EMPTY_PATH names the fd itself), and when the
+// file's real path is listed, hashes it (sha256, cached by dev/ino/size/
+// mtime/ctime) and answers EACCES when the hash differs; with only_trusted,
+// an exec of an existing file that is not listed is refused too. Everything
+// else is CONTINUEd. This is an extra check, not the wall: the file can be
+// replaced between the check and the kernel's exec (TOCTOU), and CONTINUE is
+// never a security decision. Landlock's exec allowlist (filesystem.exec) is
+// the wall.
+//
+// Tracking: the result of a CONTINUEd exec is never seen, so an exec the
+// supervisor is shown marks its process; the name is refreshed from /proc
+// once the thread has left execve (looked at ~1 ms later, then every 2 ms
+// while it is still inside), or when the process calls exit_group, whichever
+// comes first. Nothing is added to other syscalls' path.
+//
+// execve/execveat are observed only when [exec] has something to check (or
+// another feature wants them: locks in "exact" mode). Not always, although
+// one notification per exec is cheap next to the exec itself: a notified
+// call that a signal interrupts returns -ERESTARTSYS, so a signal handler
+// installed without SA_RESTART that runs during the round trip makes execve
+// fail with EINTR, which Linux never does (seen here: 7..14 of 2000 execs
+// under a stream of signals). With --trace, the name is also refreshed at
+// every exit_group, so exit events name the program that ran.
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
+import { posix } from 'node:path';
+import { syscallNumber } from '../../src/syscalls/table.js';
+import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
+import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
+import type { Notification } from '../notification.js';
+import { flags, hex } from '../trace.js';
+
+const EACCES = 13;
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_EMPTY_PATH = 0x1000;
+/** open(2) flag; libuv adds O_CLOEXEC to every open. */
+const O_PATH = 0o10000000;
+const AT_FLAGS: ReadonlyArray<readonly [number, string]> = [[AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'], [AT_EMPTY_PATH, 'AT_EMPTY_PATH']];
+/** Failures to resolve a path that the kernel's exec reports itself (execvp's PATH search relies on ENOENT). */
+const KERNEL_REPORTS = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+/** Bounds: digests cached, refusals kept for the final state. */
+const DIGESTS_MAX = 1024;
+const REFUSALS_KEPT = 100;
+/** When a marked exec is first looked at, and how often after that while it is still running. */
+const FIRST_LOOK_MS = 1;
+const LOOK_AGAIN_MS = 2;
+const HASH_CHUNK = 1 << 20;
+
+const NR_EXECVE = syscallNumber('execve')!;
+const NR_EXECVEAT = syscallNumber('execveat')!;
+const NR_EXIT_GROUP = syscallNumber('exit_group')!;
+
+/** One refused exec, as the final state (`state.exec.refused`) lists it. */
+export interface ExecRefusal {
+  pid: number;
+  /** The real path of the file, or the path as the program gave it if it could not be resolved. */
+  path: string;
+  reason: string;
+}
+
+export const execFeature: FeatureModule = {
+  name: 'exec',
+  emulates: [],
+  // exit_group is the lifecycle feature's: chained to, not replaced.
+  observes: ['exit_group'],
+  observesWith: (settings) =>
+    settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat'] : [],
+  install(ctx) {
+    return new ExecHandlers(ctx);
+  },
+};
+
+class ExecHandlers implements Feature {
+  readonly name = 'exec';
+  /** Real path -> expected sha256 hex; null when two listed names of one file disagree. */
+  private readonly trusted = new Map<string, string | null>();
+  private readonly onlyTrusted: boolean;
+  private readonly checking: boolean;
+  /** "dev:ino:size:mtime:ctime" -> sha256 hex. */
+  private readonly digests = new Map<string, string>();
+  private chunk: Buffer | null = null;
+  /** Processes whose name may have changed: tgid -> the thread that called exec. */
+  private readonly pending = new Map<number, number>();
+  private deadline = Infinity;
+  private execs = 0;
+  private readonly refused: ExecRefusal[] = [];
+  private refusedTotal = 0;
+  /** The path the last exec named, for the trace line (its memory is gone once the exec succeeds). */
+  private lastTid = -1;
+  private lastPath: string | null = null;
+
+  constructor(private readonly ctx: SupervisorContext) {
+    const { loop, config } = ctx;
+    for (const [listed, hash] of config.exec.trusted) {
+      const real = realPathOf(listed);
+      const before = this.trusted.get(real);
+      this.trusted.set(real, before === undefined || before === hash ? hash : null);
+    }
+    this.onlyTrusted = config.exec.onlyTrusted;
+    this.checking = this.trusted.size > 0 || this.onlyTrusted;
+    // Other features may watch these calls too (locks releases close-on-exec
+    // fds): the check runs first, and a refused exec never reaches them.
+    // Installed even when nothing is checked: if another feature has execve
+    // notified, tracking comes for free.
+    chain(loop, NR_EXECVE, (n) => this.exec(n, AT_FDCWD, n.u64(0), 0));
+    chain(loop, NR_EXECVEAT, (n) => this.exec(n, n.int(0), n.u64(1), n.int(4)));
+    chain(loop, NR_EXIT_GROUP, (n) => {
+      if (this.pending.size > 0 || ctx.tracer !== null) {
+        const p = ctx.processes.knownProcessOf(n.tid);
+        if (p !== null && (this.pending.delete(p.tgid) || ctx.tracer !== null)) ctx.processes.renamed(p.tgid);
+      }
+      return CONTINUE;
+    });
+    ctx.processes.onExit((p) => this.pending.delete(p.tgid));
+    if (ctx.tracer) {
+      const t = ctx.tracer;
+      const dirfd = (fd: number) => (fd === AT_FDCWD ? 'AT_FDCWD' : String(fd));
+      t.decodeWith(NR_EXECVE, (a, tid) => `${this.pathArg(tid, a.u64(0))}, ${hex(a.u64(1))}, ${hex(a.u64(2))}`);
+      t.decodeWith(NR_EXECVEAT, (a, tid) =>
+        `${dirfd(a.int(0))}, ${this.pathArg(tid, a.u64(1))}, ${hex(a.u64(2))}, ${hex(a.u64(3))}, ${flags(a.int(4), AT_FLAGS, hex)}`);
+    }
+  }
+
+  nextDeadline(): number {
+    return this.pending.size > 0 ? this.deadline : Infinity;
+  }
+
+  onTimer(): void {
+    if (this.pending.size === 0 || performance.now() < this.deadline) return;
+    for (const [tgid, tid] of this.pending) this.settle(tgid, tid);
+    this.deadline = performance.now() + LOOK_AGAIN_MS;
+  }
+
+  snapshot(): unknown {
+    return {
+      trusted: [...this.trusted.keys()],
+      onlyTrusted: this.onlyTrusted,
+      execs: this.execs,
+      refusedTotal: this.refusedTotal,
+      refused: this.refused,
+    };
+  }
+
+  private exec(n: Notification, dirfd: number, pathAddr: number, atFlags: number): number {
+    this.execs++;
+    const p = this.ctx.processes.processOf(n.tid);
+    if (p !== null) {
+      if (this.pending.size === 0) this.deadline = performance.now() + FIRST_LOOK_MS;
+      this.pending.set(p.tgid, n.tid);
+    }
+    if (!this.checking && this.ctx.tracer === null) return CONTINUE;
+    const raw = this.ctx.memory.readString(n.tid, pathAddr);
+    this.lastTid = n.tid;
+    this.lastPath = typeof raw === 'number' ? null : raw;
+    if (!this.checking) return CONTINUE;
+    const refusal = this.check(n.tid, dirfd, raw, atFlags);
+    // A notification that is no longer valid was read from a task that is gone: nothing to refuse.
+    if (refusal === null || !this.ctx.loop.currentValid()) return CONTINUE;
+    const pid = p?.tgid ?? n.tid;
+    this.refusedTotal++;
+    if (this.refused.length < REFUSALS_KEPT) this.refused.push({ pid, path: refusal.path, reason: refusal.reason });
+    this.ctx.tracer?.event(n.tid, `exec of ${refusal.path} refused: ${refusal.reason}`);
+    return -EACCES;
+  }
+
+  /** Why this exec must be refused, or null to let the kernel decide. */
+  private check(tid: number, dirfd: number, raw: string | number, atFlags: number): { path: string; reason: string } | null {
+    if (typeof raw === 'number') {
+      // The kernel would fail with EFAULT; a task whose memory cannot be read is not let through unchecked.
+      return this.onlyTrusted ? { path: '(unreadable)', reason: 'the path could not be read' } : null;
+    }
+    if (raw === '' && (atFlags & AT_EMPTY_PATH) === 0) return null; // ENOENT
+    const base = dirfd === AT_FDCWD ? `/proc/${tid}/cwd` : `/proc/${tid}/fd/${dirfd}`;
+    const where = raw.startsWith('/') ? raw : raw === '' ? base : `${base}/${raw}`;
+    let fd: number;
+    try {
+      fd = openSync(where, O_PATH | (atFlags & AT_SYMLINK_NOFOLLOW ? constants.O_NOFOLLOW : 0));
+    } catch (err) {
+      const code = codeOf(err);
+      return this.onlyTrusted && !KERNEL_REPORTS.has(code) ? { path: raw, reason: `cannot be resolved (${code})` } : null;
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) return null; // the kernel executes regular files only (EACCES; ELOOP for a NOFOLLOW symlink)
+      const real = readlinkSync(`/proc/self/fd/${fd}`);
+      const expected = this.trusted.get(real);
+      if (expected === undefined) return this.onlyTrusted ? { path: real, reason: 'not in exec.trusted' } : null;
+      if (expected === null) return { path: real, reason: 'listed in exec.trusted under two names with different sha256' };
+      let digest: string;
+      try {
+        digest = this.digest(fd, st);
+      } catch (err) {
+        return { path: real, reason: `cannot be read to check its sha256 (${codeOf(err)})` };
+      }
+      return digest === expected ? null : { path: real, reason: 'sha256 mismatch' };
+    } catch (err) {
+      // The file or the task vanished under us.
+      return this.onlyTrusted ? { path: raw, reason: `cannot be checked (${codeOf(err)})` } : null;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** sha256 hex of the file behind our O_PATH `fd` (throws the errno when it cannot be read). */
+  private digest(fd: number, st: BigIntStats): string {
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    const cached = this.digests.get(key);
+    if (cached !== undefined) return cached;
+    const file = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    const hash = createHash('sha256');
+    const chunk = (this.chunk ??= Buffer.allocUnsafe(HASH_CHUNK));
+    try {
+      for (let pos = 0; ;) {
+        const n = readSync(file, chunk, 0, chunk.length, pos);
+        if (n <= 0) break;
+        hash.update(chunk.subarray(0, n));
+        pos += n;
+      }
+    } finally {
+      closeSync(file);
+    }
+    const digest = hash.digest('hex');
+    if (this.digests.size >= DIGESTS_MAX) this.digests.clear();
+    this.digests.set(key, digest);
+    return digest;
+  }
+
+  /** Refresh the process's name once its thread has left execve. */
+  private settle(tgid: number, tid: number): void {
+    if (inExec(tid)) return;
+    this.pending.delete(tgid);
+    this.ctx.processes.renamed(tgid);
+  }
+
+  private pathArg(tid: number, addr: number): string {
+    const known = tid === this.lastTid ? this.lastPath : null;
+    this.lastTid = -1;
+    return known === null ? hex(addr) : JSON.stringify(known);
+  }
+}
+
+/** Install `first` for `nr`, running the handler already there (if any) when `first` CONTINUEs. */
+function chain(loop: NotificationLoop, nr: number, first: Handler): void {
+  const next = loop.handlerOf(nr);
+  loop.on(nr, next === undefined ? first : (n) => {
+    const r = first(n);
+    return r === CONTINUE ? next(n) : r;
+  });
+}
+
+function codeOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? 'EIO';
+}
+
+function realPathOf(listed: string): string {
+  try {
+    return realpathSync(listed);
+  } catch {
+    return posix.normalize(listed); // not there (yet): compared as written
+  }
+}
+
+/** Is the thread still inside execve/execveat (/proc/TID/syscall starts with the number)? */
+function inExec(tid: number): boolean {
+  try {
+    const s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
+    return s.startsWith(`${NR_EXECVE} `) || s.startsWith(`${NR_EXECVEAT} `);
+  } catch {
+    return false; // gone: a non-leader thread's exec succeeded, or the task died
+  }
+}
+
+/**
+ * The line `sysvisor run` prints on stderr at exit when execs were refused
+ * (after "sysvisor: "), from the run's final state; null when none was.
+ */
+export function refusedExecsSummary(state: unknown): string | null {
+  const exec = (state as { exec?: { refused?: ExecRefusal[]; refusedTotal?: number } } | null)?.exec;
+  const list = exec?.refused ?? [];
+  const total = exec?.refusedTotal ?? list.length;
+  if (total === 0) return null;
+  const times = new Map<string, number>();
+  for (const r of list) times.set(`${r.path} (${r.reason}`, (times.get(`${r.path} (${r.reason}`) ?? 0) + 1);
+  const shown = [...times].slice(0, 5).map(([what, n]) => `${what}${n > 1 ? `, ${n} times` : ''})`);
+  const more = times.size - shown.length;
+  return `refused ${total} exec${total === 1 ? '' : 's'}: ${shown.join(', ')}${more > 0 ? `, and ${more} more` : ''}`;
+}
