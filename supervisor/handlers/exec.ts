@@ -15,8 +15,8 @@
 // Tracking: the result of a CONTINUEd exec is never seen, so an exec the
 // supervisor is shown marks its process; the name is refreshed from /proc
 // once the thread has left execve (looked at ~1 ms later, then every 2 ms
-// while it is still inside), or when the process calls exit_group, whichever
-// comes first. Nothing is added to other syscalls' path.
+// while it is still inside: off the target's path). A process that calls
+// exit_group first drops its mark. Nothing is added to other syscalls' path.
 //
 // execve/execveat are observed only when [exec] has something to check (or
 // another feature wants them: locks in "exact" mode). Not always, although
@@ -24,8 +24,8 @@
 // call that a signal interrupts returns -ERESTARTSYS, so a signal handler
 // installed without SA_RESTART that runs during the round trip makes execve
 // fail with EINTR, which Linux never does (seen here: 7..14 of 2000 execs
-// under a stream of signals). With --trace, the name is also refreshed at
-// every exit_group, so exit events name the program that ran.
+// under a stream of signals). With --trace, the name is refreshed at every
+// exit_group, so exit events name the program that ran.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
@@ -110,11 +110,14 @@ class ExecHandlers implements Feature {
     // notified, tracking comes for free.
     chain(loop, NR_EXECVE, (n) => this.exec(n, AT_FDCWD, n.u64(0), 0));
     chain(loop, NR_EXECVEAT, (n) => this.exec(n, n.int(0), n.u64(1), n.int(4)));
+    // A process on its way out needs its new name only for the trace's exit
+    // event: without --trace the mark is just dropped, off the exit's path.
     chain(loop, NR_EXIT_GROUP, (n) => {
-      if (this.pending.size > 0 || ctx.tracer !== null) {
-        const p = ctx.processes.knownProcessOf(n.tid);
-        if (p !== null && (this.pending.delete(p.tgid) || ctx.tracer !== null)) ctx.processes.renamed(p.tgid);
-      }
+      if (this.pending.size === 0 && ctx.tracer === null) return CONTINUE;
+      const p = ctx.processes.knownProcessOf(n.tid);
+      if (p === null) return CONTINUE;
+      this.pending.delete(p.tgid);
+      if (ctx.tracer !== null) ctx.processes.renamed(p.tgid);
       return CONTINUE;
     });
     ctx.processes.onExit((p) => this.pending.delete(p.tgid));
