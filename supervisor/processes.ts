@@ -146,6 +146,8 @@ export class ProcessTable {
   }
 
   snapshot(): object[] {
+    // Names change at exec, which is not always observed: read them fresh for a dump.
+    for (const p of this.processes.values()) this.renamed(p.tgid);
     return [...this.processes.values()].map((p) => ({
       pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b),
     }));

@@ -34,6 +34,7 @@ export function exec(cmd: string, args: readonly string[], opts: { input?: strin
       clearTimeout(timer);
       resolve({ status, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    child.stdin.on('error', () => {}); // the child may exit before reading its input (EPIPE)
     child.stdin.end(opts.input ?? '');
   });
 }
