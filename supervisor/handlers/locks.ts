@@ -17,6 +17,22 @@
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
+// A trapped close can be cut off by a signal. A notified syscall that a
+// signal interrupts before the supervisor answers returns -ERESTARTSYS: with
+// SA_RESTART it runs again, but under a handler without SA_RESTART the
+// program gets EINTR and, unlike Linux's close (which always frees the fd),
+// the fd stays open (a shell's pipe end then never reaches EOF). The same
+// holds for dup2/dup3/close_range/execve, and for the fcntl commands and
+// flock operations that do not wait (F_SETLK, F_GETLK, F_GETFL, ...,
+// LOCK_NB, LOCK_UN): Linux never fails them with EINTR. So the feature also
+// watches rt_sigreturn: when the signal frame a handler returns to shows
+// such a call ending in -EINTR (rax = -EINTR right after a
+// `mov $NR, %eax; syscall` as glibc emits them), the frame is rewound as
+// SA_RESTART would have done (rax = NR, rip -= 2), and the call runs again
+// once the handler is done. F_SETLKW, F_OFD_SETLKW and a waiting flock keep
+// their EINTR, as on Linux. Calls made another way (raw syscall(2), musl's
+// cancellable path) and handlers that longjmp out are not repaired.
+//
 // "fast" mode traps none of close/close_range/dup2/dup3/execve: POSIX locks
 // then live until the process unlocks them or exits, and a description's
 // locks are released when the process exits, or when another caller runs
@@ -34,7 +50,9 @@ import type { Notification } from '../notification.js';
 import type { ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import { OPEN_SYSCALLS } from '../virtual-files.js';
-import { type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds } from './fds.js';
+import {
+  type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, readProc, TargetFds,
+} from './fds.js';
 
 const EBADF = 9;
 const EINTR = 4;
@@ -59,6 +77,20 @@ const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [LOCK_SH, 'LOCK_SH'], [LOCK_EX, 'LOCK_EX'], [LOCK_UN, 'LOCK_UN'], [LOCK_NB, 'LOCK_NB'], [LOCK_MAND, 'LOCK_MAND'],
 ];
 const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
+/** Calls Linux never fails with EINTR that a signal can cut off while notified (the close family only in exact mode). */
+const NEVER_EINTR_EXACT: ReadonlySet<number> = new Set(['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'].map((s) => syscallNumber(s)!));
+const NEVER_EINTR_FAST: ReadonlySet<number> = new Set(['execve', 'execveat'].map((s) => syscallNumber(s)!));
+const NR_RT_SIGRETURN = 15;
+const NR_FCNTL = syscallNumber('fcntl')!;
+const NR_FLOCK = syscallNumber('flock')!;
+/** struct sigcontext as rt_sigreturn finds it: sp + 40 (see blocking.ts); rdi @64, rsi @72, rax @104, rip @128. */
+const MCONTEXT = 40;
+const MC_RDI = 64;
+const MC_RSI = 72;
+const MC_RDX = 96;
+const MC_RAX = 104;
+const MC_RIP = 128;
+const MINUS_EINTR = 0xfffffffffffffffcn;
 
 /** The supervisor's handle on one lock call: set once the call sleeps. */
 class LockToken {
@@ -87,8 +119,8 @@ interface ExecFd {
 export const locksFeature: FeatureModule = {
   name: 'locks',
   emulates: ['fcntl', 'flock'],
-  // The open family serves /proc/locks.
-  observes: [...OPEN_SYSCALLS],
+  // The open family serves /proc/locks; rt_sigreturn repairs calls a signal cut off.
+  observes: [...OPEN_SYSCALLS, 'rt_sigreturn'],
   observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
   install(ctx, enabled) {
     return new LockHandlers(ctx, enabled);
@@ -106,6 +138,10 @@ class LockHandlers {
   private readonly execs = new Map<number, PendingExec>();
   private readonly flockBuf = new Uint8Array(FLOCK_SIZE);
   private readonly flockView = new DataView(this.flockBuf.buffer);
+  /** Calls cut off by a signal that were made to run again (see restartCutOff). */
+  private restarted = 0;
+  /** The last F_GETLK/F_OFD_GETLK answered per thread: where it returns to and its struct's address. */
+  private readonly getlkAnswered = new Map<number, { ip: number; ptr: number }>();
 
   constructor(private readonly ctx: SupervisorContext, enabled: ReadonlySet<string>) {
     const { loop } = ctx;
@@ -131,6 +167,11 @@ class LockHandlers {
       loop.on(nr('execve'), (n) => this.execve(n));
       loop.on(nr('execveat'), (n) => this.execve(n));
     }
+    const next = loop.handlerOf(NR_RT_SIGRETURN);
+    loop.on(NR_RT_SIGRETURN, (n) => {
+      this.restartCutOff(n);
+      return next === undefined ? CONTINUE : next(n);
+    });
     ctx.processes.onExit((p) => this.exited(p));
     ctx.files.register('/proc/locks', {
       render: () => {
@@ -157,6 +198,7 @@ class LockHandlers {
       descriptions: [...this.descs.all()].map((d) => ({ id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}` })),
       sleeping: this.sleepers.size,
       pendingExecs: this.execs.size,
+      restartedAfterSignal: this.restarted,
     };
   }
 
@@ -200,6 +242,7 @@ class LockHandlers {
         this.prune();
         let found = this.registry.getLk(info.file, who, spec);
         if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
+        const original = this.flockBuf.slice();
         if (found === null) {
           v.setInt16(0, F_UNLCK, true);
         } else {
@@ -209,7 +252,14 @@ class LockHandlers {
           v.setBigInt64(16, found.len, true);
           v.setInt32(24, found.pid, true);
         }
-        return this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0 ? -EFAULT : 0;
+        if (this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0) return -EFAULT;
+        // Answer here: if a signal took the call away meanwhile, put the caller's struct back, or the
+        // call, run again (SA_RESTART, or restartCutOff), would read F_UNLCK and fail with EINVAL. The
+        // kernel may also drop an answer SEND accepted, when a signal wakes the caller at the same time:
+        // restartCutOff then completes the call with this answer rather than running it again.
+        if (this.ctx.loop.answerNow(0)) this.getlkAnswered.set(n.tid, { ip: n.ip, ptr: n.u64(2) });
+        else this.ctx.memory.write(n.tid, n.u64(2), original);
+        return ANSWERED;
       }
 
       let desc: Description | undefined;
@@ -483,6 +533,50 @@ class LockHandlers {
     }
   }
 
+  /**
+   * rt_sigreturn: if the interrupted code was one of NEVER_EINTR's calls that
+   * a signal cut off (the frame says -EINTR), rewind the frame so that the
+   * call runs again after the handler, as with SA_RESTART.
+   */
+  private restartCutOff(n: Notification): void {
+    const { memory } = this.ctx;
+    const answered = this.getlkAnswered.get(n.tid);
+    this.getlkAnswered.delete(n.tid);
+    const sp = stackPointer(n.tid);
+    if (sp === null) return;
+    const at = sp + MCONTEXT + MC_RDI;
+    const regs = memory.read(n.tid, at, MC_RIP + 8 - MC_RDI);
+    if (typeof regs === 'number') return;
+    const frame = regs.slice();
+    const view = new DataView(frame.buffer);
+    const rax = view.getBigUint64(MC_RAX - MC_RDI, true);
+    const rip = Number(view.getBigUint64(MC_RIP - MC_RDI, true));
+    const arg1 = view.getUint32(MC_RSI - MC_RDI, true);
+    // An F_GETLK we answered (its struct is written) whose answer the kernel dropped because a signal woke
+    // the caller at the same moment: the frame says EINTR, or a restart (SA_RESTART). Complete it instead.
+    if (answered !== undefined && Number(view.getBigUint64(MC_RDX - MC_RDI, true)) === answered.ptr &&
+      (arg1 === F_GETLK || arg1 === F_OFD_GETLK) &&
+      ((rax === MINUS_EINTR && rip === answered.ip) || (rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))) {
+      view.setBigUint64(MC_RAX - MC_RDI, 0n, true);
+      view.setBigUint64(MC_RIP - MC_RDI, BigInt(answered.ip), true);
+      if (memory.write(n.tid, at, frame) === 0) this.restarted++;
+      return;
+    }
+    if (rax !== MINUS_EINTR) return;
+    const code = memory.read(n.tid, rip - 7, 7);
+    // b8 imm32 (mov $NR, %eax) then 0f 05 (syscall)
+    if (typeof code === 'number' || code[0] !== 0xb8 || code[5] !== 0x0f || code[6] !== 0x05) return;
+    const callNr = code[1] | (code[2] << 8) | (code[3] << 16) | (code[4] << 24);
+    const waits = callNr === NR_FCNTL ? arg1 === F_SETLKW || arg1 === F_OFD_SETLKW
+      : callNr === NR_FLOCK ? (arg1 & (LOCK_NB | LOCK_UN)) === 0
+      : !(this.exact ? NEVER_EINTR_EXACT : NEVER_EINTR_FAST).has(callNr);
+    if (waits) return; // EINTR is a possible answer on Linux too
+    view.setBigUint64(MC_RAX - MC_RDI, BigInt(callNr), true);
+    view.setBigUint64(MC_RIP - MC_RDI, BigInt(rip - 2), true);
+    if (memory.write(n.tid, at, frame) === 0) this.restarted++;
+  }
+
+
   private exited(p: ProcessEntry): void {
     const x = this.execs.get(p.tgid);
     if (x) {
@@ -490,6 +584,7 @@ class LockHandlers {
       this.execs.delete(p.tgid);
     }
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
+    for (const tid of p.threads) this.getlkAnswered.delete(tid);
     this.registry.releaseAllOfProcess(p.tgid);
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
   }
@@ -508,6 +603,13 @@ class LockHandlers {
     t.decodeWith(nr('dup3'), (a) => `${a.int(0)}, ${a.int(1)}, ${a.int(2) & O_CLOEXEC ? 'O_CLOEXEC' : a.int(2)}`);
     t.decodeWith(nr('close_range'), (a) => `${a.int(0) >>> 0}, ${a.int(1) >>> 0}, ${a.int(2) >>> 0}`);
   }
+}
+
+/** The stack pointer at the thread's current syscall, from /proc/TID/syscall ("nr a1..a6 sp pc"). */
+function stackPointer(tid: number): number | null {
+  const s = readProc(`/proc/${tid}/syscall`);
+  const f = s === null ? [] : s.trim().split(' ');
+  return f.length >= 9 ? Number(BigInt(f[7])) : null;
 }
 
 /** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
