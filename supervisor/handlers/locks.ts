@@ -175,6 +175,7 @@ class LockHandlers {
     ctx.processes.onExit((p) => this.exited(p));
     ctx.files.register('/proc/locks', {
       render: () => {
+        if (this.execs.size > 0) this.settleExecs();
         this.prune();
         return this.registry.procLocks();
       },
@@ -191,6 +192,7 @@ class LockHandlers {
   }
 
   snapshot(): unknown {
+    if (this.execs.size > 0) this.settleExecs();
     this.prune();
     return {
       mode: this.exact ? 'exact' : 'fast',
