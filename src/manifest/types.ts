@@ -90,8 +90,8 @@ export interface Manifest {
   };
 }
 
-/** The four SysV semaphore syscalls, emulated unless a manifest says otherwise. */
-export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedop", "semctl"];
+/** The four SysV semaphore syscalls and the two lock calls, emulated unless a manifest says otherwise. */
+export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"];
 
 /** Linux's defaults (include/uapi/linux/sem.h SEMMSL, SEMMNS, SEMOPM, SEMMNI). */
 export const SEM_DEFAULTS: Readonly<SemLimits> = {

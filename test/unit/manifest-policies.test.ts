@@ -25,7 +25,7 @@ import { syscallName, syscallNumber } from "../../src/syscalls/index.js";
 
 // dist/test/unit/ -> repository root
 const POLICIES = new URL("../../../policies/", import.meta.url);
-const EMULABLE: ReadonlySet<string> = new Set(["semget", "semop", "semtimedop", "semctl"]);
+const EMULABLE: ReadonlySet<string> = new Set(["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]);
 
 function load(name: string): Manifest {
   return parseManifest(readFileSync(new URL(name, POLICIES), "utf8"), `policies/${name}`, { emulable: EMULABLE });
@@ -114,9 +114,9 @@ t.test("strict policy spot checks", async (t) => {
   t.ok(m.filesystem!.write.includes("/tmp"));
 });
 
-t.test("ltp policy: the four sem syscalls, nothing restricted", async (t) => {
+t.test("ltp policy: the four sem syscalls and the two lock calls, nothing restricted", async (t) => {
   const m = load("ltp.toml");
-  t.same(m.syscalls.emulate, ["semget", "semop", "semtimedop", "semctl"]);
+  t.same(m.syscalls.emulate, ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]);
   t.equal(m.syscalls.deny.size, 0);
   t.same(m.syscalls.kill, []);
   t.equal(m.filesystem, null);
@@ -131,7 +131,7 @@ t.test("compileFilter extra notifications never override deny/kill", async (t) =
   const spec = manifestFilterSpec(m, { notify: extra });
   t.same(
     spec.notify.map(syscallName).sort(),
-    ["clone", "dup3", "semctl", "semget", "semop", "semtimedop"].sort(),
+    ["clone", "dup3", "fcntl", "flock", "semctl", "semget", "semop", "semtimedop"].sort(),
   );
   const prog = compileFilter(m, { notify: extra });
   for (let nr = 0; nr <= 470; nr++) {

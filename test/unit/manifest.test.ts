@@ -377,7 +377,7 @@ t.test("defaults", async (t) => {
   t.same(d, {
     version: 1,
     file: "<default>",
-    syscalls: { emulate: ["semget", "semop", "semtimedop", "semctl"], deny: new Map(), kill: [] },
+    syscalls: { emulate: ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"], deny: new Map(), kill: [] },
     filesystem: null,
     exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
@@ -390,20 +390,20 @@ t.test("defaults", async (t) => {
   // A section only overrides what it names.
   const m = parse("version = 1\n[sem]\nsemopm = 32\n[syscalls]\nkill = [\"reboot\"]\n[filesystem]\nread = [\"/\"]\n");
   t.same(m.sem, { semmsl: 32000, semmns: 1024000000, semopm: 32, semmni: 32000 });
-  t.same(m.syscalls.emulate, ["semget", "semop", "semtimedop", "semctl"]);
+  t.same(m.syscalls.emulate, ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]);
   t.same(m.syscalls.kill, ["reboot"]);
   t.same(m.filesystem, { read: ["/"], write: [], exec: [] });
   t.same(parse("version = 1\n[filesystem]\n").filesystem, { read: [], write: [], exec: [] });
   t.same(parse("version = 1\n[syscalls]\nemulate = []\n").syscalls.emulate, []);
   // Fresh objects every time.
   defaultManifest(EMULABLE).syscalls.emulate.push("x");
-  t.equal(defaultManifest(EMULABLE).syscalls.emulate.length, 4);
+  t.equal(defaultManifest(EMULABLE).syscalls.emulate.length, 6);
 });
 
 t.test("defaults never fall back to host IPC silently", async (t) => {
   t.throws(() => defaultManifest(new Set(["semget"])), {
     message:
-      '<default>:1: syscalls.emulate: default entries "semop", "semtimedop", "semctl" have no emulation in this build; set syscalls.emulate explicitly',
+      '<default>:1: syscalls.emulate: default entries "semop", "semtimedop", "semctl", "fcntl", "flock" have no emulation in this build; set syscalls.emulate explicitly',
   });
   const m = parseManifest("version = 1\n[syscalls]\nemulate = []\n", "x.toml", { emulable: new Set() });
   t.same(m.syscalls.emulate, []);
