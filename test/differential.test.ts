@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 
 /** Program families compared here; add 'lock_', 'proc_' as they land. */
-const PREFIXES: readonly string[] = ['sem_', 'proc_'];
+const PREFIXES: readonly string[] = ['sem_', 'lock_', 'proc_'];
 
 // This file runs compiled as dist/test/differential.test.js.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
