@@ -37,7 +37,6 @@
 // then live until the process unlocks them or exits, and a description's
 // locks are released when the process exits, or when another caller runs
 // into them and no sandboxed fd refers to the description any more.
-import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
   decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_EX, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
@@ -57,6 +56,10 @@ import {
 const EBADF = 9;
 const EINTR = 4;
 const EFAULT = 14;
+const ENOMEM = 12;
+const ENOLCK = 37;
+const EMFILE = 24;
+const ENFILE = 23;
 const O_ACCMODE = 3;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
@@ -136,6 +139,7 @@ class LockHandlers {
   /** Calls sleeping in the registry. */
   private readonly sleepers = new Set<LockToken>();
   private readonly execs = new Map<number, PendingExec>();
+  private execDeadline = Infinity;
   private readonly flockBuf = new Uint8Array(FLOCK_SIZE);
   private readonly flockView = new DataView(this.flockBuf.buffer);
   /** Calls cut off by a signal that were made to run again (see restartCutOff). */
@@ -184,11 +188,13 @@ class LockHandlers {
   }
 
   nextDeadline(): number {
-    return this.execs.size > 0 ? performance.now() + EXEC_POLL_MS : Infinity;
+    return this.execs.size > 0 ? this.execDeadline : Infinity;
   }
 
   onTimer(): void {
-    if (this.execs.size > 0) this.settleExecs();
+    if (this.execs.size === 0 || performance.now() < this.execDeadline) return;
+    this.settleExecs();
+    this.execDeadline = performance.now() + EXEC_POLL_MS;
   }
 
   snapshot(): unknown {
@@ -214,7 +220,7 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null) return -EINTR; // dying: nobody will see the answer
     const info = this.fds.open(p.pidfd, n.int(0));
-    if (typeof info === 'number') return info;
+    if (typeof info === 'number') return info === -EMFILE || info === -ENFILE ? -ENOLCK : info;
     let keep = false;
     try {
       // An O_PATH fd passes fdget_raw but no lock command.
@@ -269,6 +275,7 @@ class LockHandlers {
         desc = this.descs.findDup(info.fd, info.key);
         if (desc === undefined) {
           if (lock.type === F_UNLCK) return 0; // a description we never saw lock holds nothing
+          if (this.descs.size >= this.ctx.config.locks.max) return -ENOLCK; // each holds one of our fds
           desc = this.descs.add(info.fd, info.file, info.key);
           keep = true;
         }
@@ -296,7 +303,7 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null) return -EINTR;
     const info = this.fds.open(p.pidfd, n.int(0));
-    if (typeof info === 'number') return info;
+    if (typeof info === 'number') return info === -EMFILE || info === -ENFILE ? -ENOMEM : info;
     let keep = false;
     try {
       if ((info.flags & O_PATH) !== 0) return -EBADF; // fdget refuses O_PATH files
@@ -306,6 +313,7 @@ class LockHandlers {
       let desc = this.descs.findDup(info.fd, info.key);
       if (desc === undefined) {
         if (op.type === F_UNLCK) return 0;
+        if (this.descs.size >= this.ctx.config.locks.max) return -ENOMEM; // flock_lock_inode's "no memory"
         desc = this.descs.add(info.fd, info.file, info.key);
         keep = true;
       }
@@ -505,8 +513,12 @@ class LockHandlers {
     }
     const old = this.execs.get(p.tgid);
     if (old) for (const e of old.entries) close(e.dup);
-    if (entries.length > 0) this.execs.set(p.tgid, { tid: n.tid, entries });
-    else this.execs.delete(p.tgid);
+    if (entries.length > 0) {
+      if (this.execs.size === 0) this.execDeadline = performance.now() + EXEC_POLL_MS;
+      this.execs.set(p.tgid, { tid: n.tid, entries });
+    } else {
+      this.execs.delete(p.tgid);
+    }
     return CONTINUE;
   }
 
@@ -616,12 +628,8 @@ function stackPointer(tid: number): number | null {
 
 /** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
 function inExec(tid: number): boolean {
-  try {
-    const s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
-    return s.startsWith('59 ') || s.startsWith('322 ');
-  } catch {
-    return false; // the thread is gone: a non-leader exec succeeded, or it died
-  }
+  const s = readProc(`/proc/${tid}/syscall`); // null: the thread is gone (a non-leader's exec succeeded, or it died)
+  return s !== null && (s.startsWith('59 ') || s.startsWith('322 '));
 }
 
 function nr(name: string): number {
