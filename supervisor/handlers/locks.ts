@@ -37,9 +37,20 @@
 // then live until the process unlocks them or exits, and a description's
 // locks are released when the process exits, or when another caller runs
 // into them and no sandboxed fd refers to the description any more.
+//
+// Known limits. The supervisor's duplicate keeps a locked description open
+// until the sandbox's last fd to it is seen to go: in fast mode (and for
+// fds closed in ways not trapped: io_uring, a descriptor in flight in
+// SCM_RIGHTS) that can keep a locked pipe's write end open (no EOF) or a
+// written executable busy (ETXTBSY) until the holder exits. mmap does not
+// keep flock/OFD locks alive here, as it does on Linux. A lock call that a
+// signal takes away after the registry granted it keeps the grant (the
+// call, run again by restartCutOff, finds it already held); only if it is
+// not run again does the program see EINTR while holding the lock.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_EX, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
+  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
+  LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
 import type { BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
