@@ -15,6 +15,14 @@
 // any other reference in the sandbox's fd tables (referenced()). Only the
 // descriptions in the table pay for that, and only when one of their fds is
 // closed (or a process exits, or execs with close-on-exec fds).
+//
+// A description enters the table at its first OFD or flock lock request and
+// leaves when no sandboxed fd refers to it any more (not when its locks are
+// released: the next request would only add it again), so the table is
+// bounded by what the sandbox keeps open, and by locks.max. "Sandboxed" is
+// every descendant of the supervisor (sandboxPids()); a process found
+// holding a reference that the process table has not met yet is learnt
+// then, so its exit is seen.
 import { splitDev, type FileId } from '../../src/locks/index.js';
 import {
   allocNative, close, errno, fcntl, fstat, lseek, openPath, pidfdGetfd, read, STAT_SIZE, statPath, SYS, syscall6,
