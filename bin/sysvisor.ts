@@ -8,10 +8,10 @@ import { Chalk } from 'chalk';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { syscallName } from '../src/syscalls/table.js';
-import { builtinManifest, loadManifest, ManifestError, observedSyscalls, Sandbox, SandboxError, type Manifest, type RunResult } from '../supervisor/index.js';
+import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult } from '../supervisor/index.js';
 import { renderStats } from './report.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
-import { describeManifest, compileFilter } from '../src/manifest/index.js';
+import { describeManifest } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
 
@@ -114,7 +114,7 @@ async function readState(file: string | undefined, pid: number | undefined): Pro
 function check(argv: { file: string; bpf: boolean }) {
   const manifest = readManifest(argv.file);
   process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
-  if (argv.bpf) process.stdout.write(disassemble(compileFilter(manifest, { notify: observedSyscalls(manifest.syscalls.emulate, manifest) })) + '\n');
+  if (argv.bpf) process.stdout.write(disassemble(sandboxFilter(manifest)) + '\n');
 }
 
 await yargs(hideBin(process.argv))

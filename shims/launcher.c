@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -186,6 +187,13 @@ static void apply_landlock(char *lines)
 
 int main(int argc, char **argv)
 {
+	/* A process with no SysV undo list (single-threaded, never cloned with
+	 * CLONE_SYSVSEM): the supervisor compares others with it through kcmp. */
+	if (argc == 2 && strcmp(argv[1], "--undo-reference") == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
 	if (argc < 2) {
 		fprintf(stderr, "usage: sysvisor-launch PROGRAM [ARGS...] (run by the sysvisor supervisor, not by hand)\n");
 		return 125;

@@ -20,6 +20,16 @@
 // EINTR (Linux never restarts semop); one interrupted before it could sleep
 // is tried again without sleeping (EINTR if it would block); F_SETLKW and
 // flock just run again, as Linux restarts them.
+//
+// Every other notified call (close, dup2, clone, open, set*id, ...) is one
+// Linux never fails with EINTR, yet a handler without SA_RESTART would make
+// it return EINTR without having run -- a close that did not close leaks the
+// fd, and a pipeline then never sees EOF. So when the frame shows such a call
+// about to return EINTR, the supervisor rewrites the frame as the kernel
+// would for SA_RESTART (rax = nr, rip back on the syscall instruction) and
+// the call runs again. The nr comes from the notification whose answer could
+// not be delivered, or, when the signal came before the supervisor even
+// received it, from the `mov $nr, %eax` before the syscall instruction.
 import { readFileSync } from 'node:fs';
 import type { TargetMemory } from './memory.js';
 import type { Notification, NotificationRecord } from './notification.js';
@@ -52,6 +62,7 @@ interface Interrupted {
 }
 
 const EINTR = 4;
+const MINUS_EINTR = 0xfffffffffffffffcn;
 const SP_DELAY_MS = 1;
 /** beforeDispatch result: no opinion, dispatch to the handler. */
 export const DISPATCH = -0x40000002;
@@ -68,22 +79,32 @@ export class BlockedCalls {
   private readonly live = new Map<number, BlockedCall>();
   private readonly interrupted = new Map<number, Interrupted>();
   private readonly policies = new Map<number, RestartPolicy>();
+  /** Notified calls that are never interrupted on Linux (every notified nr without a policy). */
+  private readonly transparent = new Set<number>();
+  /** Per thread: a call whose answer could not be delivered (the thread took a signal). */
+  private readonly cutoff = new Map<number, { nr: number; ip: number }>();
   /** Sleepers whose stack pointer is not read yet, oldest first. */
   private readonly unread: BlockedCall[] = [];
   /** True while a restarted call that had not slept is dispatched: it must not sleep now. */
   restartWithoutSleep = false;
-
-  get size(): number {
-    return this.live.size + this.interrupted.size;
-  }
 
   /** How restarts of syscall `nr` are answered (features that block declare it). */
   setPolicy(nr: number, policy: RestartPolicy): void {
     this.policies.set(nr, policy);
   }
 
-  get watchesRestarts(): boolean {
-    return this.policies.size > 0;
+  /** The syscall numbers the filter notifies; those without a restart policy are made to restart. */
+  setNotified(nrs: Iterable<number>): void {
+    for (const nr of nrs) if (!this.policies.has(nr) && nr !== SYS_RT_SIGRETURN) this.transparent.add(nr);
+  }
+
+  /** The answer to `n` (not a sleeper's) could not be delivered: a signal cut it off. */
+  undelivered(n: Notification): void {
+    if (this.transparent.has(n.nr)) this.cutoff.set(n.tid, { nr: n.nr, ip: n.ip });
+  }
+
+  get size(): number {
+    return this.live.size + this.interrupted.size + this.cutoff.size;
   }
 
   block(n: Notification, cancel: () => void): BlockedCall {
@@ -153,6 +174,17 @@ export class BlockedCalls {
     const u64 = (off: number) => v.getBigUint64(off, true);
     const rip = u64(MC.rip);
     const rax = u64(MC.rax);
+    const cut = this.cutoff.get(tid);
+    this.cutoff.delete(tid);
+    if (rax === MINUS_EINTR) {
+      this.interrupted.delete(tid);
+      const nr = cut !== undefined && cut.ip === Number(rip) ? cut.nr : syscallBefore(memory, tid, rip);
+      if (nr === null || !this.transparent.has(nr)) return; // a call Linux interrupts too: EINTR stands
+      v.setBigUint64(MC.rax, BigInt(nr), true);
+      v.setBigUint64(MC.rip, rip - 2n, true);
+      memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8));
+      return;
+    }
     const before = this.interrupted.get(tid);
     // Rewound to a `syscall` instruction with rax = the syscall number: the call restarts after this.
     const nr = Number(rax);
@@ -175,7 +207,22 @@ export class BlockedCalls {
       live.cancel();
     }
     this.interrupted.delete(tid);
+    this.cutoff.delete(tid);
   }
+}
+
+/**
+ * The syscall number a wrapper loads right before the syscall instruction
+ * that ends at `rip`: `mov $nr, %eax` (b8 imm32) or `mov $nr, %rax`
+ * (48 c7 c0 imm32, as in __restore_rt); null if the code says nothing.
+ */
+function syscallBefore(memory: TargetMemory, tid: number, rip: bigint): number | null {
+  const code = memory.read(tid, Number(rip) - 9, 9);
+  if (typeof code === 'number' || code[7] !== 0x0f || code[8] !== 0x05) return null;
+  const movEax = code[2] === 0xb8;
+  const movRax = code[0] === 0x48 && code[1] === 0xc7 && code[2] === 0xc0;
+  if (!movEax && !movRax) return null;
+  return new DataView(code.buffer, code.byteOffset + 3, 4).getUint32(0, true);
 }
 
 /**

@@ -16,7 +16,11 @@ export interface WorkerConfig {
   controlFd: number;
   /** Syscall names the manifest asks to emulate. */
   emulate: string[];
+  /** Every syscall name the filter notifies (emulated and observed). */
+  notified: string[];
   sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
+  /** A process of ours that has no kernel SysV undo list, to tell NULL lists apart with kcmp; 0 if none. */
+  undoReferencePid: number;
   /** [ipc] persist: where semaphores are saved at exit ("" = nowhere), and the sets restored from it. */
   persist: { file: string; restore: PersistedSet[] };
   /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
@@ -54,6 +58,13 @@ export interface FeatureSettings {
   exec?: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean };
 }
 
+/** A syscall observed only when an argument has a bit of a mask. */
+export interface ArgCondition {
+  name: string;
+  arg: number;
+  mask: number;
+}
+
 /** A feature module: the syscalls it can emulate and how to install it. */
 export interface FeatureModule {
   readonly name: string;
@@ -63,5 +74,7 @@ export interface FeatureModule {
   readonly observes: readonly string[];
   /** More syscalls to observe depending on the manifest's settings (locks.mode "exact": close, dup2, ...). */
   observesWith?(settings: FeatureSettings): readonly string[];
+  /** Syscalls observed only when argument `arg` has a bit of `mask` (checked in BPF: the rest never leave the kernel). */
+  readonly observesIf?: readonly ArgCondition[];
   install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
 }

@@ -1,7 +1,7 @@
 // The feature modules the supervisor ships, and the syscall sets they imply.
 // Imported by the main thread (to build the filter and validate manifests)
 // and by the loop's thread (to install handlers).
-import type { FeatureModule, FeatureSettings } from './feature.js';
+import type { ArgCondition, FeatureModule, FeatureSettings } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
@@ -29,5 +29,15 @@ export function observedSyscalls(emulate: readonly string[], settings: FeatureSe
     for (const s of f.observes) names.add(s);
     for (const s of f.observesWith?.(settings) ?? []) names.add(s);
   }
+  // Any notified call can be cut off by a signal: the handler's rt_sigreturn is
+  // where the supervisor makes it restart (see BlockedCalls).
+  if (names.size > 0 || emulate.length > 0) names.add('rt_sigreturn');
   return [...names];
+}
+
+/** Syscalls the enabled features observe only under an argument condition (see FeatureModule.observesIf). */
+export function conditionallyObserved(emulate: readonly string[]): Map<string, { arg: number; mask: number }> {
+  const out = new Map<string, { arg: number; mask: number }>();
+  for (const f of enabledFeatures(emulate)) for (const c of f.observesIf ?? [] as readonly ArgCondition[]) out.set(c.name, { arg: c.arg, mask: c.mask });
+  return out;
 }

@@ -47,6 +47,8 @@ export interface LoopHooks {
   beforeDispatch(n: Notification): number;
   /** Every task that carried the filter is gone: nothing will be notified again. */
   onListenerClosed(): void;
+  /** The answer to `n` could not be delivered: a signal interrupted the task meanwhile. */
+  undelivered(n: Notification): void;
 }
 
 export class NotificationLoop {
@@ -200,6 +202,7 @@ export class NotificationLoop {
     w[1] = this.recvWords[1];
     this.encode(w, this.sendInts, result);
     const sent = ioctl(this.listener, IOCTL_SEND, this.sendBuf.ptr) === 0;
+    if (!sent) this.hooks.undelivered(n);
     this.stats.record(n.nr, performance.now() - start);
     if (this.observer !== null) this.observer.answered(n, sent ? result : -EINTR);
   }

@@ -30,10 +30,6 @@ export interface ProcessEntry {
   /** Per-feature state owned by handlers (undo list, locks, ...). */
   readonly data: Map<string, unknown>;
   startedMs: number;
-  /** The kernel gave this process a SysV undo list (it cloned with CLONE_SYSVSEM, or inherited one so). */
-  kernelUndo: boolean;
-  /** Non-thread CLONE_SYSVSEM children not yet seen: they must be found before this process exits. */
-  sysvsemChildren: number;
 }
 
 interface ThreadEntry {
@@ -43,6 +39,10 @@ interface ThreadEntry {
 
 export type ExitListener = (p: ProcessEntry) => void;
 /** A process seen for the first time; `parent` is its parent if the supervisor knows it. */
+/**
+ * A process seen for the first time; `parent` is its parent if the supervisor
+ * knows it, or the exiting process it was found for (see discover).
+ */
 export type NewProcessListener = (p: ProcessEntry, parent: ProcessEntry | null) => void;
 
 export class ProcessTable {
@@ -50,6 +50,7 @@ export class ProcessTable {
   private readonly threads = new Map<number, ThreadEntry>();
   private readonly exitListeners: ExitListener[] = [];
   private readonly newListeners: NewProcessListener[] = [];
+  private parentHint: ProcessEntry | null = null;
 
   constructor(private readonly loop: NotificationLoop) {}
 
@@ -61,9 +62,22 @@ export class ProcessTable {
     this.newListeners.push(listener);
   }
 
-  /** Learn a process by pid (a child found by scanning) unless it is known. */
-  discover(pid: number): ProcessEntry | null {
-    return this.processOf(pid);
+  /**
+   * Learn a process by pid (a child found by scanning) unless it is known.
+   * `parent` overrides its PPid: an orphan's real parent is gone from /proc.
+   */
+  discover(pid: number, parent?: ProcessEntry): ProcessEntry | null {
+    if (this.threads.has(pid)) return this.processOf(pid);
+    this.parentHint = parent ?? null;
+    try {
+      return this.processOf(pid);
+    } finally {
+      this.parentHint = null;
+    }
+  }
+
+  isKnown(pid: number): boolean {
+    return this.processes.has(pid);
   }
 
   /** The process a thread belongs to; learns about new threads and processes on first sight. */
@@ -101,12 +115,12 @@ export class ProcessTable {
       if (pidfd < 0) return null; // gone already
       p = {
         tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
-        threads: new Set(), data: new Map(), startedMs: Date.now(), kernelUndo: false, sysvsemChildren: 0,
+        threads: new Set(), data: new Map(), startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
       const entry = p;
       this.loop.watchFd(pidfd, () => this.exited(entry));
-      const parent = this.processes.get(p.ppid) ?? null;
+      const parent = this.parentHint ?? this.processes.get(p.ppid) ?? null;
       for (const l of this.newListeners) l(p, parent);
     }
     p.threads.add(tid);

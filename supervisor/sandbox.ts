@@ -11,7 +11,7 @@ import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
-import { observedSyscalls } from './features.js';
+import { conditionallyObserved, observedSyscalls } from './features.js';
 import { close, errno, eventfd, pidfdGetfd, pidfdOpen, write, allocNative } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
@@ -54,6 +54,7 @@ export class Sandbox {
   private worker: Worker | null = null;
   private controlFd = -1;
   private child: ChildProcess | null = null;
+  private reference: ChildProcess | null = null;
 
   /** Run `cmd args…` under the manifest; resolves when every sandboxed task is gone. */
   static run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -73,7 +74,7 @@ export class Sandbox {
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
     const restore = restoredSets(m);
-    const filter = compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m) });
+    const filter = sandboxFilter(m);
     const config = launcherConfig(filter, landlockRules(m.filesystem));
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
@@ -107,7 +108,7 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], sem: { ...m.sem }, persist: { file: m.ipc.persist, restore }, locks: { ...m.locks },
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
@@ -119,10 +120,20 @@ export class Sandbox {
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
+      this.reference?.kill('SIGKILL');
+      this.reference = null;
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
       this.worker = null;
     }
+  }
+
+  /** A process with no kernel undo list, for kcmp (see handlers/sem.ts); only when semaphores are emulated. */
+  private undoReference(m: Manifest): number {
+    if (!m.syscalls.emulate.includes('semop') && !m.syscalls.emulate.includes('semtimedop')) return 0;
+    const ref = spawn(LAUNCHER, ['--undo-reference'], { stdio: 'ignore' });
+    this.reference = ref;
+    return ref.pid ?? 0;
   }
 
   private takeListener(pid: number, remoteFd: number): number {
@@ -178,6 +189,18 @@ export class Sandbox {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(state, null, 2) + '\n');
   }
+}
+
+/** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
+function notifiedNames(m: Manifest): string[] {
+  const blocked = new Set([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
+  const all = [...m.syscalls.emulate, ...observedSyscalls(m.syscalls.emulate, m), ...conditionallyObserved(m.syscalls.emulate).keys()];
+  return [...new Set(all)].filter((n) => !blocked.has(n));
+}
+
+/** The seccomp program for a manifest: what it emulates, denies and kills, plus what the enabled features observe. */
+export function sandboxFilter(m: Manifest): Uint8Array {
+  return compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m), notifyIf: conditionallyObserved(m.syscalls.emulate) });
 }
 
 /** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */

@@ -3,6 +3,7 @@
 // through an eventfd (to wake it) plus the message port, read synchronously.
 import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { syscallNumber } from '../src/syscalls/table.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { enabledFeatures } from './features.js';
@@ -40,6 +41,9 @@ const loop = new NotificationLoop(config.listenerFd, {
     processes.processOf(n.tid);
     return blocked.size === 0 ? DISPATCH : blocked.check(n);
   },
+  undelivered(n) {
+    blocked.undelivered(n);
+  },
   onListenerClosed() {
     processes.exitAll();
     loop.requestStop();
@@ -66,6 +70,8 @@ loop.on(SYS_RT_SIGRETURN, (n) => {
 });
 const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
+// After the features: the syscalls they set a restart policy for are not made transparent.
+blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
 
 function state(): unknown {
   const out: Record<string, unknown> = { processes: processes.snapshot() };

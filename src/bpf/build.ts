@@ -54,6 +54,7 @@ import {
   BPF_RET,
   BPF_W,
   SECCOMP_DATA_ARCH,
+  SECCOMP_DATA_ARGS,
   SECCOMP_DATA_NR,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
@@ -72,6 +73,13 @@ export interface FilterSpec {
   errno: ReadonlyMap<number, number>;
   /** Kill the whole process. */
   kill: readonly number[];
+  /**
+   * Notified only when argument `arg` (its low 32 bits) has a bit of `mask`
+   * set, allowed otherwise: e.g. clone with CLONE_SYSVSEM. The only place the
+   * program loads an argument, so only these syscalls lose the kernel's
+   * action cache.
+   */
+  notifyIf?: ReadonlyMap<number, { arg: number; mask: number }>;
 }
 
 interface Segment {
@@ -102,6 +110,9 @@ function segments(spec: FilterSpec): Segment[] {
     add(nr, (SECCOMP_RET_ERRNO | e) >>> 0, "errno");
   }
   for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, "kill");
+  // Conditional notifications get unique negative pseudo-actions: leaves that jump to their check.
+  let cond = 0;
+  for (const nr of (spec.notifyIf ?? new Map()).keys()) add(nr, -1 - cond++, "notifyIf");
 
   const out: Segment[] = [];
   const push = (lo: number, hi: number, action: number): void => {
@@ -182,18 +193,19 @@ class Emitter {
   }
 }
 
-function tree(e: Emitter, segs: readonly Segment[], lo: number, hi: number): Target {
-  if (hi - lo === 1) return { kind: "leaf", action: segs[lo]!.action };
+function tree(e: Emitter, segs: readonly Segment[], lo: number, hi: number, checks: readonly number[]): Target {
+  const leaf = (action: number): Target => (action < 0 ? { kind: "label", label: checks[-1 - action]! } : { kind: "leaf", action });
+  if (hi - lo === 1) return leaf(segs[lo]!.action);
   if (hi - lo === 3) {
     const [a, m, b] = [segs[lo]!, segs[lo + 1]!, segs[lo + 2]!];
     if (m.lo === m.hi && a.action === b.action) {
-      const label = e.cond(BPF_JEQ, m.lo, { kind: "leaf", action: m.action }, { kind: "leaf", action: a.action });
+      const label = e.cond(BPF_JEQ, m.lo, leaf(m.action), leaf(a.action));
       return { kind: "label", label };
     }
   }
   const mid = (lo + hi) >> 1;
-  const right = tree(e, segs, mid, hi);
-  const left = tree(e, segs, lo, mid);
+  const right = tree(e, segs, mid, hi, checks);
+  const left = tree(e, segs, lo, mid, checks);
   return { kind: "label", label: e.cond(BPF_JGE, segs[mid]!.lo, right, left) };
 }
 
@@ -203,7 +215,14 @@ const KILL: Target = { kind: "leaf", action: SECCOMP_RET_KILL_PROCESS };
 export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const segs = segments(spec);
   const e = new Emitter();
-  const dispatch = tree(e, segs, 0, segs.length);
+  // Argument checks go last in the program, so they are emitted first.
+  const checks: number[] = [];
+  for (const { arg, mask } of (spec.notifyIf ?? new Map()).values()) {
+    if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`notifyIf: argument ${arg} out of range 0..5`);
+    e.cond(BPF_JSET, mask >>> 0, { kind: "leaf", action: SECCOMP_RET_USER_NOTIF }, { kind: "leaf", action: SECCOMP_RET_ALLOW });
+    checks.push(e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg }));
+  }
+  const dispatch = tree(e, segs, 0, segs.length, checks);
   e.cond(BPF_JSET, X32_SYSCALL_BIT, { ...KILL }, dispatch);
   const ldNr = e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_NR });
   e.cond(BPF_JEQ, AUDIT_ARCH_X86_64, { kind: "label", label: ldNr }, { ...KILL });

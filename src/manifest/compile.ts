@@ -11,6 +11,8 @@ export interface CompileOptions {
    * denies or kills stays denied or killed: those are security decisions.
    */
   notify?: Iterable<string>;
+  /** Syscalls notified only when an argument has a bit of a mask (e.g. clone with CLONE_SYSVSEM). */
+  notifyIf?: ReadonlyMap<string, { arg: number; mask: number }>;
 }
 
 function nr(name: string): number {
@@ -26,6 +28,9 @@ export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): Filt
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
+    notifyIf: new Map([...(opts.notifyIf ?? new Map<string, { arg: number; mask: number }>())]
+      .filter(([name]) => !blocked.has(name) && !notify.has(name))
+      .map(([name, c]) => [nr(name), c])),
     errno: new Map([...m.syscalls.deny].map(([name, e]) => [nr(name), e])),
     kill: m.syscalls.kill.map(nr),
   };

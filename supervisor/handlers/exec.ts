@@ -67,10 +67,11 @@ export interface ExecRefusal {
 export const execFeature: FeatureModule = {
   name: 'exec',
   emulates: [],
-  // exit_group is the lifecycle feature's: chained to, not replaced.
-  observes: ['exit_group'],
+  observes: [],
+  // Nothing is observed unless there is something to check: every notified
+  // call is one more that a signal can cut off. exit_group only refreshes names.
   observesWith: (settings) =>
-    settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat'] : [],
+    settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat', 'exit_group'] : [],
   install(ctx) {
     return new ExecHandlers(ctx);
   },

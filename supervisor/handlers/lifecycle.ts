@@ -1,61 +1,81 @@
-// Process lifecycle bookkeeping: clone/clone3 flags and exit_group. Every
-// call is CONTINUEd (bookkeeping, never a security decision); a CONTINUEd
-// call's result is never seen, so children are learnt at their first
-// notification, or found by a /proc scan when it matters that they are
-// known before their parent dies (a CLONE_SYSVSEM child keeps the parent's
-// SEM_UNDO list alive).
+// Process lifecycle bookkeeping. New processes are learnt at their first
+// notification (the result of a CONTINUEd clone is never seen). The one
+// clone that matters before that is clone(CLONE_SYSVSEM) of a process: the
+// child shares its parent's SEM_UNDO list, which must not be applied while
+// the child lives, so the child must be known before the parent can exit.
+// Only those clones are notified (the flag is tested in BPF: fork and
+// threads never leave the kernel, and cannot be cut off by a signal in a
+// round trip); shortly after one, the parent's children are looked up.
+//
+// If the parent exits first, its children were reparented (to the nearest
+// subreaper or init): they are looked for among the children of the
+// parent's known ancestors and of the supervisor, before its exit is applied.
+//
+// clone3 cannot be filtered on its flags (they are in memory); a clone3
+// child with CLONE_SYSVSEM is still recognised at its first notification
+// (kcmp KCMP_SYSVSEM, see handlers/sem.ts), only not before.
 import { readdirSync, readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule, SupervisorContext } from '../feature.js';
+import type { FeatureModule } from '../feature.js';
 import { CONTINUE } from '../loop.js';
-import type { Notification } from '../notification.js';
 
 const CLONE_THREAD = 0x10000;
 const CLONE_SYSVSEM = 0x40000;
-const CLONE_ARGS_FLAGS_SIZE = 8;
+/** The child is running by then in all but pathological schedules. */
+const SCAN_DELAY_MS = 2;
 
 export const lifecycleFeature: FeatureModule = {
   name: 'lifecycle',
   emulates: [],
-  observes: ['clone', 'clone3', 'exit_group'],
+  observes: [],
+  observesIf: [{ name: 'clone', arg: 0, mask: CLONE_SYSVSEM }],
   install(ctx) {
-    ctx.loop.on(syscallNumber('clone')!, (n) => cloned(ctx, n, n.u64(0)));
-    ctx.loop.on(syscallNumber('clone3')!, (n) => {
-      const args = ctx.memory.read(n.tid, n.u64(0), CLONE_ARGS_FLAGS_SIZE);
-      if (typeof args === 'number') return CONTINUE; // the kernel reports the EFAULT
-      const view = new DataView(args.buffer, args.byteOffset, 8);
-      return cloned(ctx, n, view.getUint32(0, true) + view.getUint32(4, true) * 4294967296);
-    });
-    ctx.loop.on(syscallNumber('exit_group')!, (n) => {
+    /** tgid -> when to look for its new children. */
+    const scans = new Map<number, number>();
+    ctx.loop.on(syscallNumber('clone')!, (n) => {
       const p = ctx.processes.processOf(n.tid);
-      if (p !== null && p.sysvsemChildren > 0) {
-        for (const child of childrenOf(p.tgid)) ctx.processes.discover(child);
-        p.sysvsemChildren = 0;
+      const flags = n.uint(0);
+      if (p !== null && (flags & CLONE_SYSVSEM) !== 0 && (flags & CLONE_THREAD) === 0) {
+        scans.set(p.tgid, performance.now() + SCAN_DELAY_MS);
       }
       return CONTINUE;
     });
-    return { name: 'lifecycle' };
+    ctx.processes.onExit((p) => {
+      if (!scans.delete(p.tgid)) return;
+      const parents = new Set([p.tgid, process.pid]);
+      for (let a = ctx.processes.processes.get(p.ppid); a !== undefined && !parents.has(a.tgid); a = ctx.processes.processes.get(a.ppid)) {
+        parents.add(a.tgid);
+      }
+      for (const child of childrenOf(parents)) if (!ctx.processes.isKnown(child)) ctx.processes.discover(child, p);
+    });
+    return {
+      name: 'lifecycle',
+      nextDeadline: () => {
+        let next = Infinity;
+        for (const t of scans.values()) next = Math.min(next, t);
+        return next;
+      },
+      onTimer: () => {
+        const now = performance.now();
+        for (const [tgid, due] of scans) {
+          if (due > now) continue;
+          scans.delete(tgid);
+          for (const child of childrenOf(new Set([tgid]))) ctx.processes.discover(child);
+        }
+      },
+    };
   },
 };
 
-function cloned(ctx: SupervisorContext, n: Notification, flags: number): number {
-  const p = ctx.processes.processOf(n.tid);
-  if (p !== null && flags % (2 * CLONE_SYSVSEM) >= CLONE_SYSVSEM) {
-    p.kernelUndo = true;
-    if (flags % (2 * CLONE_THREAD) < CLONE_THREAD) p.sysvsemChildren++;
-  }
-  return CONTINUE;
-}
-
-/** Live processes whose parent is `pid` (thread-group leaders from /proc/N/stat). */
-function childrenOf(pid: number): number[] {
+/** Live processes whose parent is one of `parents` (thread-group leaders from /proc/N/stat). */
+function childrenOf(parents: ReadonlySet<number>): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid) out.push(Number(name));
+      if (parents.has(Number(fields[1]))) out.push(Number(name));
     } catch {
       // gone meanwhile
     }

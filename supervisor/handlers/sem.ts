@@ -52,9 +52,8 @@ export function semCaller(pid: number, creds: Credentials): SemCaller {
 export const semFeature: FeatureModule = {
   name: 'sem',
   emulates: ['semget', 'semop', 'semtimedop', 'semctl'],
-  // rt_sigreturn tells an interrupted semop's restart from a retry; the open
-  // family serves the /proc files; both only while semaphores are emulated.
-  observes: ['rt_sigreturn', ...OPEN_SYSCALLS],
+  // The open family serves the /proc files, only while semaphores are emulated.
+  observes: [...OPEN_SYSCALLS],
   install(ctx) {
     return new SemHandlers(ctx);
   },
@@ -208,14 +207,21 @@ class SemHandlers {
   /**
    * fork gives a child no undo list; clone(CLONE_SYSVSEM) shares the parent's.
    * The kernel knows which: it shares its own (unused) undo list the same
-   * way, and kcmp(KCMP_SYSVSEM) compares them. The parent must have made a
-   * CLONE_SYSVSEM clone, or both lists would be NULL and compare equal.
+   * way, and kcmp(KCMP_SYSVSEM) compares them. Two NULL lists compare equal,
+   * so the child must first differ from a process known to have none.
    */
   private adoptUndo(p: ProcessEntry, parent: ProcessEntry | null): void {
-    if (parent === null || !parent.kernelUndo) return;
-    if (syscall6(SYS.kcmp, p.tgid, parent.tgid, KCMP_SYSVSEM, 0, 0, 0) !== 0) return;
-    p.kernelUndo = true;
-    if (parent.sysvsemChildren > 0) parent.sysvsemChildren--;
+    const reference = this.ctx.config.undoReferencePid;
+    if (parent === null || reference === 0) return;
+    const kcmp = (a: number, b: number) => syscall6(SYS.kcmp, a, b, KCMP_SYSVSEM, 0, 0, 0);
+    if (kcmp(p.tgid, reference) === 0) return; // no kernel list: a fork
+    if (parent.tgid !== p.ppid) {
+      // An orphan found for its exiting parent, whose list the kernel already dropped:
+      // it shares that one unless it shares with the process it was reparented to.
+      if (kcmp(p.tgid, p.ppid) === 0) return;
+    } else if (kcmp(p.tgid, parent.tgid) !== 0) {
+      return;
+    }
     p.data.set(UNDO_KEY, this.undoList(parent).share());
   }
 
