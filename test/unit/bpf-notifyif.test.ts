@@ -1,0 +1,38 @@
+// Conditional notification: clone is notified only with CLONE_SYSVSEM in its
+// flags; every other syscall keeps its action and the kernel's action cache.
+import t from 'tap';
+import { buildFilter } from '../../src/bpf/build.js';
+import { AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_USER_NOTIF } from '../../src/bpf/consts.js';
+import { kernelCacheAllows, runFilter } from '../../src/bpf/interp.js';
+
+const CLONE = 56;
+const CLONE_SYSVSEM = 0x40000;
+const prog = buildFilter({
+  notify: [64, 65, 66, 220],
+  errno: new Map([[101, 1]]),
+  kill: [],
+  notifyIf: new Map([[CLONE, { arg: 0, mask: CLONE_SYSVSEM }]]),
+});
+const run = (nr: number, args: number[] = []) => runFilter(prog, { nr, arch: AUDIT_ARCH_X86_64, args });
+
+t.test('clone is notified only with CLONE_SYSVSEM', async (t) => {
+  t.equal(run(CLONE, [CLONE_SYSVSEM | 17]), SECCOMP_RET_USER_NOTIF);
+  t.equal(run(CLONE, [0x1200011]), SECCOMP_RET_ALLOW, 'fork-like flags');
+  t.equal(run(CLONE, [0x3d0f00]), SECCOMP_RET_USER_NOTIF, 'pthread-like flags include CLONE_SYSVSEM');
+  t.equal(run(CLONE, [0]), SECCOMP_RET_ALLOW);
+});
+
+t.test('every other syscall keeps its action and its cache entry', async (t) => {
+  for (const nr of [64, 65, 66, 220]) t.equal(run(nr), SECCOMP_RET_USER_NOTIF, `nr ${nr}`);
+  t.equal(run(101) >>> 0, (0x00050000 | 1) >>> 0, 'ptrace denied');
+  for (let nr = 0; nr < 460; nr++) {
+    if ([CLONE, 64, 65, 66, 220, 101].includes(nr)) continue;
+    t.equal(run(nr, [CLONE_SYSVSEM]), SECCOMP_RET_ALLOW, `nr ${nr} allowed whatever its arguments`);
+  }
+  t.ok(kernelCacheAllows(prog, AUDIT_ARCH_X86_64, 39), 'getpid still skips the filter');
+  t.notOk(kernelCacheAllows(prog, AUDIT_ARCH_X86_64, CLONE), 'clone needs the filter run');
+});
+
+t.test('bad argument index is refused', async (t) => {
+  t.throws(() => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 6, mask: 1 }]]) }), /argument 6 out of range/);
+});
