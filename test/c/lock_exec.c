@@ -91,7 +91,7 @@ static void scenario(const char *label, int kind)
 	else if (write(go[1], "x", 1) != 1)
 		die("write");
 	reap_ok(c);
-	for (int i = 0; i < 1000 && proc_locks_count(ino, NULL) > 0; i++)
+	for (int i = 0; i < 10000 && proc_locks_count(ino, NULL) > 0; i++)
 		msleep(1); /* the grandchild's exit */
 	show_proc_locks("  after exit", ino);
 }

@@ -141,7 +141,7 @@ static void run(const char *label, int mode, int kind, int holder)
 	show_proc_locks("  locks", ino);
 	kill(c, SIGKILL);
 	reap(c);
-	for (int i = 0; i < 1000 && proc_locks_count(ino, NULL) > 0; i++)
+	for (int i = 0; i < 10000 && proc_locks_count(ino, NULL) > 0; i++)
 		msleep(1);
 	/* take the lock again for the next round */
 	if (kind == K_FLOCK)
