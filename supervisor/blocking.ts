@@ -81,6 +81,8 @@ export class BlockedCalls {
   private readonly policies = new Map<number, RestartPolicy>();
   /** Notified calls that are never interrupted on Linux (every notified nr without a policy). */
   private readonly transparent = new Set<number>();
+  /** Calls Linux interrupts only with some arguments (fcntl F_SETLKW, a waiting flock): restarted unless these say it waits. */
+  private readonly repairs = new Map<number, (args: readonly bigint[]) => boolean>();
   /** Per thread: a call whose answer could not be delivered (the thread took a signal). */
   private readonly cutoff = new Map<number, { nr: number; ip: number }>();
   /** Sleepers whose stack pointer is not read yet, oldest first. */
@@ -91,6 +93,15 @@ export class BlockedCalls {
   /** How restarts of syscall `nr` are answered (features that block declare it). */
   setPolicy(nr: number, policy: RestartPolicy): void {
     this.policies.set(nr, policy);
+  }
+
+  /**
+   * `nr` has a restart policy for the calls that wait, but Linux never
+   * interrupts it when `neverWaits(args)`: such a call cut off by a signal is
+   * made to run again like a transparent one.
+   */
+  setRepair(nr: number, neverWaits: (args: readonly bigint[]) => boolean): void {
+    this.repairs.set(nr, neverWaits);
   }
 
   /** The syscall numbers the filter notifies; those without a restart policy are made to restart. */
@@ -179,7 +190,10 @@ export class BlockedCalls {
     if (rax === MINUS_EINTR) {
       this.interrupted.delete(tid);
       const nr = cut !== undefined && cut.ip === Number(rip) ? cut.nr : syscallBefore(memory, tid, rip);
-      if (nr === null || !this.transparent.has(nr)) return; // a call Linux interrupts too: EINTR stands
+      if (nr === null) return;
+      const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
+      const repair = this.repairs.get(nr);
+      if (!this.transparent.has(nr) && !(repair !== undefined && repair(args))) return; // Linux interrupts it too: EINTR stands
       v.setBigUint64(MC.rax, BigInt(nr), true);
       v.setBigUint64(MC.rip, rip - 2n, true);
       memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8));

@@ -17,21 +17,14 @@
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
-// A trapped close can be cut off by a signal. A notified syscall that a
-// signal interrupts before the supervisor answers returns -ERESTARTSYS: with
-// SA_RESTART it runs again, but under a handler without SA_RESTART the
-// program gets EINTR and, unlike Linux's close (which always frees the fd),
-// the fd stays open (a shell's pipe end then never reaches EOF). The same
-// holds for dup2/dup3/close_range/execve, and for the fcntl commands and
-// flock operations that do not wait (F_SETLK, F_GETLK, F_GETFL, ...,
-// LOCK_NB, LOCK_UN): Linux never fails them with EINTR. So the feature also
-// watches rt_sigreturn: when the signal frame a handler returns to shows
-// such a call ending in -EINTR (rax = -EINTR right after a
-// `mov $NR, %eax; syscall` as glibc emits them), the frame is rewound as
-// SA_RESTART would have done (rax = NR, rip -= 2), and the call runs again
-// once the handler is done. F_SETLKW, F_OFD_SETLKW and a waiting flock keep
-// their EINTR, as on Linux. Calls made another way (raw syscall(2), musl's
-// cancellable path) and handlers that longjmp out are not repaired.
+// A trapped call can be cut off by a signal (see supervisor/blocking.ts,
+// which makes close/dup2/... run again). fcntl and flock have a restart
+// policy for the calls that wait, so the commands and operations that do not
+// wait (F_SETLK, F_GETLK, F_GETFL, ..., LOCK_NB, LOCK_UN) are registered as
+// repairable: Linux never fails them with EINTR. F_SETLKW, F_OFD_SETLKW and a
+// waiting flock keep their EINTR, as on Linux. One case is this feature's
+// own: an F_GETLK answered (its struct written) whose answer the kernel
+// dropped is completed from the signal frame at rt_sigreturn.
 //
 // "fast" mode traps none of close/close_range/dup2/dup3/execve: POSIX locks
 // then live until the process unlocks them or exits, and a description's
@@ -45,7 +38,7 @@
 // written executable busy (ETXTBSY) until the holder exits. mmap does not
 // keep flock/OFD locks alive here, as it does on Linux. A lock call that a
 // signal takes away after the registry granted it keeps the grant (the
-// call, run again by restartCutOff, finds it already held); only if it is
+// call, run again by completeDroppedGetlk, finds it already held); only if it is
 // not run again does the program see EINTR while holding the lock.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
@@ -92,11 +85,8 @@ const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
 ];
 const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
 /** Calls Linux never fails with EINTR that a signal can cut off while notified (the close family only in exact mode). */
-const NEVER_EINTR_EXACT: ReadonlySet<number> = new Set(['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'].map((s) => syscallNumber(s)!));
-const NEVER_EINTR_FAST: ReadonlySet<number> = new Set(['execve', 'execveat'].map((s) => syscallNumber(s)!));
 const NR_RT_SIGRETURN = 15;
 const NR_FCNTL = syscallNumber('fcntl')!;
-const NR_FLOCK = syscallNumber('flock')!;
 /** struct sigcontext as rt_sigreturn finds it: sp + 40 (see blocking.ts); rdi @64, rsi @72, rax @104, rip @128. */
 const MCONTEXT = 40;
 const MC_RDI = 64;
@@ -153,7 +143,7 @@ class LockHandlers {
   private execDeadline = Infinity;
   private readonly flockBuf = new Uint8Array(FLOCK_SIZE);
   private readonly flockView = new DataView(this.flockBuf.buffer);
-  /** Calls cut off by a signal that were made to run again (see restartCutOff). */
+  /** Calls cut off by a signal that were made to run again (see completeDroppedGetlk). */
   private restarted = 0;
   /** The last F_GETLK/F_OFD_GETLK answered per thread: where it returns to and its struct's address. */
   private readonly getlkAnswered = new Map<number, { ip: number; ptr: number }>();
@@ -169,10 +159,12 @@ class LockHandlers {
     if (enabled.has('fcntl')) {
       loop.on(nr('fcntl'), (n) => this.fcntl(n));
       ctx.blocked.setPolicy(nr('fcntl'), 'redispatch');
+      ctx.blocked.setRepair(nr('fcntl'), (a) => Number(a[1] & 0xffffffffn) !== F_SETLKW && Number(a[1] & 0xffffffffn) !== F_OFD_SETLKW);
     }
     if (enabled.has('flock')) {
       loop.on(nr('flock'), (n) => this.flock(n));
       ctx.blocked.setPolicy(nr('flock'), 'redispatch');
+      ctx.blocked.setRepair(nr('flock'), (a) => (Number(a[1] & 0xffffffffn) & (LOCK_NB | LOCK_UN)) !== 0);
     }
     if (this.exact) {
       loop.on(nr('close'), (n) => this.close(n));
@@ -184,7 +176,7 @@ class LockHandlers {
     }
     const next = loop.handlerOf(NR_RT_SIGRETURN);
     loop.on(NR_RT_SIGRETURN, (n) => {
-      this.restartCutOff(n);
+      this.completeDroppedGetlk(n);
       return next === undefined ? CONTINUE : next(n);
     });
     ctx.processes.onExit((p) => this.exited(p));
@@ -273,9 +265,9 @@ class LockHandlers {
         }
         if (this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0) return -EFAULT;
         // Answer here: if a signal took the call away meanwhile, put the caller's struct back, or the
-        // call, run again (SA_RESTART, or restartCutOff), would read F_UNLCK and fail with EINVAL. The
+        // call, run again (SA_RESTART, or completeDroppedGetlk), would read F_UNLCK and fail with EINVAL. The
         // kernel may also drop an answer SEND accepted, when a signal wakes the caller at the same time:
-        // restartCutOff then completes the call with this answer rather than running it again.
+        // completeDroppedGetlk then completes the call with this answer rather than running it again.
         if (this.ctx.loop.answerNow(0)) this.getlkAnswered.set(n.tid, { ip: n.ip, ptr: n.u64(2) });
         else this.ctx.memory.write(n.tid, n.u64(2), original);
         return ANSWERED;
@@ -559,13 +551,13 @@ class LockHandlers {
   }
 
   /**
-   * rt_sigreturn: if the interrupted code was one of NEVER_EINTR's calls that
-   * a signal cut off (the frame says -EINTR), rewind the frame so that the
-   * call runs again after the handler, as with SA_RESTART.
+   * rt_sigreturn: an F_GETLK whose answer the kernel dropped is completed
+   * from the frame (the generic restart of cut-off calls is BlockedCalls').
    */
-  private restartCutOff(n: Notification): void {
+  private completeDroppedGetlk(n: Notification): void {
     const { memory } = this.ctx;
     const answered = this.getlkAnswered.get(n.tid);
+    if (answered === undefined) return;
     this.getlkAnswered.delete(n.tid);
     const sp = stackPointer(n.tid);
     if (sp === null) return;
@@ -579,28 +571,14 @@ class LockHandlers {
     const arg1 = view.getUint32(MC_RSI - MC_RDI, true);
     // An F_GETLK we answered (its struct is written) whose answer the kernel dropped because a signal woke
     // the caller at the same moment: the frame says EINTR, or a restart (SA_RESTART). Complete it instead.
-    if (answered !== undefined && Number(view.getBigUint64(MC_RDX - MC_RDI, true)) === answered.ptr &&
+    if (Number(view.getBigUint64(MC_RDX - MC_RDI, true)) === answered.ptr &&
       (arg1 === F_GETLK || arg1 === F_OFD_GETLK) &&
       ((rax === MINUS_EINTR && rip === answered.ip) || (rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))) {
       view.setBigUint64(MC_RAX - MC_RDI, 0n, true);
       view.setBigUint64(MC_RIP - MC_RDI, BigInt(answered.ip), true);
       if (memory.write(n.tid, at, frame) === 0) this.restarted++;
-      return;
     }
-    if (rax !== MINUS_EINTR) return;
-    const code = memory.read(n.tid, rip - 7, 7);
-    // b8 imm32 (mov $NR, %eax) then 0f 05 (syscall)
-    if (typeof code === 'number' || code[0] !== 0xb8 || code[5] !== 0x0f || code[6] !== 0x05) return;
-    const callNr = code[1] | (code[2] << 8) | (code[3] << 16) | (code[4] << 24);
-    const waits = callNr === NR_FCNTL ? arg1 === F_SETLKW || arg1 === F_OFD_SETLKW
-      : callNr === NR_FLOCK ? (arg1 & (LOCK_NB | LOCK_UN)) === 0
-      : !(this.exact ? NEVER_EINTR_EXACT : NEVER_EINTR_FAST).has(callNr);
-    if (waits) return; // EINTR is a possible answer on Linux too
-    view.setBigUint64(MC_RAX - MC_RDI, BigInt(callNr), true);
-    view.setBigUint64(MC_RIP - MC_RDI, BigInt(rip - 2), true);
-    if (memory.write(n.tid, at, frame) === 0) this.restarted++;
   }
-
 
   private exited(p: ProcessEntry): void {
     const x = this.execs.get(p.tgid);
