@@ -39,7 +39,7 @@ async function runOne(name: string, sandboxed: boolean) {
 }
 
 function group(title: string, tests: string[], enabled: boolean, why: string) {
-  t.test(title, { skip: enabled ? false : why }, async (t) => {
+  t.test(title, { skip: enabled ? false : why, timeout: 600_000 }, async (t) => {
     let ok = 0;
     for (const name of tests) {
       if (!existsSync(join(BIN, name))) {
@@ -47,11 +47,15 @@ function group(title: string, tests: string[], enabled: boolean, why: string) {
         continue;
       }
       const [native, sandboxed] = await Promise.all([runOne(name, false), runOne(name, true)]);
-      const same = passed(native.status) === passed(sandboxed.status) && native.status === sandboxed.status;
-      if (same && passed(sandboxed.status)) ok++;
-      t.equal(sandboxed.status, native.status, `${name}: exit status under sysvisor equals native (${native.status})`, {
-        diagnostic: !same, sandboxed: sandboxed.stdout.slice(-3000) + sandboxed.stderr.slice(-2000),
-      });
+      if (passed(sandboxed.status)) ok++;
+      // The native run shares the host's IPC namespace with whatever else runs (semget05 fills it to
+      // SEMMNI): a native failure is reported, the sandboxed run must pass regardless.
+      if (!passed(native.status)) t.comment(`${name}: the native run did not pass here (exit ${native.status}); the host may be busy`);
+      const expected = passed(native.status) ? native.status : 0;
+      t.ok(sandboxed.status === expected || (passed(sandboxed.status) && !passed(native.status)),
+        `${name}: passes under sysvisor as natively (exit ${sandboxed.status}, native ${native.status})`, {
+          diagnostic: !passed(sandboxed.status), sandboxed: sandboxed.stdout.slice(-3000) + sandboxed.stderr.slice(-2000),
+        });
     }
     t.comment(`${title}: ${ok}/${tests.length} pass under sysvisor as natively`);
   });
