@@ -57,7 +57,9 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   const [cmd, ...args] = argv.command;
   const sandbox = new Sandbox();
   const dumpFile = argv.dumpState ?? liveDumpPath(process.pid);
-  const onUsr1 = () => sandbox.dumpState(dumpFile);
+  const onUsr1 = () => {
+    sandbox.dumpState(dumpFile).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
+  };
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
   try {

@@ -53,6 +53,9 @@ export class SandboxError extends Error {}
 export class Sandbox {
   private worker: Worker | null = null;
   private controlFd = -1;
+  /** Dumps asked for and not written yet, in order. */
+  private readonly dumps: Array<{ file: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  private readonly queued: ControlMessage[] = [];
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
 
@@ -62,8 +65,15 @@ export class Sandbox {
   }
 
   /** Ask the running sandbox to write its state as JSON. */
-  dumpState(file: string): void {
-    this.control({ type: 'dump', file });
+  /**
+   * Ask the running sandbox to write its state as JSON to `file`; resolves
+   * once it is written. Asked before the loop runs, it waits for it.
+   */
+  dumpState(file: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.dumps.push({ file, resolve, reject });
+      this.control({ type: 'dump', file });
+    });
   }
 
   /** Send a signal to the sandbox's first process. */
@@ -122,6 +132,8 @@ export class Sandbox {
       for (const s of forwarded) process.off(s, forward);
       this.reference?.kill('SIGKILL');
       this.reference = null;
+      for (const d of this.dumps.splice(0)) d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.file}`));
+      this.queued.length = 0;
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
       this.worker = null;
@@ -155,12 +167,17 @@ export class Sandbox {
       let syncWakeUp = false;
       let done = false;
       worker.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'ready') syncWakeUp = msg.syncWakeUp;
-        else if (msg.type === 'finished') {
+        if (msg.type === 'ready') {
+          syncWakeUp = msg.syncWakeUp;
+          for (const m of this.queued.splice(0)) this.control(m);
+        } else if (msg.type === 'finished') {
           done = true;
           resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
-        } else if (msg.type === 'dumped' && msg.error) {
-          process.stderr.write(`sysvisor: state dump to ${msg.file} failed: ${msg.error}\n`);
+        } else if (msg.type === 'dumped') {
+          const i = this.dumps.findIndex((d) => d.file === msg.file);
+          const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
+          if (msg.error) d?.reject(new SandboxError(`state dump to ${msg.file} failed: ${msg.error}`));
+          else d?.resolve();
         }
       });
       worker.on('error', (err) => {
@@ -178,7 +195,10 @@ export class Sandbox {
   }
 
   private control(msg: ControlMessage): void {
-    if (!this.worker || this.controlFd < 0) return;
+    if (!this.worker || this.controlFd < 0) {
+      this.queued.push(msg);
+      return;
+    }
     this.worker.postMessage(msg);
     const one = allocNative(8);
     one.view.setUint32(0, 1, true);

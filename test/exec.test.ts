@@ -171,19 +171,14 @@ t.test('exec tracking: the process table shows the new program', async (t) => {
   const m = manifestFromText(trusting({ [ok]: HASH }), 'track.toml');
   const dump = join(dir, 'live.json');
   const sandbox = new Sandbox();
-  const running = sandbox.run('/bin/sh', ['-c', 'exec sleep 2'], { manifest: m, stdio: 'pipe' });
-  await new Promise((r) => setTimeout(r, 700));
-  sandbox.dumpState(dump);
-  let live: { processes: Array<{ name: string }>; exec: { execs: number } } | null = null;
-  for (let i = 0; i < 100 && live === null; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    try {
-      live = JSON.parse(readFileSync(dump, 'utf8'));
-    } catch {
-      // not written yet, or not whole yet
-    }
+  const running = sandbox.run('/bin/sh', ['-c', 'exec sleep 5'], { manifest: m, stdio: 'pipe' });
+  // The loop may start late (slow module loading under tap's loaders): ask until sh has exec'd sleep.
+  let live: { processes: Array<{ name: string }>; exec: { execs: number } } = { processes: [], exec: { execs: 0 } };
+  for (let i = 0; i < 100 && live.processes.map((p) => p.name).join() !== 'sleep'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    await sandbox.dumpState(dump);
+    live = JSON.parse(readFileSync(dump, 'utf8'));
   }
-  if (live === null) throw new Error(`no state dump in ${dump}`);
   t.same(live.processes.map((p) => p.name), ['sleep']);
   t.ok(live.exec.execs >= 2, 'the launcher exec of sh, then sleep (after a PATH search)');
   t.equal((await running).status, 0);

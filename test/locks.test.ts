@@ -108,9 +108,7 @@ t.test('the state dump shows locks: live (on request) and empty at the end', { s
   });
   for (let i = 0; i < 1000 && !existsSync(join(dir, 'ready')); i++) await new Promise((r) => setTimeout(r, 10));
   const live = join(dir, 'live.json');
-  sandbox.dumpState(live);
-  for (let i = 0; i < 500 && !existsSync(live); i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 50)); // written in one call; give it a moment to land
+  await sandbox.dumpState(live);
   writeFileSync(join(dir, 'go'), '');
   const r = await running;
   t.equal(r.status, 0, String(r.stderr ?? ''));
