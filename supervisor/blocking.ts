@@ -264,7 +264,7 @@ function isSyscallInsn(memory: TargetMemory, tid: number, rip: bigint): boolean 
 }
 
 /** /proc/TID/syscall: "nr a1 a2 a3 a4 a5 a6 sp pc" in hex while the thread sits in a syscall. */
-function readStackPointer(tid: number): bigint | null {
+export function readStackPointer(tid: number): bigint | null {
   try {
     const fields = readFileSync(`/proc/${tid}/syscall`, 'latin1').trim().split(' ');
     return fields.length >= 9 ? BigInt(fields[7]) : null;

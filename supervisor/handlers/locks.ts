@@ -45,7 +45,7 @@ import {
   decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
   LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
-import type { BlockedCall } from '../blocking.js';
+import { readStackPointer, type BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
@@ -559,8 +559,9 @@ class LockHandlers {
     const answered = this.getlkAnswered.get(n.tid);
     if (answered === undefined) return;
     this.getlkAnswered.delete(n.tid);
-    const sp = stackPointer(n.tid);
-    if (sp === null) return;
+    const stack = readStackPointer(n.tid);
+    if (stack === null) return;
+    const sp = Number(stack);
     const at = sp + MCONTEXT + MC_RDI;
     const regs = memory.read(n.tid, at, MC_RIP + 8 - MC_RDI);
     if (typeof regs === 'number') return;
@@ -608,12 +609,6 @@ class LockHandlers {
   }
 }
 
-/** The stack pointer at the thread's current syscall, from /proc/TID/syscall ("nr a1..a6 sp pc"). */
-function stackPointer(tid: number): number | null {
-  const s = readProc(`/proc/${tid}/syscall`);
-  const f = s === null ? [] : s.trim().split(' ');
-  return f.length >= 9 ? Number(BigInt(f[7])) : null;
-}
 
 /** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
 function inExec(tid: number): boolean {
