@@ -63,7 +63,7 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
   try {
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true });
+    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true, subreaper: true });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;

@@ -2,7 +2,7 @@
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
 // worker thread until every sandboxed task is gone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -12,7 +12,9 @@ import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
-import { close, errno, eventfd, pidfdGetfd, pidfdOpen, write, allocNative } from './ffi.js';
+import {
+  allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, prctl, waitid, WEXITED, WNOHANG, write,
+} from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
@@ -31,6 +33,12 @@ export interface RunOptions {
   dumpState?: string;
   /** Forward SIGINT/SIGTERM/SIGHUP to the target (the CLI does). */
   forwardSignals?: boolean;
+  /**
+   * Make this process a child subreaper (prctl, process-wide and lasting), so
+   * the sandbox's orphans are reparented here, stay visible to `ps` and are
+   * reaped by the sandbox (the CLI does).
+   */
+  subreaper?: boolean;
 }
 
 export interface RunResult {
@@ -108,6 +116,11 @@ export class Sandbox {
       ? (process.stdin.isTTY ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP'])
       : [];
     for (const s of forwarded) process.on(s, forward);
+    const reap = () => reapOrphans(new Set([child.pid ?? 0, this.reference?.pid ?? 0]));
+    if (options.subreaper) {
+      prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+      process.on('SIGCHLD', reap);
+    }
     try {
       const listener = reply.startsWith('listener ') ? this.takeListener(child.pid!, Number(reply.slice(9))) : -1;
       if (listener < 0) {
@@ -130,6 +143,7 @@ export class Sandbox {
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
+      if (options.subreaper) process.off('SIGCHLD', reap);
       this.reference?.kill('SIGKILL');
       this.reference = null;
       for (const d of this.dumps.splice(0)) d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.file}`));
@@ -208,6 +222,27 @@ export class Sandbox {
   private async writeFinalState(file: string, state: unknown): Promise<void> {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(state, null, 2) + '\n');
+  }
+}
+
+/**
+ * Reap the zombies of orphans reparented to us (as subreaper), leaving alone
+ * the children Node itself waits for (`mine`). A zombie keeps the seccomp
+ * filter referenced, so an unreaped one would keep the sandbox from ending.
+ */
+function reapOrphans(mine: ReadonlySet<number>): void {
+  const info = allocNative(128);
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || mine.has(pid)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' && Number(fields[1]) === process.pid) waitid(P_PID, pid, info.ptr, WEXITED | WNOHANG);
   }
 }
 
