@@ -2,8 +2,8 @@
 // (bench/floor.c) and under sysvisor (Sandbox.run in this process), each a
 // few times; prints one table of medians and writes bench/results/latest.json.
 //
-//   npm run bench                 ~1-2 minutes
-//   npm run bench -- --quick      < 30 s
+//   npm run bench                 ~80 s
+//   npm run bench -- --quick      ~40 s
 //   node dist/bench/run.js --only w_noop --modes floor,sysvisor --reps 7
 //   npm run bench -- --wait-quiet  (on a shared machine: before each workload,
 //                                  wait up to 2 min for the CPUs to be idle)
@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { builtinManifest, Sandbox, type Manifest } from '../supervisor/index.js';
+import { builtinManifest, manifestFromText, Sandbox, type Manifest } from '../supervisor/index.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const BUILD = `${BENCH}build/`;
@@ -22,20 +22,37 @@ type Mode = 'native' | 'floor' | 'sysvisor';
 const MODES: readonly Mode[] = ['native', 'floor', 'sysvisor'];
 
 interface Workload {
+  /** The row's name (and, unless `bin` says otherwise, the program in bench/build/). */
   name: string;
+  /** The program, when several rows run the same one (e.g. under different manifests). */
+  bin?: string;
   what: string;
   /** Iterations of the calibration run: a few tens of ms in the slowest mode. */
   pilot: number;
-  /** The floor runs with its semaphore emulation (otherwise it answers ENOSYS). */
-  floorSem: boolean;
+  /**
+   * How the C floor runs it: 'sem' with its semaphore emulation, 'plain' answering
+   * every notification ENOSYS, 'none' not at all (the floor does not notify the
+   * workload's calls, so it would measure nothing comparable: the cell says n/a).
+   */
+  floor: 'sem' | 'plain' | 'none';
+  /** sysvisor's manifest for this row as TOML text (keys left out get the defaults); default: the built-in policy. */
+  manifest?: string;
 }
 
+const FAST_LOCKS = 'version = 1\n[locks]\nmode = "fast"\n';
+
 const WORKLOADS: readonly Workload[] = [
-  { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 200_000, floorSem: false },
-  { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floorSem: false },
-  { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floorSem: true },
-  { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floorSem: true },
-  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floorSem: true },
+  { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 200_000, floor: 'plain' },
+  { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floor: 'plain' },
+  { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floor: 'sem' },
+  { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floor: 'sem' },
+  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floor: 'sem' },
+  { name: 'w_lock', what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call', pilot: 4_000, floor: 'none' },
+  { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none' },
+  { name: 'w_close', what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified)', pilot: 4_000, floor: 'none' },
+  { name: 'w_close (fast)', bin: 'w_close', what: 'w_close with [locks] mode = "fast" (close not notified)', pilot: 4_000, floor: 'none', manifest: FAST_LOCKS },
+  { name: 'w_forkexit', what: 'fork + child _exit(0) + waitpid, per fork', pilot: 100, floor: 'none' },
+  { name: 'w_forkexec', what: 'fork + child execve("/bin/true") + waitpid, per fork', pilot: 40, floor: 'none' },
 ];
 
 /** The default policy (policies/default.toml): the four semaphore calls emulated, nothing denied. */
@@ -47,6 +64,10 @@ function policy(): Manifest {
   return m;
 }
 const POLICY = policy();
+/** Each row's sysvisor manifest, parsed once (a bad text fails the run at start). */
+const MANIFESTS = new Map<string, Manifest>(
+  WORKLOADS.map((w) => [w.name, w.manifest === undefined ? POLICY : manifestFromText(w.manifest, `${w.name} manifest`)]),
+);
 
 const MIN_SECONDS = 0.3;
 const MAX_ITERATIONS = 100_000_000;
@@ -160,11 +181,11 @@ function runProcess(cmd: string, args: string[]): Promise<string> {
 }
 
 async function measure(w: Workload, mode: Mode, iterations: number, cell: Cell): Promise<number> {
-  const bin = BUILD + w.name;
+  const bin = BUILD + (w.bin ?? w.name);
   const n = String(iterations);
   if (mode === 'native') return parse(await runProcess(bin, [n]));
-  if (mode === 'floor') return parse(await runProcess(BUILD + 'floor', [...(w.floorSem ? ['--sem'] : []), '--', bin, n]));
-  const r = await Sandbox.run(bin, [n], { manifest: POLICY, stdio: 'pipe' });
+  if (mode === 'floor') return parse(await runProcess(BUILD + 'floor', [...(w.floor === 'sem' ? ['--sem'] : []), '--', bin, n]));
+  const r = await Sandbox.run(bin, [n], { manifest: MANIFESTS.get(w.name) ?? POLICY, stdio: 'pipe' });
   if (r.launchError) throw new RunError(`sysvisor could not start: ${r.launchError}`);
   if (r.status !== 0) throw new RunError(`exit ${r.status}: ${tail(r.stderr?.toString() ?? '')}`);
   cell.syncWakeUp = r.syncWakeUp;
@@ -191,8 +212,8 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
     native: { median: null, samples: [] }, floor: { median: null, samples: [] }, sysvisor: { median: null, samples: [] },
   };
   const iterations = new Map<Mode, number>();
-  const active = MODES.filter((m) => opts.modes.includes(m));
-  for (const m of MODES) if (!active.includes(m)) cells[m].error = 'not run';
+  const active = MODES.filter((m) => opts.modes.includes(m) && !(m === 'floor' && w.floor === 'none'));
+  for (const m of MODES) if (!active.includes(m)) cells[m].error = m === 'floor' && w.floor === 'none' ? 'not applicable' : 'not run';
   // Calibrate each mode with a short pilot run.
   for (const m of active) {
     try {
@@ -238,7 +259,7 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
 }
 
 function fmtNs(c: Cell): string {
-  if (c.median === null) return c.error === 'not run' ? '-' : 'n/a';
+  if (c.median === null) return c.error === 'not run' ? '-' : c.error === 'not applicable' ? 'n/a' : 'failed';
   return c.median >= 100 ? c.median.toFixed(0) : c.median.toFixed(1);
 }
 
@@ -285,10 +306,11 @@ function targets(rows: Row[]): Target[] {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  if (!existsSync(BUILD + 'floor') || WORKLOADS.some((w) => !existsSync(BUILD + w.name))) {
+  if (!existsSync(BUILD + 'floor') || WORKLOADS.some((w) => !existsSync(BUILD + (w.bin ?? w.name)))) {
     execFileSync('make', ['-s', '-C', BENCH], { stdio: 'inherit' });
   }
-  const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name));
+  // --only names rows or programs: `--only w_close` runs both w_close rows.
+  const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name) || opts.only.has(w.bin ?? w.name));
   if (chosen.length === 0) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
   const loadBefore = loadavg()[0];
   const started = performance.now();
@@ -312,7 +334,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${table(rows)}\n\n`);
   const checks = targets(rows);
   for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
-  const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
+  const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run' && r[m].error !== 'not applicable').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
   if (notes.length > 0) process.stdout.write(`\nnot measured:\n${notes.join('\n')}\n`);
   process.stdout.write(`\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)} on ${cpus().length} CPUs\n`);
   // The benchmark itself keeps about one CPU busy; more than that is someone else's work skewing the numbers.
