@@ -248,9 +248,11 @@ t.test('a storm of semaphore and lock calls, within and beyond the limits', asyn
 // Many sleepers at once, several rounds: bounded while they sleep, nothing
 // left once they are gone.
 
-t.test('200 processes asleep at once (semop, semtimedop, F_SETLKW), woken and killed, round after round', async (t) => {
-  const rounds = BIG ? 10 : 3;
-  const P = BIG ? 1000 : 200;
+const ROUNDS = BIG ? 10 : 3;
+const SLEEPERS = BIG ? 1000 : 200;
+t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woken and killed, ${ROUNDS} rounds`, async (t) => {
+  const rounds = ROUNDS;
+  const P = SLEEPERS;
   const r = await runWatched(manifest('waiters', WITH_LOCKS), 'semwaiters', [String(P), String(rounds), 'l'], { SEMWAITERS_HOLD: '1' }, 300_000);
   healthy(t, r);
   const lines = r.stdout.split('\n');

@@ -128,7 +128,20 @@ static void probe(int hostid)
 	via("/proc/thread-self/root/proc/sysvipc/sem", open("/proc/thread-self/root/proc/sysvipc/sem", O_RDONLY));
 	int dir = open("/proc/sysvipc", O_RDONLY | O_DIRECTORY);
 	via("openat(/proc/sysvipc dir fd, \"sem\")", openat(dir, "sem", O_RDONLY));
+	/* paths through /proc/self and /dev/fd name the *caller's* cwd and fds */
+	char devfd[64];
+	snprintf(devfd, sizeof devfd, "/dev/fd/%d/sem", dir);
+	via("/dev/fd/N/sem (N a dir fd of /proc/sysvipc)", open(devfd, O_RDONLY));
+	snprintf(devfd, sizeof devfd, "/proc/self/fd/%d/sem", dir);
+	via("/proc/self/fd/N/sem", open(devfd, O_RDONLY));
 	close(dir);
+	char cwd[512];
+	if (!getcwd(cwd, sizeof cwd))
+		die("getcwd");
+	TRY(chdir("/proc/sysvipc"));
+	via("\"sem\" relative to cwd /proc/sysvipc", open("sem", O_RDONLY));
+	via("/proc/self/cwd/sem with cwd /proc/sysvipc", open("/proc/self/cwd/sem", O_RDONLY));
+	TRY(chdir(cwd));
 	char tmp[] = "/tmp/escape-hostsem-XXXXXX";
 	if (!mkdtemp(tmp))
 		die("mkdtemp");

@@ -13,6 +13,8 @@ const CASES: FuzzCase[] = [
   ...[1, 2, 3, 4, 5, 6].map((seed) => ({ seed, n: 400, parts: 'd' })),
   // with fcntl/flock emulated
   ...[11, 12, 13, 14].map((seed) => ({ seed, n: 400, parts: 'dl' })),
+  // natively alone in a fresh IPC namespace: ids, indexes, IPC_INFO compared raw
+  ...[41, 42].map((seed) => ({ seed, n: 400, parts: 'dn' })),
   // several sleepers per set: who wakes after each change
   ...[31, 32].map((seed) => ({ seed, n: 150, parts: 'dw' })),
   // chaos: processes, threads, signals, SIGKILLs (1.5 s each)

@@ -91,7 +91,7 @@ function run(cmd: string, args: readonly string[], o: RunOpts): Promise<Outcome>
 export interface FuzzCase {
   seed: number;
   n: number;
-  /** Letters for semfuzz: d (deterministic), c (chaos), l (locks). */
+  /** Letters for semfuzz: d (deterministic), c (chaos), l (locks), w (wake-up scenarios), n (native run in a fresh IPC namespace: ids compared raw). */
   parts: string;
   timeoutMs?: number;
 }
@@ -187,8 +187,11 @@ export async function fuzzOne(c: FuzzCase): Promise<FuzzResult> {
     const sandCwd = join(dir, 'sandboxed');
     for (const d of [nativeCwd, sandCwd]) spawnSync('mkdir', ['-p', d]);
 
-    const native = await run(SEMFUZZ, args, { cwd: nativeCwd, env, timeoutMs });
-    const leftovers = native.pid === undefined ? [] : leftoverKeyedSets(c.seed, native.pid);
+    // 'n': natively alone in a fresh IPC namespace, as the sandbox's registry starts
+    const native = c.parts.includes('n')
+      ? await run('unshare', ['--ipc', '--', SEMFUZZ, ...args], { cwd: nativeCwd, env, timeoutMs })
+      : await run(SEMFUZZ, args, { cwd: nativeCwd, env, timeoutMs });
+    const leftovers = native.pid === undefined || c.parts.includes('n') ? [] : leftoverKeyedSets(c.seed, native.pid);
 
     const dump = join(dir, 'state.json');
     let heldState: StateDump | null = null;

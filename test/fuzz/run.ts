@@ -2,8 +2,9 @@
 //
 // Seeds S, S+1, ... run until M minutes have passed (default 5). Every seed
 // runs the deterministic part (with file locks on odd seeds unless
-// --no-locks, wake-up scenarios on every third seed); every fourth seed
-// also runs the chaos part. Prints one line
+// --no-locks, wake-up scenarios on every third seed, and on even seeds the
+// native run alone in a fresh IPC namespace so that ids and IPC_INFO are
+// compared raw); every fourth seed also runs the chaos part. Prints one line
 // per mismatch or problem, a progress line every 30 s, and a summary;
 // exits 1 if any seed failed. A failing seed is reproduced with
 //   node dist/test/fuzz/run.js --seed S --count 1 --n N
@@ -48,6 +49,7 @@ function caseFor(a: Args, seed: number): FuzzCase {
   let parts = 'd';
   if (a.locks && seed % 2 === 1) parts += 'l';
   if (seed % 3 === 2) parts += 'w';
+  if (seed % 2 === 0) parts += 'n';
   if (a.chaos && seed % 4 === 0) parts += 'c';
   // chaos takes n/2000 s: keep it to a second or two inside a long run
   return { seed, n: a.n, parts, timeoutMs: 180_000 };

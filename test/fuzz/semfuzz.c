@@ -14,6 +14,9 @@
  *      them; the only output is the invariants checked at the end (no
  *      sleeper left once everybody is dead, values in range).
  *   l  add fcntl/flock calls to both parts (run with fcntl/flock emulated).
+ *   n  the native run is alone in a fresh IPC namespace (the harness runs it
+ *      under unshare --ipc): ids, indexes and IPC_INFO/SEM_INFO results are
+ *      printed raw, and random ids are tried.
  *   w  in the deterministic part, 30% of the steps put several children to
  *      sleep on one set and record who wakes after each change (op_multi).
  *
@@ -253,7 +256,15 @@ static const char *digest(int s)
 
 /* ---------- id choices ---------- */
 
-enum { ID_SLOT, ID_STALE, ID_NEG1, ID_INTMIN, ID_FARSEQ, ID_NOIDX, ID_COUNT };
+enum { ID_SLOT, ID_STALE, ID_NEG1, ID_INTMIN, ID_FARSEQ, ID_NOIDX, ID_COUNT, ID_RANDOM };
+
+/*
+ * 'n': the native run is alone in a fresh IPC namespace (unshare --ipc),
+ * like the sandbox's registry at start. Then ids, indexes and the values
+ * IPC_INFO/SEM_INFO return are the same in both runs and are printed, and
+ * random ids and indexes may be tried.
+ */
+static int exact;
 
 /*
  * A semid and its description. stat: the call takes a table index
@@ -266,6 +277,8 @@ static int pick_id(char *desc, size_t dsz, int *slotp, int stat)
 	int s = live_slot();
 	*slotp = -1;
 	int k = chance(75) ? ID_SLOT : (int)rn(ID_COUNT);
+	if (exact && chance(10))
+		k = ID_RANDOM;
 	if (k == ID_STALE && (stat || nstale == 0))
 		k = ID_NEG1;
 	if ((k == ID_SLOT || k == ID_FARSEQ || k == ID_NOIDX) && s < 0)
@@ -287,6 +300,19 @@ static int pick_id(char *desc, size_t dsz, int *slotp, int stat)
 		*slotp = stat ? s : -1;
 		snprintf(desc, dsz, "s%d^seq", s);
 		return slots[s].id ^ (1 << 27);
+	case ID_RANDOM: {
+		/* a small index, a plausible id (seq 0..3), or anything */
+		int c = (int)rn(3);
+		int v = c == 0 ? (int)rn(64) : c == 1 ? (int)rn(4) * 32768 + (int)rn(64) : (int)(rnd64() & 0x7fffffff);
+		snprintf(desc, dsz, "%d", v);
+		*slotp = slot_of(v);
+		if (stat && *slotp < 0) {
+			for (int i = 0; i < NSLOT; i++)
+				if (slots[i].id >= 0 && (slots[i].id & 0x7fff) == (v & 0x7fff))
+					*slotp = i;
+		}
+		return v;
+	}
 	default:
 		snprintf(desc, dsz, "s%d+noidx", s);
 		return (slots[s].id & ~0x7fff) | 0x4000 | (slots[s].id & 0x3fff);
@@ -295,9 +321,11 @@ static int pick_id(char *desc, size_t dsz, int *slotp, int stat)
 
 static const char *idname(long r)
 {
-	static char b[32];
+	static char b[48];
 	int s = slot_of((int)r);
-	if (s >= 0)
+	if (s >= 0 && exact)
+		snprintf(b, sizeof b, "=s%d id=%ld", s, r);
+	else if (s >= 0)
 		snprintf(b, sizeof b, "=s%d", s);
 	else
 		snprintf(b, sizeof b, "=foreign");
@@ -439,6 +467,8 @@ static void op_semget(void)
 				track_set((int)r); /* die() removes it */
 				snprintf(rest, sizeof rest, "=s%d new nsems=%lu mode=%o", fr,
 					 (unsigned long)ds.sem_nsems, ds.sem_perm.mode & 0777);
+				if (exact)
+					snprintf(rest + strlen(rest), sizeof rest - strlen(rest), " id=%ld", r);
 			}
 		}
 	}
@@ -723,9 +753,14 @@ static void op_semctl(void)
 				print_semid_ds(out, sizeof out, (struct semid_ds *)(uintptr_t)arg);
 			break;
 		case IPC_INFO: case SEM_INFO:
-			/* the highest index in use: host-wide natively, so only "ok" */
-			rv = "ok";
-			if (good) {
+			/* the highest index in use: host-wide natively, so only "ok" unless alone in a namespace */
+			rv = exact ? res(r, 0) : "ok";
+			if (good && exact) {
+				struct seminfo *si = (struct seminfo *)(uintptr_t)arg;
+				snprintf(out, sizeof out, " {map=%d mni=%d mns=%d mnu=%d msl=%d opm=%d ume=%d usz=%d vmx=%d aem=%d}",
+					 si->semmap, si->semmni, si->semmns, si->semmnu, si->semmsl, si->semopm, si->semume,
+					 si->semusz, si->semvmx, si->semaem);
+			} else if (good) {
 				struct seminfo *si = (struct seminfo *)(uintptr_t)arg;
 				if (cmd == IPC_INFO)
 					snprintf(out, sizeof out, " {msl=%d mns=%d opm=%d mni=%d vmx=%d aem=%d usz=%d}",
@@ -1789,6 +1824,7 @@ int main(int argc, char **argv)
 	handler(SIGUSR1, 0);
 	int locks = strchr(parts, 'l') != NULL;
 	wakeups = strchr(parts, 'w') != NULL;
+	exact = strchr(parts, 'n') != NULL;
 	say("semfuzz seed=%llu n=%ld parts=%s", (unsigned long long)seed, n, parts);
 	if (strchr(parts, 'd'))
 		deterministic(seed, n, locks);
