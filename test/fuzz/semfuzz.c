@@ -351,7 +351,25 @@ static void line(long r, const char *fmt, ...)
 /* ---------- signals: a ticker child interrupts calls known to block ---------- */
 
 static volatile sig_atomic_t ticks;
-static void on_tick(int sig) { (void)sig; ticks++; }
+/* op_signal: the first signal's handler may itself make a semop (hop), which would satisfy the interrupted one */
+static int hop_id = -1;
+static struct sembuf hop;
+static volatile long hop_res;
+static volatile int hop_errno;
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	ticks++;
+	if (hop_id >= 0) {
+		int saved = errno;
+		int id = hop_id;
+		hop_id = -1;
+		hop_res = semop(id, &hop, 1);
+		hop_errno = hop_res < 0 ? errno : 0;
+		errno = saved;
+	}
+}
 
 static void handler(int sig, int restart)
 {
@@ -1195,14 +1213,35 @@ static void op_signal(void)
 	if (v > 0 && chance(30))
 		b.sem_op = 0;
 	struct timespec ts = { 20, 0 };
+	/*
+	 * Sometimes the handler does what the sleeper waits for (a +v+1, or a
+	 * SETVAL-like -v on a zero-wait) on the same semaphore: the sleeper has
+	 * left the queue before a handler runs, so it must still get EINTR and
+	 * the handler's operation must stay.
+	 */
+	int with_hop = stop ? 0 : (int)rn(3); /* 0 none, 1 same semaphore, 2 another */
+	char hd[48] = "";
+	if (with_hop) {
+		int hnum = with_hop == 1 || nsems == 1 ? num : (num + 1) % nsems;
+		hop = (struct sembuf){ (unsigned short)hnum, (short)(b.sem_op == 0 ? -v : v + 1), IPC_NOWAIT };
+		if (hop.sem_op == 0)
+			hop.sem_op = 1;
+		hop_res = -2;
+		hop_id = id;
+		snprintf(hd, sizeof hd, ", handler semop %u:%d", hop.sem_num, hop.sem_op);
+	}
 	pid_t t = ticker(stop);
 	errno = 0;
 	long r = timed ? semtimedop(id, &b, 1, &ts) : semop(id, &b, 1);
 	int e = errno;
 	stop_ticker(t);
-	line(r, "signal(s%d, %u:%d:%#x, %s, %s%s) = %s; ncnt=%d zcnt=%d", s, b.sem_num, b.sem_op, (unsigned)b.sem_flg,
-	     timed ? "timed" : "untimed", restart ? "SA_RESTART" : "plain", stop ? " +STOP/CONT" : "", res(r, e),
-	     semctl(id, num, GETNCNT), semctl(id, num, GETZCNT));
+	hop_id = -1;
+	char hr[48] = "";
+	if (with_hop)
+		snprintf(hr, sizeof hr, "; handler's semop %s", hop_res == -2 ? "not run" : res(hop_res, hop_errno));
+	line(r, "signal(s%d, %u:%d:%#x, %s, %s%s%s) = %s%s; ncnt=%d zcnt=%d%s", s, b.sem_num, b.sem_op, (unsigned)b.sem_flg,
+	     timed ? "timed" : "untimed", restart ? "SA_RESTART" : "plain", stop ? " +STOP/CONT" : "", hd, res(r, e), hr,
+	     semctl(id, num, GETNCNT), semctl(id, num, GETZCNT), digest(s));
 }
 
 /* ---------- file locks ---------- */
