@@ -10,6 +10,12 @@ const ESRCH = 3;
 const EPERM = 1;
 const ENOSYS = 38;
 const MAX_ACCESS = 1 << 24;
+/**
+ * x86_64 user addresses end below 2^47 (TASK_SIZE_MAX); anything above is
+ * EFAULT, as for the kernel. Checked on the number before it is split into
+ * 32-bit halves (near 2^64 a JS number rounds up to 2^64 and would wrap to 0).
+ */
+const USER_END = 2 ** 47;
 
 export class TargetMemory {
   private scratch: NativeBuffer;
@@ -35,7 +41,7 @@ export class TargetMemory {
    */
   read(pid: number, addr: number, len: number): Uint8Array | number {
     if (len === 0) return this.scratch.bytes.subarray(0, 0);
-    if (len < 0 || len > MAX_ACCESS || addr === 0) return -EFAULT;
+    if (len < 0 || len > MAX_ACCESS || addr + len > USER_END) return -EFAULT;
     this.ensure(len);
     this.setIov(addr, len);
     const n = processVmReadv(pid, this.localIov.ptr, 1, this.remoteIov.ptr, 1, 0);
@@ -50,7 +56,7 @@ export class TargetMemory {
   write(pid: number, addr: number, data: Uint8Array): number {
     const len = data.length;
     if (len === 0) return 0;
-    if (len > MAX_ACCESS || addr === 0) return -EFAULT;
+    if (len > MAX_ACCESS || addr + len > USER_END) return -EFAULT;
     this.ensure(len);
     this.scratch.bytes.set(data);
     this.setIov(addr, len);
