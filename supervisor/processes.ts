@@ -6,7 +6,7 @@
 // read once per thread. Credentials are per thread in Linux and change with
 // set*id(2), so they are cached per thread and dropped when the thread makes
 // one of those calls (the supervisor traps them for that reason).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { close, pidfdOpen } from './ffi.js';
 import type { NotificationLoop } from './loop.js';
 
@@ -190,4 +190,22 @@ export function readCredentials(tid: number): Credentials | null {
   const gids = (s.get('Gid') ?? '').split(/\s+/).map(Number);
   const groups = (s.get('Groups') ?? '').split(/\s+/).filter((g) => g !== '').map(Number);
   return { uid: uids[0], euid: uids[1], gid: gids[0], egid: gids[1], groups, capEff: BigInt('0x' + (s.get('CapEff') ?? '0')) };
+}
+
+/** Every live thread-group leader of the host with its state letter and parent, from /proc/N/stat. */
+export function listProcesses(): Array<{ pid: number; state: string; ppid: number }> {
+  const out: Array<{ pid: number; state: string; ppid: number }> = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      // comm may hold spaces and parentheses: the fields start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ pid, state: fields[0], ppid: Number(fields[1]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

@@ -2,7 +2,7 @@
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
 // worker thread until every sandboxed task is gone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -16,6 +16,7 @@ import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
+import { listProcesses } from './processes.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -232,17 +233,8 @@ export class Sandbox {
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
   const info = allocNative(128);
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || mine.has(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' && Number(fields[1]) === process.pid) waitid(P_PID, pid, info.ptr, WEXITED | WNOHANG);
+  for (const p of listProcesses()) {
+    if (p.state === 'Z' && p.ppid === process.pid && !mine.has(p.pid)) waitid(P_PID, p.pid, info.ptr, WEXITED | WNOHANG);
   }
 }
 

@@ -14,9 +14,9 @@
 // clone3 cannot be filtered on its flags (they are in memory); a clone3
 // child with CLONE_SYSVSEM is still recognised at its first notification
 // (kcmp KCMP_SYSVSEM, see handlers/sem.ts), only not before.
-import { readdirSync, readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
+import { listProcesses } from '../processes.js';
 import { CONTINUE } from '../loop.js';
 
 const CLONE_THREAD = 0x10000;
@@ -67,18 +67,7 @@ export const lifecycleFeature: FeatureModule = {
   },
 };
 
-/** Live processes whose parent is one of `parents` (thread-group leaders from /proc/N/stat). */
+/** Live processes whose parent is one of `parents`. */
 function childrenOf(parents: ReadonlySet<number>): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (parents.has(Number(fields[1]))) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+  return listProcesses().filter((p) => parents.has(p.ppid)).map((p) => p.pid);
 }
