@@ -63,7 +63,8 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
   try {
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true, subreaper: true });
+    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true, subreaper: true,
+      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`) });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;

@@ -6,15 +6,18 @@
  *
  *   filter <hex of struct sock_filter[]>   the seccomp program (required)
  *   fs <access bits> <path>                a Landlock path_beneath rule
+ *   ipc private|auto|host                  the IPC namespace (default host)
  *   go                                     end of configuration
  *
- * The launcher then sets no_new_privs, enters a Landlock domain (always, so
- * that the target can neither ptrace nor signal the supervisor), installs the
- * filter with SECCOMP_FILTER_FLAG_NEW_LISTENER, reports "listener <fd>" on the
- * control socket, waits for the supervisor to copy the fd (pidfd_getfd) and
- * acknowledge with one byte, closes every descriptor the target must not
- * inherit and execs the target.  Every failure is reported on the control
- * socket ("error <text>") and on stderr, with what was attempted.
+ * The launcher enters a new IPC namespace as asked, sets no_new_privs,
+ * enters a Landlock domain (always, so that the target can neither ptrace nor
+ * signal the supervisor), installs the filter with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER, reports "listener <fd> ipc=private" (or
+ * "ipc=host" and why) on the control socket, waits for the supervisor to copy
+ * the fd (pidfd_getfd) and acknowledge with one byte, closes every descriptor
+ * the target must not inherit and execs the target.  Every failure is reported
+ * on the control socket ("error <text>") and on stderr, with what was
+ * attempted.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -185,6 +189,47 @@ static void apply_landlock(char *lines)
 	close(ruleset);
 }
 
+/* The value of the configuration line "<name> <value>", or NULL. */
+static const char *directive(const char *name, char *value, size_t len)
+{
+	size_t n = strlen(name);
+	for (const char *p = config; *p; p = strchr(p, '\n') + 1) {
+		const char *end = strchr(p, '\n');
+		if (strncmp(p, name, n) == 0 && p[n] == ' ') {
+			size_t v = (size_t)(end - p) - n - 1;
+			if (v >= len)
+				fail("configuration line \"%s\" is too long", name);
+			memcpy(value, p + n + 1, v);
+			value[v] = 0;
+			return value;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A private IPC namespace puts the host's SysV objects, the files in /proc/sysvipc and
+ * the kernel.sem/shm/msg sysctls out of reach by any path: a renamed symlink,
+ * /proc/self/cwd or io_uring open the namespace's files, not the host's
+ * (ipc/util.c and ipc/ipc_sysctl.c resolve them through the opener's
+ * nsproxy). The emulated semaphores do not depend on it.  Returns "private",
+ * or "host" followed by the reason.
+ */
+static const char *enter_ipc_namespace(char *report, size_t len)
+{
+	char mode[16];
+	if (!directive("ipc", mode, sizeof mode) || strcmp(mode, "host") == 0)
+		return "host (manifest: ipc.namespace = \"host\")";
+	if (strcmp(mode, "private") != 0 && strcmp(mode, "auto") != 0)
+		fail("unknown IPC namespace mode \"%s\"", mode);
+	if (unshare(CLONE_NEWIPC) == 0)
+		return "private";
+	if (strcmp(mode, "private") == 0)
+		fail("unshare(CLONE_NEWIPC) for ipc.namespace = \"private\": %s (needs CAP_SYS_ADMIN)", strerror(errno));
+	snprintf(report, len, "host (unshare(CLONE_NEWIPC): %s)", strerror(errno));
+	return report;
+}
+
 int main(int argc, char **argv)
 {
 	/* A process with no SysV undo list (single-threaded, never cloned with
@@ -220,6 +265,8 @@ int main(int argc, char **argv)
 	struct sock_filter *insns = parse_filter(filter_hex, &count);
 	*end = '\n';
 
+	char ipc_report[256];
+	const char *ipc = enter_ipc_namespace(ipc_report, sizeof ipc_report);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	apply_landlock(config);
@@ -233,7 +280,7 @@ int main(int argc, char **argv)
 	}
 	free(insns);
 
-	if (dprintf(CONTROL_FD, "listener %d\n", listener) < 0)
+	if (dprintf(CONTROL_FD, "listener %d ipc=%s\n", listener, ipc) < 0)
 		fail("report listener fd: %s", strerror(errno));
 	char ack;
 	ssize_t n;

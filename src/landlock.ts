@@ -2,6 +2,8 @@
 // path_beneath rule per path with the union of the rights its lists grant.
 // The launcher masks the bits to what the running kernel's ABI handles.
 
+import type { IpcNamespace } from './manifest/types.js';
+
 export const FS = {
   EXECUTE: 1n << 0n,
   WRITE_FILE: 1n << 1n,
@@ -52,8 +54,8 @@ export function landlockRules(policy: FilesystemPolicy | null): LandlockRule[] {
 }
 
 /** The launcher's configuration text (see shims/launcher.c). */
-export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[]): string {
-  const lines = [`filter ${Buffer.from(filter).toString('hex')}`];
+export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], ipcNamespace: IpcNamespace): string {
+  const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${ipcNamespace}`];
   for (const r of rules) {
     if (r.path.includes('\n')) throw new Error(`filesystem path ${JSON.stringify(r.path)} contains a newline`);
     lines.push(`fs ${r.access} ${r.path}`);

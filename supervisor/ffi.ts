@@ -78,6 +78,7 @@ export function pidfdGetfd(pidfd: number, fd: number): number {
 
 export const EPOLL = { CTL_ADD: 1, CTL_DEL: 2, IN: 0x1, OUT: 0x4, ERR: 0x8, HUP: 0x10, CLOEXEC: 0x80000 } as const;
 export const PR_SET_CHILD_SUBREAPER = 36;
+export const PR_SET_DUMPABLE = 4;
 export const waitid = libc.func('int waitid(int idtype, int id, void *infop, int options)') as (
   idtype: number, id: number, infop: unknown, options: number) => number;
 export const P_PID = 1;

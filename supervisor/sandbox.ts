@@ -13,7 +13,7 @@ import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import {
-  allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, prctl, waitid, WEXITED, WNOHANG, write,
+  allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
@@ -40,6 +40,8 @@ export interface RunOptions {
    * reaped by the sandbox (the CLI does).
    */
   subreaper?: boolean;
+  /** Called with a message when the sandbox starts weaker than the manifest's default asks (no private IPC namespace). */
+  warn?: (message: string) => void;
 }
 
 export interface RunResult {
@@ -55,6 +57,8 @@ export interface RunResult {
   stderr?: Buffer;
   /** Why the sandbox could not start, if it did not. */
   launchError?: string;
+  /** "private", or "host" and why: the kernel IPC namespace the program ran in. */
+  ipcNamespace?: string;
 }
 
 export class SandboxError extends Error {}
@@ -94,7 +98,11 @@ export class Sandbox {
     const m = options.manifest;
     const restore = restoredSets(m);
     const filter = sandboxFilter(m);
-    const config = launcherConfig(filter, landlockRules(m.filesystem));
+    const config = launcherConfig(filter, landlockRules(m.filesystem), m.ipc.namespace);
+    // Non-dumpable: a program of another uid, or of the same uid without
+    // CAP_SYS_PTRACE, cannot read /proc/<supervisor>/environ, maps, auxv or
+    // pagemap (Landlock refuses PTRACE_MODE_ATTACH only).
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
       stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'],
@@ -111,6 +119,11 @@ export class Sandbox {
     const controlSocket = child.stdio[3] as Writable & Readable;
     controlSocket.write(config);
     const reply = await firstLine(controlSocket);
+    const started = /^listener (\d+) ipc=(.*)$/.exec(reply);
+    const ipcNamespace = started?.[2];
+    if (ipcNamespace?.startsWith('host (unshare')) {
+      options.warn?.(`no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`);
+    }
 
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     const forwarded: NodeJS.Signals[] = options.forwardSignals
@@ -123,12 +136,12 @@ export class Sandbox {
       process.on('SIGCHLD', reap);
     }
     try {
-      const listener = reply.startsWith('listener ') ? this.takeListener(child.pid!, Number(reply.slice(9))) : -1;
+      const listener = started ? this.takeListener(child.pid!, Number(started[1])) : -1;
       if (listener < 0) {
         controlSocket.destroy();
         const { code, signal } = await exited;
         const launchError = reply.startsWith('error ') ? reply.slice(6)
-          : reply.startsWith('listener ') ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
+          : started ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
@@ -140,7 +153,7 @@ export class Sandbox {
       if (options.dumpState) await this.writeFinalState(options.dumpState, result.state);
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ...await outputs(stdout, stderr),
+        syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);

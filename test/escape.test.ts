@@ -7,7 +7,7 @@
 // Tests marked `todo` document known gaps: they state the behaviour we want
 // and currently fail; the comment on each says what happens instead.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -292,14 +292,15 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
     });
   });
 
-  // Gaps: virtual-files.ts matches the *basename* of the path before
-  // resolving it, so a symlink with another name is CONTINUEd to the host's
-  // file; it resolves the path with realpathSync in the supervisor, where
-  // /proc/self and /dev/fd are the supervisor's own, not the caller's; and
-  // io_uring's IORING_OP_OPENAT never passes through seccomp at all.
-  t.test(`[${policy}] the host's /proc/sysvipc/sem is not readable through a renamed symlink, /proc/self/{cwd,fd}, /dev/fd or io_uring`, { todo: 'each of these opens the host\'s file: host keys, ids, owners and modes are visible (the sets stay unreachable)' }, async (t) => {
+  // virtual-files.ts matches the *basename* of the path before resolving it
+  // in the supervisor, so a symlink with another name, /proc/self/{cwd,fd},
+  // /dev/fd and io_uring (which never passes through seccomp) are not
+  // recognised: they open the kernel's file of the program's IPC namespace,
+  // which is the sandbox's own (launcher: unshare(CLONE_NEWIPC)).
+  t.test(`[${policy}] the host's /proc/sysvipc/sem is not readable through a renamed symlink, /proc/self/{cwd,fd}, /dev/fd or io_uring`, async (t) => {
     await withHostSet(t, async (key, id) => {
       const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)], { manifest });
+      healthy(t, r);
       const m = lines(r.stdout);
       t.equal(m.get('key listed via a symlink named "semaphores"'), 'no');
       t.equal(m.get('key listed via /proc/self/cwd/sem with cwd /proc/sysvipc'), 'no');
@@ -311,13 +312,42 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
   });
 }
 
-t.test('[default] root writes to /proc/sys/kernel/sem stay in the sandbox, also through a renamed symlink', { todo: 'a write through a symlink not named "sem" reaches the host\'s kernel.sem (the test writes the host\'s own values, so nothing changes)' }, async (t) => {
+t.test('[default] root writes to /proc/sys/kernel/sem stay in the sandbox, also through a renamed symlink', async (t) => {
+  const hostLimits = () => readFileSync('/proc/sys/kernel/sem', 'utf8');
+  const before = hostLimits();
+  t.teardown(() => {
+    if (hostLimits() !== before) writeFileSync('/proc/sys/kernel/sem', before);
+  });
   await withHostSet(t, async (key, id) => {
     const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)]);
+    healthy(t, r);
     const m = lines(r.stdout);
     t.equal(m.get('sandbox semopm set apart through /proc/sys/kernel/sem'), 'yes');
-    t.equal(m.get('write through a symlink named "limits" went to'), 'the sandbox');
+    t.equal(m.get('write of semopm-3 through a symlink named "limits"'), 'ok', 'the write succeeds (in the private IPC namespace)');
+    t.equal(hostLimits(), before, "the host's kernel.sem is unchanged");
   });
+});
+
+t.test('[ipc] namespace = "host" runs the program in the host IPC namespace; "private" in its own', async (t) => {
+  const hostNs = readlinkSync('/proc/self/ns/ipc');
+  for (const [mode, same] of [['host', true], ['private', false], ['auto', false]] as const) {
+    const manifest = join(STRICT, '..', `ipc-${mode}.toml`);
+    writeFileSync(manifest, `version = 1\n[ipc]\nnamespace = "${mode}"\n`);
+    const r = await runCmd(process.execPath, [CLI, 'run', '-m', manifest, '--', '/bin/readlink', '/proc/self/ns/ipc']);
+    t.equal(r.status, 0, mode);
+    t.equal(r.stdout.trim() === hostNs, same, `${mode}: ${r.stdout.trim()} vs the host's ${hostNs}`);
+    t.equal(r.stderr, '', `${mode}: no warning as root`);
+  }
+  chmodSync(join(STRICT, '..'), 0o755); // readable by nobody
+  // Without CAP_SYS_ADMIN: "auto" warns and goes on in the host namespace, "private" refuses to start.
+  const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '-m'];
+  const auto = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-auto.toml'), '--', '/bin/readlink', '/proc/self/ns/ipc']);
+  t.equal(auto.status, 0, 'auto without privilege runs');
+  t.equal(auto.stdout.trim(), hostNs, 'in the host namespace');
+  t.match(auto.stderr, /warning: no private IPC namespace, unshare\(CLONE_NEWIPC\): Operation not permitted: the program can read the host's \/proc\/sysvipc files/);
+  const priv = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-private.toml'), '--', '/bin/true']);
+  t.equal(priv.status, 125, 'private without privilege does not start');
+  t.match(priv.stderr, /cannot start \/bin\/true: unshare\(CLONE_NEWIPC\) for ipc.namespace = "private": Operation not permitted \(needs CAP_SYS_ADMIN\)/);
 });
 
 // ---------------------------------------------------------------------------

@@ -72,7 +72,7 @@ export function describeManifest(m: Manifest): string {
     `sem:        semmsl=${m.sem.semmsl} semmns=${m.sem.semmns} semopm=${m.sem.semopm} semmni=${m.sem.semmni}`,
     `locks:      mode=${m.locks.mode} max=${m.locks.max}`,
     `process:    max=${m.process.max}`,
-    `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist}`,
+    `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
   );
   return lines.join("\n");
 }

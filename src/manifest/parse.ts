@@ -17,6 +17,7 @@ import {
   PROCESS_DEFAULT_MAX,
   SEM_DEFAULTS,
   type FilesystemLists,
+  type IpcNamespace,
   type LockMode,
   type Manifest,
 } from "./types.js";
@@ -38,7 +39,7 @@ const SCHEMA: Record<string, readonly string[]> = {
   sem: ["semmsl", "semmns", "semopm", "semmni"],
   locks: ["mode", "max"],
   process: ["max"],
-  ipc: ["persist"],
+  ipc: ["persist", "namespace"],
 };
 
 /** The kernel hands these to no seccomp filter (kernel/seccomp.c seccomp_uprobe_exception). */
@@ -147,7 +148,7 @@ function skeleton(file: string): Manifest {
     sem: { ...SEM_DEFAULTS },
     locks: { mode: "exact", max: LOCKS_DEFAULT_MAX },
     process: { max: PROCESS_DEFAULT_MAX },
-    ipc: { persist: "" },
+    ipc: { persist: "", namespace: "auto" },
   };
 }
 
@@ -363,6 +364,11 @@ function checkIpc(c: Checker, v: unknown, m: Manifest): void {
   if (persist !== undefined) {
     if (persist !== "" && !persist.startsWith("/")) c.report([...path, "persist"], `"${persist}" is not an absolute path`);
     else m.ipc.persist = persist;
+  }
+  const namespace = c.string(t.namespace, [...path, "namespace"]);
+  if (namespace !== undefined) {
+    if (namespace === "private" || namespace === "auto" || namespace === "host") m.ipc.namespace = namespace satisfies IpcNamespace;
+    else c.report([...path, "namespace"], `expected "private", "auto" or "host", got "${namespace}"`);
   }
 }
 

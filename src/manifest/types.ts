@@ -3,6 +3,9 @@
  * See policies/example.toml for the documented file format.
  */
 
+/** Whether the sandbox gets its own kernel IPC namespace ([ipc] namespace). */
+export type IpcNamespace = "private" | "auto" | "host";
+
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
@@ -87,6 +90,12 @@ export interface Manifest {
   ipc: {
     /** Absolute path where semaphores are saved at exit and restored at start; "" = off. */
     persist: string;
+    /**
+     * The sandbox's kernel IPC namespace. "private": a new one (needs
+     * CAP_SYS_ADMIN; the run fails without it), "auto": a new one when
+     * permitted, else the host's with a warning, "host": the host's.
+     */
+    namespace: IpcNamespace;
   };
 }
 

@@ -184,6 +184,8 @@ t.test("paths and environment", async (t) => {
   ]);
   t.same(messages('version = 1\n[filesystem]\nexec = [""]\n'), ['m.toml:3: filesystem.exec[0]: "" is not an absolute path']);
   t.same(messages('version = 1\n[ipc]\npersist = "state.json"\n'), ['m.toml:3: ipc.persist: "state.json" is not an absolute path']);
+  t.same(messages('version = 1\n[ipc]\nnamespace = "shared"\n'), ['m.toml:3: ipc.namespace: expected "private", "auto" or "host", got "shared"']);
+  t.same(messages('version = 1\n[ipc]\nnamespace = true\n'), ['m.toml:3: ipc.namespace: expected a string, got boolean']);
   t.same(messages('version = 1\n[filesystem]\nread = ["/a\\u0000b"]\n'), ["m.toml:3: filesystem.read[0]: contains a NUL character"]);
   t.same(messages('version = 1\n[env]\npass = ["PATH"]\n'), [
     "m.toml:3: env.pass: has no effect when env.inherit = true (set inherit = false to pass only these)",
@@ -196,6 +198,8 @@ t.test("paths and environment", async (t) => {
   t.same(m.filesystem, { read: ["/usr"], write: [], exec: [] });
   t.same(m.env, { inherit: false, pass: ["PATH", "HOME"], set: { LANG: "C", "MY VAR": "a b" } });
   t.equal(m.ipc.persist, "/var/tmp/s.json");
+  t.equal(m.ipc.namespace, "auto");
+  t.equal(parse('version = 1\n[ipc]\nnamespace = "host"\n').ipc.namespace, "host");
 });
 
 t.test("[exec] trusted files and only_trusted", async (t) => {
@@ -384,7 +388,7 @@ t.test("defaults", async (t) => {
     sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
     locks: { mode: "exact", max: 1048576 },
     process: { max: 4096 },
-    ipc: { persist: "" },
+    ipc: { persist: "", namespace: "auto" },
   });
   t.equal(d.syscalls.deny.size, 0);
   // A section only overrides what it names.
