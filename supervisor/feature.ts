@@ -1,6 +1,7 @@
 // What a handler module (a "feature": semaphores, locks, lifecycle) gets from
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
+import type { ArgTest } from '../src/bpf/build.js';
 import type { LockMode } from '../src/manifest/types.js';
 import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
@@ -25,6 +26,8 @@ export interface WorkerConfig {
   persist: { file: string; restore: PersistedSet[] };
   /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
   locks: { mode: LockMode; max: number };
+  /** [process] max: processes the sandbox may hold at once. */
+  process: { max: number };
   /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */
   exec: { trusted: Array<[string, string]>; onlyTrusted: boolean };
   trace: { fd: number; color: boolean } | null;
@@ -58,11 +61,9 @@ export interface FeatureSettings {
   exec?: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean };
 }
 
-/** A syscall observed only when an argument has a bit of a mask. */
-export interface ArgCondition {
+/** A syscall observed only under an argument test. */
+export interface ArgCondition extends ArgTest {
   name: string;
-  arg: number;
-  mask: number;
 }
 
 /** A feature module: the syscalls it can emulate and how to install it. */
@@ -74,7 +75,7 @@ export interface FeatureModule {
   readonly observes: readonly string[];
   /** More syscalls to observe depending on the manifest's settings (locks.mode "exact": close, dup2, ...). */
   observesWith?(settings: FeatureSettings): readonly string[];
-  /** Syscalls observed only when argument `arg` has a bit of `mask` (checked in BPF: the rest never leave the kernel). */
+  /** Syscalls observed only under an argument test (checked in BPF: the rest never leave the kernel). */
   readonly observesIf?: readonly ArgCondition[];
   install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
 }

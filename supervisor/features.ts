@@ -1,6 +1,7 @@
 // The feature modules the supervisor ships, and the syscall sets they imply.
 // Imported by the main thread (to build the filter and validate manifests)
 // and by the loop's thread (to install handlers).
+import type { ArgTest } from '../src/bpf/build.js';
 import type { ArgCondition, FeatureModule, FeatureSettings } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
@@ -36,8 +37,8 @@ export function observedSyscalls(emulate: readonly string[], settings: FeatureSe
 }
 
 /** Syscalls the enabled features observe only under an argument condition (see FeatureModule.observesIf). */
-export function conditionallyObserved(emulate: readonly string[]): Map<string, { arg: number; mask: number }> {
-  const out = new Map<string, { arg: number; mask: number }>();
-  for (const f of enabledFeatures(emulate)) for (const c of f.observesIf ?? [] as readonly ArgCondition[]) out.set(c.name, { arg: c.arg, mask: c.mask });
+export function conditionallyObserved(emulate: readonly string[]): Map<string, ArgTest> {
+  const out = new Map<string, ArgTest>();
+  for (const f of enabledFeatures(emulate)) for (const c of f.observesIf ?? [] as readonly ArgCondition[]) out.set(c.name, { arg: c.arg, mask: c.mask, clear: c.clear });
   return out;
 }

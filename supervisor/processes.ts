@@ -38,7 +38,6 @@ interface ThreadEntry {
 }
 
 export type ExitListener = (p: ProcessEntry) => void;
-/** A process seen for the first time; `parent` is its parent if the supervisor knows it. */
 /**
  * A process seen for the first time; `parent` is its parent if the supervisor
  * knows it, or the exiting process it was found for (see discover).
@@ -197,15 +196,21 @@ export function listProcesses(): Array<{ pid: number; state: string; ppid: numbe
   const out: Array<{ pid: number; state: string; ppid: number }> = [];
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      // comm may hold spaces and parentheses: the fields start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.push({ pid, state: fields[0], ppid: Number(fields[1]) });
-    } catch {
-      // gone meanwhile
-    }
+    const s = Number.isInteger(pid) ? readStat(pid) : null;
+    if (s !== null) out.push({ pid, ...s });
   }
   return out;
+}
+
+/** State letter and parent of a task (a thread id works too) from /proc/N/stat, or null if it is gone. */
+export function readStat(pid: number): { state: string; ppid: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // comm may hold spaces and parentheses: the fields start after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], ppid: Number(fields[1]) };
 }

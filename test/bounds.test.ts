@@ -290,13 +290,26 @@ t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woke
   empty(t, r.final);
 });
 
-// The manifest documents [process] max as "it never grows past this";
-// WorkerConfig carries no process section, so nothing enforces it.
-t.test('[process] max bounds the process table', { todo: '[process] max is parsed but never reaches the supervisor (WorkerConfig has no process field): 60 processes are tracked with max = 20' }, async (t) => {
+// [process] max: fork, vfork, clone and clone3 beyond it fail with EAGAIN
+// (as at pids.max); threads are not processes; an exit frees a place. The
+// children only sleep, so the table knows them from the fork scan alone.
+t.test('[process] max bounds the sandbox\'s processes and the process table', async (t) => {
   const m = manifest('procmax', '[process]\nmax = 20');
-  const r = await runWatched(m, 'semwaiters', ['60', '1'], { SEMWAITERS_HOLD: '1' });
-  const s = r.dumps.get('everybody asleep');
-  t.ok(s && s.processes.length <= 20, `table size ${s?.processes.length} <= 20`);
+  const r = await runWatched(m, 'procmax', ['60'], { PROCMAX_HOLD: '1' });
+  healthy(t, r);
+  t.equal(r.stdout, [
+    'fork: 19 children, then EAGAIN',
+    'holding: full',
+    'vfork at the limit: EAGAIN',
+    'posix_spawn at the limit: EAGAIN',
+    'pthread_create at the limit: ok',
+    'fork after one child ended: ok',
+    'done',
+    '',
+  ].join('\n'));
+  const s = r.dumps.get('full');
+  t.equal(s?.processes.length, 20, 'the table holds the program and its 19 sleeping children');
+  empty(t, r.final);
 });
 
 // ---------------------------------------------------------------------------

@@ -74,12 +74,21 @@ export interface FilterSpec {
   /** Kill the whole process. */
   kill: readonly number[];
   /**
-   * Notified only when argument `arg` (its low 32 bits) has a bit of `mask`
-   * set, allowed otherwise: e.g. clone with CLONE_SYSVSEM. The only place the
-   * program loads an argument, so only these syscalls lose the kernel's
-   * action cache.
+   * Notified only under an argument test, allowed otherwise: e.g. clone
+   * without CLONE_THREAD. The only place the program loads an argument, so
+   * only these syscalls lose the kernel's action cache.
    */
-  notifyIf?: ReadonlyMap<number, { arg: number; mask: number }>;
+  notifyIf?: ReadonlyMap<number, ArgTest>;
+}
+
+/**
+ * A test of argument `arg` (its low 32 bits): true when it has a bit of
+ * `mask` set, or with `clear`, when every bit of `mask` is clear.
+ */
+export interface ArgTest {
+  arg: number;
+  mask: number;
+  clear?: boolean;
 }
 
 interface Segment {
@@ -217,9 +226,11 @@ export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const e = new Emitter();
   // Argument checks go last in the program, so they are emitted first.
   const checks: number[] = [];
-  for (const { arg, mask } of (spec.notifyIf ?? new Map()).values()) {
+  for (const { arg, mask, clear } of (spec.notifyIf ?? new Map<number, ArgTest>()).values()) {
     if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`notifyIf: argument ${arg} out of range 0..5`);
-    e.cond(BPF_JSET, mask >>> 0, { kind: "leaf", action: SECCOMP_RET_USER_NOTIF }, { kind: "leaf", action: SECCOMP_RET_ALLOW });
+    const notify: Target = { kind: "leaf", action: SECCOMP_RET_USER_NOTIF };
+    const allow: Target = { kind: "leaf", action: SECCOMP_RET_ALLOW };
+    e.cond(BPF_JSET, mask >>> 0, clear ? allow : notify, clear ? notify : allow);
     checks.push(e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg }));
   }
   const dispatch = tree(e, segs, 0, segs.length, checks);

@@ -1,5 +1,5 @@
 /** Manifest -> seccomp program, and a short human summary. */
-import { buildFilter, type FilterSpec } from "../bpf/build.js";
+import { buildFilter, type ArgTest, type FilterSpec } from "../bpf/build.js";
 import { errnoName } from "../syscalls/errno.js";
 import { syscallNumber } from "../syscalls/table.js";
 import type { Manifest } from "./types.js";
@@ -11,8 +11,8 @@ export interface CompileOptions {
    * denies or kills stays denied or killed: those are security decisions.
    */
   notify?: Iterable<string>;
-  /** Syscalls notified only when an argument has a bit of a mask (e.g. clone with CLONE_SYSVSEM). */
-  notifyIf?: ReadonlyMap<string, { arg: number; mask: number }>;
+  /** Syscalls notified only under an argument test (e.g. clone without CLONE_THREAD). */
+  notifyIf?: ReadonlyMap<string, ArgTest>;
 }
 
 function nr(name: string): number {
@@ -28,7 +28,7 @@ export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): Filt
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
-    notifyIf: new Map([...(opts.notifyIf ?? new Map<string, { arg: number; mask: number }>())]
+    notifyIf: new Map([...(opts.notifyIf ?? new Map<string, ArgTest>())]
       .filter(([name]) => !blocked.has(name) && !notify.has(name))
       .map(([name, c]) => [nr(name), c])),
     errno: new Map([...m.syscalls.deny].map(([name, e]) => [nr(name), e])),

@@ -1,73 +1,127 @@
-// Process lifecycle bookkeeping. New processes are learnt at their first
-// notification (the result of a CONTINUEd clone is never seen). The one
-// clone that matters before that is clone(CLONE_SYSVSEM) of a process: the
-// child shares its parent's SEM_UNDO list, which must not be applied while
-// the child lives, so the child must be known before the parent can exit.
-// Only those clones are notified (the flag is tested in BPF: fork and
-// threads never leave the kernel, and cannot be cut off by a signal in a
-// round trip); shortly after one, the parent's children are looked up.
+// Process lifecycle bookkeeping. Every call that can create a process is
+// notified: fork, vfork, clone without CLONE_THREAD (tested in BPF: threads
+// never leave the kernel) and clone3 (flags in memory, read here). That is
+// where [process] max is enforced: a call that would make the sandbox hold
+// more processes answers EAGAIN, as fork does at pids.max or RLIMIT_NPROC.
 //
-// If the parent exits first, its children were reparented (to the nearest
-// subreaper or init): they are looked for among the children of the
-// parent's known ancestors and of the supervisor, before its exit is applied.
+// The result of a CONTINUEd call is never seen, so each one is *pending*
+// (counted against max) until its child is learnt: at the child's own first
+// notification, or by a scan SCAN_DELAY_MS later of the pids allocated since
+// (/proc/sys/kernel/ns_last_pid), whichever comes first. After the scan a
+// pending call that produced no live child (it failed, or the child is gone)
+// stops counting. A process that never makes a notified call is so still in
+// the table, in `sysvisor ps` and in dumps.
 //
-// clone3 cannot be filtered on its flags (they are in memory); a clone3
-// child with CLONE_SYSVSEM is still recognised at its first notification
-// (kcmp KCMP_SYSVSEM, see handlers/sem.ts), only not before.
+// clone(CLONE_SYSVSEM) matters more: the child shares its parent's SEM_UNDO
+// list, which must not be applied while the child lives (handlers/sem.ts), so
+// if the parent exits with calls pending, its children were reparented (to
+// the nearest subreaper or init) and are looked for at once among the new
+// pids whose parent is one of its known ancestors or the supervisor.
+import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
-import { listProcesses } from '../processes.js';
 import { CONTINUE } from '../loop.js';
+import { listProcesses, readStat } from '../processes.js';
 
 const CLONE_THREAD = 0x10000;
-const CLONE_SYSVSEM = 0x40000;
+const EAGAIN = 11;
 /** The child is running by then in all but pathological schedules. */
 const SCAN_DELAY_MS = 2;
+/** Wider ranges of new pids (or a wrap of the pid counter) fall back to a full /proc listing. */
+const MAX_RANGE = 4096;
+
+interface PendingCall {
+  tgid: number;
+  tid: number;
+  due: number;
+}
 
 export const lifecycleFeature: FeatureModule = {
   name: 'lifecycle',
   emulates: [],
-  observes: [],
-  observesIf: [{ name: 'clone', arg: 0, mask: CLONE_SYSVSEM }],
+  observes: ['fork', 'vfork', 'clone3'],
+  observesIf: [{ name: 'clone', arg: 0, mask: CLONE_THREAD, clear: true }],
   install(ctx) {
-    /** tgid -> when to look for its new children. */
-    const scans = new Map<number, number>();
-    ctx.loop.on(syscallNumber('clone')!, (n) => {
-      const p = ctx.processes.processOf(n.tid);
-      const flags = n.uint(0);
-      if (p !== null && (flags & CLONE_SYSVSEM) !== 0 && (flags & CLONE_THREAD) === 0) {
-        scans.set(p.tgid, performance.now() + SCAN_DELAY_MS);
+    const { processes, memory } = ctx;
+    const max = ctx.config.process.max;
+    const pending: PendingCall[] = [];
+    /** Every pid up to this one was looked at by a scan (or existed before the first call). */
+    let scannedUpTo = -1;
+
+    const creates = (tid: number): number => {
+      const p = processes.processOf(tid);
+      if (p === null) return CONTINUE; // dying: its call will not create anything
+      const now = performance.now();
+      if (processes.processes.size + pending.length >= max) {
+        // At the limit, count exactly what can be: this thread's earlier calls
+        // have returned, so their children exist or never will.
+        resolve(now, tid);
+        if (processes.processes.size + pending.length >= max) return -EAGAIN;
       }
+      if (scannedUpTo < 0) scannedUpTo = lastPid();
+      pending.push({ tgid: p.tgid, tid, due: now + SCAN_DELAY_MS });
       return CONTINUE;
+    };
+
+    /** Learn the new children; calls of `tid` and calls made SCAN_DELAY_MS ago stop being pending. */
+    const resolve = (now: number, tid = 0) => {
+      if (!pending.some((c) => c.due <= now || c.tid === tid)) return;
+      for (const child of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(child);
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i].due <= now || pending[i].tid === tid) pending.splice(i, 1);
+    };
+    for (const name of ['fork', 'vfork', 'clone']) ctx.loop.on(syscallNumber(name)!, (n) => creates(n.tid));
+    ctx.loop.on(syscallNumber('clone3')!, (n) => {
+      const args = memory.read(n.tid, n.u64(0), 8);
+      if (typeof args === 'number') return CONTINUE; // the kernel answers EFAULT
+      if ((args[2] & (CLONE_THREAD >> 16)) !== 0) return CONTINUE; // a thread (flags: u64 at offset 0)
+      return creates(n.tid);
     });
-    ctx.processes.onExit((p) => {
-      if (!scans.delete(p.tgid)) return;
+
+    processes.onNew((p) => {
+      const i = pending.findIndex((c) => c.tgid === p.ppid);
+      if (i >= 0) pending.splice(i, 1);
+    });
+    processes.onExit((p) => {
+      if (!pending.some((c) => c.tgid === p.tgid)) return;
       const parents = new Set([p.tgid, process.pid]);
-      for (let a = ctx.processes.processes.get(p.ppid); a !== undefined && !parents.has(a.tgid); a = ctx.processes.processes.get(a.ppid)) {
+      for (let a = processes.processes.get(p.ppid); a !== undefined && !parents.has(a.tgid); a = processes.processes.get(a.ppid)) {
         parents.add(a.tgid);
       }
-      for (const child of childrenOf(parents)) if (!ctx.processes.isKnown(child)) ctx.processes.discover(child, p);
+      for (const child of newChildren((ppid) => parents.has(ppid))) if (!processes.isKnown(child)) processes.discover(child, p);
+      dropPending(p.tgid);
     });
+
+    const dropPending = (tgid: number) => {
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i].tgid === tgid) pending.splice(i, 1);
+    };
+
+    /** Pids allocated since the last scan whose parent passes `isParent`, in allocation order. */
+    const newChildren = (isParent: (ppid: number) => boolean): number[] => {
+      const last = lastPid();
+      const from = scannedUpTo;
+      scannedUpTo = last;
+      if (from < 0) return [];
+      if (last >= from && last - from <= MAX_RANGE) {
+        const out: number[] = [];
+        for (let pid = from + 1; pid <= last; pid++) {
+          const s = readStat(pid);
+          if (s !== null && s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid)) out.push(pid);
+        }
+        return out;
+      }
+      return listProcesses().filter((s) => s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid)).map((s) => s.pid);
+    };
+
     return {
       name: 'lifecycle',
-      nextDeadline: () => {
-        let next = Infinity;
-        for (const t of scans.values()) next = Math.min(next, t);
-        return next;
-      },
-      onTimer: () => {
-        const now = performance.now();
-        for (const [tgid, due] of scans) {
-          if (due > now) continue;
-          scans.delete(tgid);
-          for (const child of childrenOf(new Set([tgid]))) ctx.processes.discover(child);
-        }
-      },
+      nextDeadline: () => (pending.length > 0 ? pending[0].due : Infinity),
+      onTimer: () => resolve(performance.now()),
+      snapshot: () => ({ max, pendingCreations: pending.length }),
     };
   },
 };
 
-/** Live processes whose parent is one of `parents`. */
-function childrenOf(parents: ReadonlySet<number>): number[] {
-  return listProcesses().filter((p) => parents.has(p.ppid)).map((p) => p.pid);
+/** The last pid the kernel allocated in our pid namespace. */
+function lastPid(): number {
+  return Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1'));
 }

@@ -1,5 +1,5 @@
-// Conditional notification: clone is notified only with CLONE_SYSVSEM in its
-// flags; every other syscall keeps its action and the kernel's action cache.
+// Conditional notification: clone is notified only with (or without) a flag;
+// every other syscall keeps its action and the kernel's action cache.
 import t from 'tap';
 import { buildFilter } from '../../src/bpf/build.js';
 import { AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_USER_NOTIF } from '../../src/bpf/consts.js';
@@ -31,6 +31,17 @@ t.test('every other syscall keeps its action and its cache entry', async (t) => 
   }
   t.ok(kernelCacheAllows(prog, AUDIT_ARCH_X86_64, 39), 'getpid still skips the filter');
   t.notOk(kernelCacheAllows(prog, AUDIT_ARCH_X86_64, CLONE), 'clone needs the filter run');
+});
+
+t.test('with clear, clone is notified only without CLONE_THREAD (fork-like)', async (t) => {
+  const CLONE_THREAD = 0x10000;
+  const p = buildFilter({ notify: [57], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 0, mask: CLONE_THREAD, clear: true }]]) });
+  const r = (args: number[]) => runFilter(p, { nr: CLONE, arch: AUDIT_ARCH_X86_64, args });
+  t.equal(r([0x1200011]), SECCOMP_RET_USER_NOTIF, 'fork-like flags');
+  t.equal(r([CLONE_SYSVSEM | 17]), SECCOMP_RET_USER_NOTIF, 'a process sharing SysV undo');
+  t.equal(r([0x3d0f00]), SECCOMP_RET_ALLOW, 'pthread-like flags');
+  t.equal(r([CLONE_THREAD]), SECCOMP_RET_ALLOW);
+  t.equal(runFilter(p, { nr: 57, arch: AUDIT_ARCH_X86_64, args: [] }), SECCOMP_RET_USER_NOTIF, 'fork');
 });
 
 t.test('bad argument index is refused', async (t) => {
