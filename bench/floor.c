@@ -13,8 +13,9 @@
  * Without --sem every notification is answered ENOSYS at once. With --sem a
  * tiny in-memory System V semaphore emulation answers them: enough for the
  * benchmark workloads (semget, semop/semtimedop including blocking ops woken
- * in FIFO order, semctl IPC_RMID/GETVAL/SETVAL/GETALL/SETALL), not a faithful
- * one (no permissions, no SEM_UNDO at exit, no timeouts, no EINTR).
+ * in FIFO order, semtimedop timeouts on a timerfd, semctl
+ * IPC_RMID/GETVAL/SETVAL/GETALL/SETALL), not a faithful one (no permissions,
+ * no SEM_UNDO at exit, no EINTR).
  *
  * Exits with the target's status (128+N if killed by signal N). -v prints the
  * number of notifications and whether SYNC_WAKE_UP was accepted on stderr.
@@ -38,8 +39,10 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -141,6 +144,7 @@ struct semset {
 
 struct waiter {
 	uint64_t id;
+	uint64_t deadline; /* CLOCK_MONOTONIC ns; 0: no timeout */
 	int set;
 	int nsops;
 	struct sembuf sops[MAX_SOPS];
@@ -150,6 +154,24 @@ static struct semset sets[MAX_SETS];
 static struct waiter waiters[MAX_WAITERS];
 static int nwaiters;
 static int listener;
+static int timer;            /* timerfd armed for the earliest deadline */
+static uint64_t armed;       /* the deadline it is armed for; 0: disarmed */
+static int timed;            /* waiters with a deadline */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void drop_waiter(int i)
+{
+	if (waiters[i].deadline)
+		timed--;
+	memmove(&waiters[i], &waiters[i + 1], (size_t)(nwaiters - i - 1) * sizeof waiters[0]);
+	nwaiters--;
+}
 
 static int send_resp(uint64_t id, int64_t val, int error)
 {
@@ -239,8 +261,7 @@ static void wake_waiters(int set)
 				continue;
 			if (send_resp(w->id, 0, r < 0 ? r : 0) < 0 && r > 0)
 				undo_apply(s, w->sops, w->nsops); /* the waiter is gone */
-			memmove(&waiters[i], &waiters[i + 1], (size_t)(nwaiters - i - 1) * sizeof waiters[0]);
-			nwaiters--;
+			drop_waiter(i);
 			progress = 1;
 			break;
 		}
@@ -253,12 +274,40 @@ static void remove_set(int set)
 	for (int i = 0; i < nwaiters;) {
 		if (waiters[i].set == set) {
 			send_resp(waiters[i].id, 0, -EIDRM);
-			memmove(&waiters[i], &waiters[i + 1], (size_t)(nwaiters - i - 1) * sizeof waiters[0]);
-			nwaiters--;
+			drop_waiter(i);
 		} else {
 			i++;
 		}
 	}
+}
+
+/* Answer EAGAIN to every waiter whose timeout has passed. */
+static void expire_waiters(void)
+{
+	uint64_t now = now_ns();
+	for (int i = 0; i < nwaiters;) {
+		if (waiters[i].deadline && waiters[i].deadline <= now) {
+			send_resp(waiters[i].id, 0, -EAGAIN);
+			drop_waiter(i);
+		} else {
+			i++;
+		}
+	}
+}
+
+/* Arm the timerfd for the earliest deadline (or disarm it). */
+static void arm_timer(void)
+{
+	uint64_t next = 0;
+	for (int i = 0; i < nwaiters; i++)
+		if (waiters[i].deadline && (next == 0 || waiters[i].deadline < next))
+			next = waiters[i].deadline;
+	if (next == armed)
+		return;
+	struct itimerspec its = { .it_value = { .tv_sec = (time_t)(next / 1000000000u), .tv_nsec = (long)(next % 1000000000u) } };
+	if (timerfd_settime(timer, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		die("timerfd_settime");
+	armed = next;
 }
 
 static int read_target(pid_t pid, void *dst, uint64_t addr, size_t len)
@@ -291,12 +340,20 @@ static int emulate(const struct seccomp_notif *n, int64_t *ret)
 		int id = (int)a[0];
 		unsigned nsops = (unsigned)a[2];
 		struct semset *s = set_of(id);
+		/* Like the kernel, copy the timeout first, whether or not the call will sleep. */
+		struct timespec ts = { 0, 0 };
+		int has_timeout = n->data.nr == NR_SEMTIMEDOP && a[3] != 0;
+		if (has_timeout) {
+			int e = read_target(n->pid, &ts, a[3], sizeof ts);
+			if (e < 0) { *ret = e; return 1; }
+		}
 		if (nsops < 1) { *ret = -EINVAL; return 1; }
 		if (nsops > MAX_SOPS) { *ret = -E2BIG; return 1; }
 		if (s == NULL) { *ret = -EINVAL; return 1; }
 		struct sembuf sops[MAX_SOPS];
 		int e = read_target(n->pid, sops, a[1], nsops * sizeof sops[0]);
 		if (e < 0) { *ret = e; return 1; }
+		if (has_timeout && (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000L)) { *ret = -EINVAL; return 1; }
 		int r = try_apply(s, sops, (int)nsops);
 		if (r < 0) { *ret = r; return 1; }
 		if (r == 1) {
@@ -304,9 +361,12 @@ static int emulate(const struct seccomp_notif *n, int64_t *ret)
 			wake_waiters(id);
 			return 1;
 		}
+		if (has_timeout && ts.tv_sec == 0 && ts.tv_nsec == 0) { *ret = -EAGAIN; return 1; }
 		if (nwaiters == MAX_WAITERS) { *ret = -ENOMEM; return 1; }
 		struct waiter *w = &waiters[nwaiters++];
 		w->id = n->id;
+		w->deadline = has_timeout ? now_ns() + (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+		timed += has_timeout;
 		w->set = id;
 		w->nsops = (int)nsops;
 		memcpy(w->sops, sops, nsops * sizeof sops[0]);
@@ -417,14 +477,18 @@ int main(int argc, char **argv)
 
 	int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || ep < 0)
-		die("signalfd/epoll_create1");
+	timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sfd < 0 || ep < 0 || timer < 0)
+		die("signalfd/epoll_create1/timerfd_create");
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = listener };
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev) < 0)
 		die("epoll_ctl(listener)");
 	ev.data.fd = sfd;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
 		die("epoll_ctl(signalfd)");
+	ev.data.fd = timer;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, timer, &ev) < 0)
+		die("epoll_ctl(timerfd)");
 
 	struct seccomp_notif notif;
 	unsigned long count = 0;
@@ -449,6 +513,13 @@ int main(int argc, char **argv)
 						child_status = status;
 				continue;
 			}
+			if (events[e].data.fd == timer) {
+				uint64_t ticks;
+				if (read(timer, &ticks, sizeof ticks) == sizeof ticks)
+					armed = 0; /* fired: a timerfd with no interval disarms itself */
+				expire_waiters();
+				continue;
+			}
 			if (!(events[e].events & EPOLLIN)) {
 				open = 0; /* EPOLLHUP: no task carries the filter any more */
 				continue;
@@ -468,6 +539,9 @@ int main(int argc, char **argv)
 			else
 				send_resp(notif.id, ret, 0);
 		}
+		/* Only workloads with timed waits pay for the timer. */
+		if (timed > 0 || armed != 0)
+			arm_timer();
 	}
 	if (child_status < 0 && waitpid(child, &child_status, 0) < 0)
 		die("waitpid");
