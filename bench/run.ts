@@ -1,9 +1,10 @@
 // Benchmark runner: every workload natively, under the C floor supervisor
-// (bench/floor.c) and under sysvisor (Sandbox.run in this process), each a
-// few times; prints one table of medians and writes bench/results/latest.json.
+// (bench/floor.c), under sysvisor (Sandbox.run in this process) and under
+// gVisor (`runsc --platform=ptrace`, when installed), each a few times; prints
+// one table of medians and the targets, writes bench/results/latest.json.
 //
-//   npm run bench                 ~80 s
-//   npm run bench -- --quick      ~40 s
+//   npm run bench                 ~4 min
+//   npm run bench -- --quick      ~2 min
 //   node dist/bench/run.js --only w_noop --modes floor,sysvisor --reps 7
 //   npm run bench -- --wait-quiet  (on a shared machine: before each workload,
 //                                  wait up to 2 min for the CPUs to be idle)
@@ -18,8 +19,8 @@ const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const BUILD = `${BENCH}build/`;
 const RESULTS = `${BENCH}results/`;
 
-type Mode = 'native' | 'floor' | 'sysvisor';
-const MODES: readonly Mode[] = ['native', 'floor', 'sysvisor'];
+type Mode = 'native' | 'floor' | 'sysvisor' | 'gvisor';
+const MODES: readonly Mode[] = ['native', 'floor', 'sysvisor', 'gvisor'];
 
 interface Workload {
   /** The row's name (and, unless `bin` says otherwise, the program in bench/build/). */
@@ -37,22 +38,24 @@ interface Workload {
   floor: 'sem' | 'plain' | 'none';
   /** sysvisor's manifest for this row as TOML text (keys left out get the defaults); default: the built-in policy. */
   manifest?: string;
+  /** sysvisor serves the measured calls itself (semaphores, file locks): the row counts for the "faster than gVisor" target. */
+  emulated?: boolean;
 }
 
 const FAST_LOCKS = 'version = 1\n[locks]\nmode = "fast"\n';
 
 const WORKLOADS: readonly Workload[] = [
   { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 200_000, floor: 'plain' },
-  { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floor: 'plain' },
-  { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floor: 'sem' },
-  { name: 'w_semop4', what: '4 processes each doing uncontended semop on a set of its own, wall clock per call (aggregate throughput)', pilot: 4_000, floor: 'sem' },
-  { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floor: 'sem' },
-  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floor: 'sem' },
-  { name: 'w_accept', what: '8 prefork workers: SEM_UNDO accept mutex around ~0.1 us, ~2 us of work outside, per request', pilot: 2_000, floor: 'sem' },
-  { name: 'w_semtimeout', what: 'semtimedop with a 100 us timeout that expires (EAGAIN), per call', pilot: 100, floor: 'sem' },
-  { name: 'w_semtimedpp', what: 'w_pingpong waiting with semtimedop (10 s timeout, never expires), per hand-off', pilot: 2_000, floor: 'sem' },
-  { name: 'w_lock', what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call', pilot: 4_000, floor: 'none' },
-  { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none' },
+  { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floor: 'plain', emulated: true },
+  { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floor: 'sem', emulated: true },
+  { name: 'w_semop4', what: '4 processes each doing uncontended semop on a set of its own, wall clock per call (aggregate throughput)', pilot: 4_000, floor: 'sem', emulated: true },
+  { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floor: 'sem', emulated: true },
+  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floor: 'sem', emulated: true },
+  { name: 'w_accept', what: '8 prefork workers: SEM_UNDO accept mutex around ~0.1 us, ~2 us of work outside, per request', pilot: 2_000, floor: 'sem', emulated: true },
+  { name: 'w_semtimeout', what: 'semtimedop with a 100 us timeout that expires (EAGAIN), per call', pilot: 100, floor: 'sem', emulated: true },
+  { name: 'w_semtimedpp', what: 'w_pingpong waiting with semtimedop (10 s timeout, never expires), per hand-off', pilot: 2_000, floor: 'sem', emulated: true },
+  { name: 'w_lock', what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call', pilot: 4_000, floor: 'none', emulated: true },
+  { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none', emulated: true },
   { name: 'w_close', what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified)', pilot: 4_000, floor: 'none' },
   { name: 'w_close (fast)', bin: 'w_close', what: 'w_close with [locks] mode = "fast" (close not notified)', pilot: 4_000, floor: 'none', manifest: FAST_LOCKS },
   { name: 'w_forkexit', what: 'fork + child _exit(0) + waitpid, per fork', pilot: 100, floor: 'none' },
@@ -75,6 +78,15 @@ const MANIFESTS = new Map<string, Manifest>(
 
 const MIN_SECONDS = 0.3;
 const MAX_ITERATIONS = 100_000_000;
+/** A run that takes longer is killed: a hung workload (or sandbox) must not hang the bench. */
+const RUN_TIMEOUT_MS = 120_000;
+
+/**
+ * gVisor's command line: the ptrace platform (needs no KVM; the kvm platform hangs in this
+ * nested VM), no network, `--rootless` when not root (`runsc do` wants root otherwise).
+ */
+const RUNSC: readonly string[] = ['--platform=ptrace', '--network=none', ...(process.getuid?.() === 0 ? [] : ['--rootless']), 'do'];
+const RUNSC_HINT = 'install gVisor\'s runsc to get it (Debian/Ubuntu: the "runsc" package; https://gvisor.dev/docs/user_guide/install/)';
 
 interface Options {
   quick: boolean;
@@ -107,9 +119,12 @@ interface Row {
   native: Cell;
   floor: Cell;
   sysvisor: Cell;
+  gvisor: Cell;
   sysvisorOverFloor: number | null;
   sysvisorOverNative: number | null;
   floorOverNative: number | null;
+  /** How many times faster sysvisor is than gVisor. */
+  gvisorOverSysvisor: number | null;
 }
 
 class RunError extends Error {}
@@ -128,7 +143,7 @@ function parseArgs(argv: string[]): Options {
   const reps = value('--reps');
   for (const a of argv) {
     if (a.startsWith('--') && !['--quick', '--only', '--modes', '--reps', '--wait-quiet'].includes(a.split('=')[0])) {
-      process.stderr.write(`usage: run.js [--quick] [--wait-quiet] [--only w_a,w_b] [--modes native,floor,sysvisor] [--reps N]\n`);
+      process.stderr.write(`usage: run.js [--quick] [--wait-quiet] [--only w_a,w_b] [--modes native,floor,sysvisor,gvisor] [--reps N]\n`);
       process.exit(2);
     }
   }
@@ -177,8 +192,9 @@ function tail(text: string): string {
 
 function runProcess(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new RunError(`exit ${err.code ?? err.signal}: ${tail(stderr) || err.message}`));
+    execFile(cmd, args, { maxBuffer: 1 << 20, timeout: RUN_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err?.killed) reject(new RunError(`killed after ${RUN_TIMEOUT_MS / 1000} s`));
+      else if (err) reject(new RunError(`exit ${err.code ?? err.signal}: ${tail(stderr) || err.message}`));
       else resolve(stdout);
     });
   });
@@ -189,6 +205,7 @@ async function measure(w: Workload, mode: Mode, iterations: number, cell: Cell):
   const n = String(iterations);
   if (mode === 'native') return parse(await runProcess(bin, [n]));
   if (mode === 'floor') return parse(await runProcess(BUILD + 'floor', [...(w.floor === 'sem' ? ['--sem'] : []), '--', bin, n]));
+  if (mode === 'gvisor') return parse(await runProcess('runsc', [...RUNSC, bin, n]));
   const r = await Sandbox.run(bin, [n], { manifest: MANIFESTS.get(w.name) ?? POLICY, stdio: 'pipe' });
   if (r.launchError) throw new RunError(`sysvisor could not start: ${r.launchError}`);
   if (r.status !== 0) throw new RunError(`exit ${r.status}: ${tail(r.stderr?.toString() ?? '')}`);
@@ -207,13 +224,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+function ratio(a: number | null, b: number | null): number | null {
+  return a !== null && b !== null && b > 0 ? a / b : null;
+}
+
 function iterationsFor(nsPerOp: number, target: number, pilot: number): number {
   return Math.min(MAX_ITERATIONS, Math.max(pilot, Math.ceil((target * 1e9) / Math.max(nsPerOp, 1))));
 }
 
 async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
   const cells: Record<Mode, Cell> = {
-    native: { median: null, samples: [] }, floor: { median: null, samples: [] }, sysvisor: { median: null, samples: [] },
+    native: { median: null, samples: [] }, floor: { median: null, samples: [] },
+    sysvisor: { median: null, samples: [] }, gvisor: { median: null, samples: [] },
   };
   const iterations = new Map<Mode, number>();
   const active = MODES.filter((m) => opts.modes.includes(m) && !(m === 'floor' && w.floor === 'none'));
@@ -253,12 +275,12 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
     const c = cells[m];
     if (c.samples.length > 0 && c.error === undefined) c.median = median(c.samples.map((s) => s.nsPerOp));
   }
-  const ratio = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? a / b : null);
   return {
     workload: w.name, what: w.what, ...cells,
     sysvisorOverFloor: ratio(cells.sysvisor.median, cells.floor.median),
     sysvisorOverNative: ratio(cells.sysvisor.median, cells.native.median),
     floorOverNative: ratio(cells.floor.median, cells.native.median),
+    gvisorOverSysvisor: ratio(cells.gvisor.median, cells.sysvisor.median),
   };
 }
 
@@ -271,9 +293,13 @@ function fmtRatio(r: number | null): string {
   return r === null ? '-' : `${r.toFixed(2)}x`;
 }
 
-function table(rows: Row[]): string {
+function table(rows: Row[], withGvisor: boolean): string {
   const head = ['workload', 'native ns/op', 'floor ns/op', 'sysvisor ns/op', 'sysvisor/floor', 'sysvisor/native'];
-  const body = rows.map((r) => [r.workload, fmtNs(r.native), fmtNs(r.floor), fmtNs(r.sysvisor), fmtRatio(r.sysvisorOverFloor), fmtRatio(r.sysvisorOverNative)]);
+  if (withGvisor) head.push('gvisor ns/op', 'gvisor/sysvisor');
+  const body = rows.map((r) => [
+    r.workload, fmtNs(r.native), fmtNs(r.floor), fmtNs(r.sysvisor), fmtRatio(r.sysvisorOverFloor), fmtRatio(r.sysvisorOverNative),
+    ...(withGvisor ? [fmtNs(r.gvisor), fmtRatio(r.gvisorOverSysvisor)] : []),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cols: string[]) => cols.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
@@ -285,27 +311,50 @@ interface Target {
   text: string;
 }
 
+function opsPerSecond(c: Cell): string {
+  return c.median === null ? '-' : `${(1e6 / c.median).toFixed(0)}k calls/s`;
+}
+
 function targets(rows: Row[]): Target[] {
-  const by = new Map(rows.map((r) => [r.workload, r]));
   const out: Target[] = [];
-  const noop = by.get('w_noop');
-  if (noop) {
-    const r = noop.sysvisorOverFloor;
-    out.push({
-      name: 'notified round trip', ok: r === null ? null : r <= 1.3,
-      text: `notified round trip (w_noop): sysvisor ${fmtRatio(r)} floor (target <= 1.30x)`,
-    });
+  const check = (name: string, value: number | null, atMost: boolean, limit: number, text: string) =>
+    out.push({ name, ok: value === null ? null : atMost ? value <= limit : value >= limit, text });
+  const row = (name: string, f: (r: Row) => void) => {
+    const r = rows.find((x) => x.workload === name);
+    if (r) f(r);
+  };
+  row('w_getpid', (r) => check('getpid', r.sysvisorOverNative, true, 1.05,
+    `getpid (w_getpid): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x; the C floor is ${fmtRatio(r.floorOverNative)} native)`));
+  row('w_noop', (r) => check('notified round trip', r.sysvisorOverFloor, true, 1.3,
+    `notified round trip (w_noop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.30x)`));
+  row('w_semop', (r) => check('semop', r.sysvisorOverFloor, true, 1.2,
+    `uncontended semop (w_semop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.20x)`));
+  for (const name of ['w_pingpong', 'w_mutex4']) {
+    row(name, (r) => check(name, r.sysvisorOverNative, true, 1.0,
+      `${name}: sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.00x)`));
   }
-  const getpid = by.get('w_getpid');
-  if (getpid) {
-    const r = getpid.sysvisorOverNative;
-    const f = getpid.floorOverNative;
-    out.push({
-      name: 'getpid', ok: r === null ? null : r <= 1.05,
-      text: `getpid (w_getpid): sysvisor ${fmtRatio(r)} native (target <= 1.05x; the C floor is ${fmtRatio(f)} native)`,
-    });
+  row('w_semop4', (r) => {
+    const share = ratio(r.floor.median, r.sysvisor.median);
+    check('4-process throughput', share, false, 0.9,
+      `4-process semop throughput (w_semop4): sysvisor ${opsPerSecond(r.sysvisor)} = ${fmtRatio(share)} the floor's ${opsPerSecond(r.floor)} (target >= 0.90x)`);
+  });
+  for (const r of rows) {
+    if (!WORKLOADS.find((w) => w.name === r.workload)?.emulated || r.gvisor.error === 'not run') continue;
+    check(`gvisor ${r.workload}`, r.gvisorOverSysvisor, false, 8,
+      `faster than gVisor (${r.workload}): gVisor ${fmtNs(r.gvisor)} ns/op = ${fmtRatio(r.gvisorOverSysvisor)} sysvisor (target >= 8x)`);
   }
   return out;
+}
+
+/** Why gVisor cannot run the workloads here, or undefined when it can. */
+async function gvisorProblem(): Promise<string | undefined> {
+  if (!(process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/runsc`))) return `runsc is not installed; ${RUNSC_HINT}`;
+  try {
+    parse(await runProcess('runsc', [...RUNSC, `${BUILD}w_getpid`, '1']));
+    return undefined;
+  } catch (err) {
+    return `\`runsc ${RUNSC.join(' ')} ${BUILD}w_getpid 1\` failed: ${firstLine((err as Error).message)}`;
+  }
 }
 
 async function main(): Promise<void> {
@@ -316,6 +365,12 @@ async function main(): Promise<void> {
   // --only names rows or programs: `--only w_close` runs both w_close rows.
   const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name) || opts.only.has(w.bin ?? w.name));
   if (chosen.length === 0) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
+  const gvisorSkipped = opts.modes.includes('gvisor') ? await gvisorProblem() : undefined;
+  const skipLine = `*** gVisor column skipped: ${gvisorSkipped} ***`;
+  if (gvisorSkipped !== undefined) {
+    opts.modes = opts.modes.filter((m) => m !== 'gvisor');
+    process.stderr.write(`bench: ${skipLine}\n`);
+  }
   const loadBefore = loadavg()[0];
   const started = performance.now();
   const rows: Row[] = [];
@@ -335,8 +390,10 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = loadavg()[0];
 
-  process.stdout.write(`\n${table(rows)}\n\n`);
+  if (gvisorSkipped !== undefined) process.stdout.write(`\n${skipLine}\n`);
+  process.stdout.write(`\n${table(rows, opts.modes.includes('gvisor'))}\n\n`);
   const checks = targets(rows);
+  process.stdout.write(`targets: ${checks.filter((t) => t.ok).length} of ${checks.length} met\n`);
   for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
   const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run' && r[m].error !== 'not applicable').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
   if (notes.length > 0) process.stdout.write(`\nnot measured:\n${notes.join('\n')}\n`);
@@ -351,6 +408,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     machine: { kernel: release(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', node: process.version },
     options: { quick: opts.quick, reps: opts.reps, targetSeconds: opts.target, waitQuiet: opts.waitQuiet },
+    gvisor: { command: `runsc ${RUNSC.join(' ')}`, skipped: gvisorSkipped ?? null },
     seconds,
     loadAverage: { before: loadBefore, after: loadAfter },
     ...(opts.waitQuiet ? { quietWaitSeconds: quietWaits } : {}),
