@@ -1,7 +1,8 @@
 // Benchmark runner: every workload natively, under the C floor supervisor
 // (bench/floor.c), under sysvisor (Sandbox.run in this process) and under
 // gVisor (`runsc --platform=ptrace`, when installed), each a few times; prints
-// one table of medians and the targets, writes bench/results/latest.json.
+// one table of medians and the targets, writes bench/results/latest.json and
+// the table as a chart, bench/results/latest.svg.
 //
 //   npm run bench                 ~4 min
 //   npm run bench -- --quick      ~2 min
@@ -14,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { builtinManifest, manifestFromText, Sandbox, type Manifest } from '../supervisor/index.js';
+import { chartSvg, type ChartSeries } from './chart.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const BUILD = `${BENCH}build/`;
@@ -21,6 +23,12 @@ const RESULTS = `${BENCH}results/`;
 
 type Mode = 'native' | 'floor' | 'sysvisor' | 'gvisor';
 const MODES: readonly Mode[] = ['native', 'floor', 'sysvisor', 'gvisor'];
+const SERIES: Record<Mode, ChartSeries> = {
+  native: { name: 'native', color: '#4c78a8' },
+  floor: { name: 'C floor', color: '#a0a0a0' },
+  sysvisor: { name: 'sysvisor', color: '#f58518' },
+  gvisor: { name: 'gVisor (ptrace)', color: '#54a24b' },
+};
 
 interface Workload {
   /** The row's name (and, unless `bin` says otherwise, the program in bench/build/). */
@@ -415,9 +423,21 @@ async function main(): Promise<void> {
     rows,
     targets: checks,
   };
-  const tmp = `${RESULTS}latest.json.tmp`;
-  writeFileSync(tmp, JSON.stringify(json, null, 2) + '\n');
-  renameSync(tmp, `${RESULTS}latest.json`);
+  writeResult('latest.json', JSON.stringify(json, null, 2) + '\n');
+  const shown = MODES.filter((m) => opts.modes.includes(m));
+  writeResult('latest.svg', chartSvg(
+    'sysvisor bench: ns per operation',
+    `${json.date.slice(0, 10)}, Linux ${release()}, ${cpus().length} CPUs; median of ${opts.reps} runs${gvisorSkipped === undefined ? '' : '; gVisor skipped'}`,
+    shown.map((m) => SERIES[m]),
+    rows.map((r) => ({ label: r.workload, values: shown.map((m) => r[m].median ?? fmtNs(r[m])) })),
+  ));
+}
+
+/** Write a file under bench/results/ whole or not at all. */
+function writeResult(name: string, text: string): void {
+  const tmp = `${RESULTS}${name}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, RESULTS + name);
 }
 
 main().catch((err: unknown) => {
