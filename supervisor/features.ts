@@ -7,10 +7,11 @@ import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
 import { locksFeature } from './handlers/locks.js';
+import { reachFeature } from './handlers/reach.js';
 import { semFeature } from './handlers/sem.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, semFeature, locksFeature, execFeature];
+export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));

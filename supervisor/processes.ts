@@ -191,9 +191,15 @@ export function readCredentials(tid: number): Credentials | null {
   return { uid: uids[0], euid: uids[1], gid: gids[0], egid: gids[1], groups, capEff: BigInt('0x' + (s.get('CapEff') ?? '0')) };
 }
 
-/** Every live thread-group leader of the host with its state letter and parent, from /proc/N/stat. */
-export function listProcesses(): Array<{ pid: number; state: string; ppid: number }> {
-  const out: Array<{ pid: number; state: string; ppid: number }> = [];
+export interface TaskStat {
+  state: string;
+  ppid: number;
+  pgrp: number;
+}
+
+/** Every live thread-group leader of the host with its state letter, parent and group, from /proc/N/stat. */
+export function listProcesses(): Array<{ pid: number } & TaskStat> {
+  const out: Array<{ pid: number } & TaskStat> = [];
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     const s = Number.isInteger(pid) ? readStat(pid) : null;
@@ -202,8 +208,8 @@ export function listProcesses(): Array<{ pid: number; state: string; ppid: numbe
   return out;
 }
 
-/** State letter and parent of a task (a thread id works too) from /proc/N/stat, or null if it is gone. */
-export function readStat(pid: number): { state: string; ppid: number } | null {
+/** State letter, parent and process group of a task (a thread id works too) from /proc/N/stat, or null if it is gone. */
+export function readStat(pid: number): TaskStat | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -212,5 +218,12 @@ export function readStat(pid: number): { state: string; ppid: number } | null {
   }
   // comm may hold spaces and parentheses: the fields start after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], ppid: Number(fields[1]) };
+  return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+}
+
+/** Thread-group id and real uid of a task from /proc/N/status, or null if it is gone. */
+export function readIds(tid: number): { tgid: number; uid: number } | null {
+  const s = readStatus(tid);
+  if (s === null) return null;
+  return { tgid: Number(s.get('Tgid')), uid: Number((s.get('Uid') ?? '').split(/\s+/)[0]) };
 }

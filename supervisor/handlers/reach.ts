@@ -1,0 +1,91 @@
+// Calls that act on other processes and that the kernel permits by uid alone
+// (no ptrace check, so Landlock's scoping does not cover them): prlimit64,
+// setpriority, ioprio_set and sched_set{affinity,scheduler,param,attr}.
+// Run as the supervisor's uid, a program could lower the supervisor's
+// RLIMIT_NOFILE (it then cannot open a pidfd or a /proc file) or RLIMIT_CPU
+// (the kernel kills it), renice it or pin it to one CPU -- or do the same to
+// any process of the host. They reach only the sandbox's processes: a call
+// naming a process, process group or user with a member outside the sandbox
+// answers EPERM, as for another user's process; the others run in the kernel
+// (CONTINUE). Calls on the caller itself (pid 0) are tested in BPF and never
+// leave the kernel.
+//
+// The check and the kernel's lookup are not atomic: a pid that left the
+// sandbox could be taken by a host process in between, which needs the pid
+// counter to wrap within one round trip.
+import { readdirSync } from 'node:fs';
+import { syscallNumber } from '../../src/syscalls/table.js';
+import type { FeatureModule } from '../feature.js';
+import { CONTINUE } from '../loop.js';
+import { readIds, readStat, type ProcessTable } from '../processes.js';
+
+const EPERM = 1;
+const ESRCH = 3;
+const PID_ANY = 0xffffffff;
+/** setpriority's and ioprio_set's `which`, shifted to one scale: process, group, user. */
+const PRIO = { PROCESS: 0, PGRP: 1, USER: 2 } as const;
+const IOPRIO_WHO_PROCESS = 1;
+
+type Reach = 'sandbox' | 'outside' | 'gone';
+
+export const reachFeature: FeatureModule = {
+  name: 'reach',
+  emulates: [],
+  observes: ['setpriority', 'ioprio_set'],
+  observesIf: ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr']
+    .map((name) => ({ name, arg: 0, mask: PID_ANY })),
+  install(ctx) {
+    const { processes } = ctx;
+    const answer = (r: Reach): number => (r === 'sandbox' ? CONTINUE : r === 'gone' ? -ESRCH : -EPERM);
+    const byPid = (n: { int(i: number): number }) => {
+      const pid = n.int(0);
+      return pid < 0 ? CONTINUE : answer(processReach(processes, pid)); // no process has a negative pid: the kernel fails it
+    };
+    for (const name of ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr']) {
+      ctx.loop.on(syscallNumber(name)!, byPid);
+    }
+    const byWhich = (tid: number, which: number, who: number): number => {
+      if (who < 0 || which < PRIO.PROCESS || which > PRIO.USER) return CONTINUE; // the kernel answers ESRCH or EINVAL
+      if (which === PRIO.PROCESS) return who === 0 ? CONTINUE : answer(processReach(processes, who));
+      if (which === PRIO.PGRP) return answer(groupReach(processes, who === 0 ? readStat(tid)?.pgrp ?? -1 : who));
+      return answer(userReach(processes, who === 0 ? readIds(tid)?.uid ?? -1 : who));
+    };
+    ctx.loop.on(syscallNumber('setpriority')!, (n) => byWhich(n.tid, n.int(0), n.int(1)));
+    ctx.loop.on(syscallNumber('ioprio_set')!, (n) => byWhich(n.tid, n.int(0) - IOPRIO_WHO_PROCESS, n.int(1)));
+    return { name: 'reach' };
+  },
+};
+
+/** Whether the process of thread `pid` is one of the sandbox's: known, or a descendant of a known one not yet learnt. */
+function processReach(processes: ProcessTable, pid: number): Reach {
+  const ids = readIds(pid);
+  if (ids === null) return 'gone';
+  for (let p = ids.tgid, hops = 0; p > 1 && hops < 4096; hops++) {
+    if (processes.isKnown(p)) return 'sandbox';
+    const s = readStat(p);
+    if (s === null) return 'outside';
+    p = s.ppid;
+  }
+  return 'outside';
+}
+
+/** Every process of group `pgrp` must be the sandbox's; an empty group is gone (ESRCH). */
+function groupReach(processes: ProcessTable, pgrp: number): Reach {
+  return membersReach(processes, (pid) => readStat(pid)?.pgrp === pgrp);
+}
+
+/** Every process of real uid `uid` must be the sandbox's (for root, never). */
+function userReach(processes: ProcessTable, uid: number): Reach {
+  return membersReach(processes, (pid) => readIds(pid)?.uid === uid);
+}
+
+function membersReach(processes: ProcessTable, member: (pid: number) => boolean): Reach {
+  let any = false;
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || !member(pid)) continue;
+    if (processReach(processes, pid) !== 'sandbox') return 'outside';
+    any = true;
+  }
+  return any ? 'sandbox' : 'gone';
+}
