@@ -2,7 +2,8 @@
  * 8 worker processes each loop semop(-1, SEM_UNDO), a short critical section
  * (standing in for accept()), semop(+1, SEM_UNDO), then longer work outside
  * the mutex (handling the request). N requests in total; ns_per_op is per
- * request, wall clock from the start gate opening to the last worker's exit. */
+ * request, wall clock from the start gate opening (once every worker has
+ * served its warm-up requests) to the last worker's exit. */
 #include "workload.h"
 
 #define WORKERS 8
@@ -16,15 +17,26 @@ static void work(unsigned n)
 		x += i;
 }
 
+static void requests(int id, long n)
+{
+	for (long i = 0; i < n; i++) {
+		sem_change(id, 0, -1, SEM_UNDO);
+		work(WORK_INSIDE);
+		sem_change(id, 0, 1, SEM_UNDO);
+		work(WORK_OUTSIDE);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	long n = iterations(argc, argv, 200000);
 	long each = (n + WORKERS - 1) / WORKERS;
-	/* sem 0: the mutex (1 = free); sem 1: the start gate (workers wait for zero). */
-	int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+	/* sem 0: the mutex (1 = free); sem 1: the start gate (workers wait for zero);
+	 * sem 2: workers still warming up. */
+	int id = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
 	if (id < 0)
-		DIE("semget(IPC_PRIVATE, 2)");
-	unsigned short init[2] = { 1, 1 };
+		DIE("semget(IPC_PRIVATE, 3)");
+	unsigned short init[3] = { 1, 1, WORKERS };
 	union semun arg = { .array = init };
 	if (semctl(id, 0, SETALL, arg) < 0)
 		DIE("semctl(SETALL)");
@@ -33,19 +45,20 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			DIE("fork");
 		if (pid == 0) {
+			requests(id, warmup(each));
+			sem_change(id, 2, -1, 0); /* warm */
 			struct sembuf gate = { 1, 0, 0 };
 			while (semop(id, &gate, 1) < 0)
 				if (errno != EINTR)
 					DIE("semop(wait for the gate)");
-			for (long i = 0; i < each; i++) {
-				sem_change(id, 0, -1, SEM_UNDO);
-				work(WORK_INSIDE);
-				sem_change(id, 0, 1, SEM_UNDO);
-				work(WORK_OUTSIDE);
-			}
+			requests(id, each);
 			_exit(0);
 		}
 	}
+	struct sembuf warm = { 2, 0, 0 };
+	while (semop(id, &warm, 1) < 0)
+		if (errno != EINTR)
+			DIE("semop(wait for the warm-up)");
 	double t0 = now_ns();
 	sem_change(id, 1, -1, 0); /* open the gate */
 	reap_children();

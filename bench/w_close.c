@@ -4,10 +4,8 @@
 #include "workload.h"
 #include <fcntl.h>
 
-int main(int argc, char **argv)
+static void open_close(long n)
 {
-	long n = iterations(argc, argv, 1000000);
-	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		int fd = open("/dev/null", O_RDONLY);
 		if (fd < 0)
@@ -15,6 +13,14 @@ int main(int argc, char **argv)
 		if (close(fd) < 0)
 			DIE("close(%d)", fd);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	long n = iterations(argc, argv, 1000000);
+	open_close(warmup(n));
+	double t0 = now_ns();
+	open_close(n);
 	double t1 = now_ns();
 	report(t1 - t0, (double)n);
 	return 0;

@@ -3,12 +3,10 @@
  * (fork + exec + exit + reap). */
 #include "workload.h"
 
-int main(int argc, char **argv)
+static void fork_execs(long n)
 {
-	long n = iterations(argc, argv, 2000);
 	char *const args[] = { "true", NULL };
 	char *const env[] = { NULL };
-	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		pid_t pid = fork();
 		if (pid < 0)
@@ -23,6 +21,14 @@ int main(int argc, char **argv)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			DIE("child %d: status %#x", pid, status);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	long n = iterations(argc, argv, 2000);
+	fork_execs(warmup(n));
+	double t0 = now_ns();
+	fork_execs(n);
 	double t1 = now_ns();
 	report(t1 - t0, (double)n);
 	return 0;

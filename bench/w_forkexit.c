@@ -2,10 +2,8 @@
  * waitpid()s for it. ns_per_op is per fork (fork + exit + reap). */
 #include "workload.h"
 
-int main(int argc, char **argv)
+static void forks(long n)
 {
-	long n = iterations(argc, argv, 10000);
-	double t0 = now_ns();
 	for (long i = 0; i < n; i++) {
 		pid_t pid = fork();
 		if (pid < 0)
@@ -18,6 +16,14 @@ int main(int argc, char **argv)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			DIE("child %d: status %#x", pid, status);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	long n = iterations(argc, argv, 10000);
+	forks(warmup(n));
+	double t0 = now_ns();
+	forks(n);
 	double t1 = now_ns();
 	report(t1 - t0, (double)n);
 	return 0;

@@ -40,7 +40,7 @@ static void drop(int i)
 int main(int argc, char **argv)
 {
 	long n = iterations(argc, argv, 200000);
-	long rounds = (n + 1) / 2;
+	long rounds = (n + 1) / 2, total = warmup(rounds) + rounds;
 	alarm(60);
 	for (int i = 0; i < 3; i++) {
 		char path[] = "/tmp/sysvisor-w_lockpp-XXXXXX";
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		take(2);
 		if (write(ready[1], "x", 1) != 1)
 			DIE("write(ready)");
-		for (long k = 1; k <= rounds; k++) {
+		for (long k = 1; k <= total; k++) {
 			take((int)((k + 2) % 3));  /* L(k-1): released by the parent's turn k */
 			if (turns[0] != k)
 				DIE("child turn %ld after %ld parent turns", k, turns[0]);
@@ -80,8 +80,10 @@ int main(int argc, char **argv)
 	char c;
 	if (read(ready[0], &c, 1) != 1)
 		DIE("read(ready)");
-	double t0 = now_ns();
-	for (long k = 1; k <= rounds; k++) {
+	double t0 = 0;
+	for (long k = 1; k <= total; k++) {
+		if (k == total - rounds + 1)
+			t0 = now_ns(); /* the warm-up turns are done */
 		take((int)(k % 3));           /* L(k): released by the child's turn k-1 */
 		if (turns[1] != k - 1)
 			DIE("parent turn %ld after %ld child turns", k, turns[1]);
@@ -90,8 +92,8 @@ int main(int argc, char **argv)
 	}
 	reap_children();
 	double t1 = now_ns();
-	if (turns[1] != rounds)
-		DIE("the child made %ld turns, not %ld", turns[1], rounds);
+	if (turns[1] != total)
+		DIE("the child made %ld turns, not %ld", turns[1], total);
 	report(t1 - t0, (double)rounds * 2);
 	return 0;
 }

@@ -1,20 +1,30 @@
 /* w_mutex4 N: 4 processes contend for one semaphore used as a mutex
  * (-1 / +1 with SEM_UNDO, as Apache's `Mutex sysvsem` does), N acquire/release
  * pairs in total. ns_per_op is per acquire/release pair, wall clock from the
- * start gate opening to the last worker's exit. */
+ * start gate opening (once every worker has done its warm-up pairs) to the
+ * last worker's exit. */
 #include "workload.h"
 
 #define WORKERS 4
+
+static void acquire_release(int id, long n)
+{
+	for (long i = 0; i < n; i++) {
+		sem_change(id, 0, -1, SEM_UNDO);
+		sem_change(id, 0, 1, SEM_UNDO);
+	}
+}
 
 int main(int argc, char **argv)
 {
 	long n = iterations(argc, argv, 400000);
 	long each = (n + WORKERS - 1) / WORKERS;
-	/* sem 0: the mutex (1 = free); sem 1: the start gate (workers wait for zero). */
-	int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+	/* sem 0: the mutex (1 = free); sem 1: the start gate (workers wait for zero);
+	 * sem 2: workers still warming up. */
+	int id = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
 	if (id < 0)
-		DIE("semget(IPC_PRIVATE, 2)");
-	unsigned short init[2] = { 1, 1 };
+		DIE("semget(IPC_PRIVATE, 3)");
+	unsigned short init[3] = { 1, 1, WORKERS };
 	union semun arg = { .array = init };
 	if (semctl(id, 0, SETALL, arg) < 0)
 		DIE("semctl(SETALL)");
@@ -23,17 +33,20 @@ int main(int argc, char **argv)
 		if (pid < 0)
 			DIE("fork");
 		if (pid == 0) {
+			acquire_release(id, warmup(each));
+			sem_change(id, 2, -1, 0); /* warm */
 			struct sembuf gate = { 1, 0, 0 };
 			while (semop(id, &gate, 1) < 0)
 				if (errno != EINTR)
 					DIE("semop(wait for the gate)");
-			for (long i = 0; i < each; i++) {
-				sem_change(id, 0, -1, SEM_UNDO);
-				sem_change(id, 0, 1, SEM_UNDO);
-			}
+			acquire_release(id, each);
 			_exit(0);
 		}
 	}
+	struct sembuf warm = { 2, 0, 0 };
+	while (semop(id, &warm, 1) < 0)
+		if (errno != EINTR)
+			DIE("semop(wait for the warm-up)");
 	double t0 = now_ns();
 	sem_change(id, 1, -1, 0); /* open the gate */
 	reap_children();

@@ -3,6 +3,17 @@
  * ns_per_op is per semop call. The set is removed at the end. */
 #include "workload.h"
 
+static void down_up(int id, long pairs)
+{
+	struct sembuf down = { 0, -1, 0 }, up = { 0, 1, 0 };
+	for (long i = 0; i < pairs; i++) {
+		if (semop(id, &down, 1) < 0)
+			DIE("semop(-1)");
+		if (semop(id, &up, 1) < 0)
+			DIE("semop(+1)");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	long n = iterations(argc, argv, 1000000);
@@ -13,14 +24,9 @@ int main(int argc, char **argv)
 	if (semctl(id, 0, SETVAL, arg) < 0)
 		DIE("semctl(SETVAL)");
 	long pairs = (n + 1) / 2;
-	struct sembuf down = { 0, -1, 0 }, up = { 0, 1, 0 };
+	down_up(id, warmup(pairs));
 	double t0 = now_ns();
-	for (long i = 0; i < pairs; i++) {
-		if (semop(id, &down, 1) < 0)
-			DIE("semop(-1)");
-		if (semop(id, &up, 1) < 0)
-			DIE("semop(+1)");
-	}
+	down_up(id, pairs);
 	double t1 = now_ns();
 	if (semctl(id, 0, GETVAL) != 1)
 		DIE("semaphore value is not 1 at the end");

@@ -45,6 +45,17 @@ static inline long iterations(int argc, char **argv, long def)
 	return n;
 }
 
+/*
+ * Iterations every workload runs untimed before its timed loop, in every mode
+ * alike: sysvisor's loop starts cold in each run (a new worker thread whose
+ * JIT needs a few thousand notifications, 50-100 ms, to warm up) and the bench
+ * compares steady states.
+ */
+static inline long warmup(long n)
+{
+	return n / 4;
+}
+
 static inline void report(double elapsed_ns, double ops)
 {
 	printf("ns_per_op %.3f\n", elapsed_ns / ops);
