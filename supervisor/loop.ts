@@ -51,6 +51,8 @@ export interface LoopHooks {
   onListenerClosed(): void;
   /** The answer to `n` could not be delivered: a signal interrupted the task meanwhile. */
   undelivered(n: Notification): void;
+  /** The handler of `n` threw; `n` is answered ENOSYS after this returns. */
+  handlerFailed(n: Notification, err: unknown): void;
 }
 
 export class NotificationLoop {
@@ -188,7 +190,7 @@ export class NotificationLoop {
       if (result === DISPATCH) result = handler === undefined ? -ENOSYS : handler(n);
     } catch (err) {
       // A handler bug must cost one syscall, not the sandbox.
-      process.stderr.write(`sysvisor: internal error in the ${n.nr} handler: ${(err as Error).stack ?? err}\n`);
+      this.hooks.handlerFailed(n, err);
       result = -ENOSYS;
     }
     if (result === PENDING) {

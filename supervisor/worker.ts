@@ -3,8 +3,9 @@
 // through an eventfd (to wake it) plus the message port, read synchronously.
 import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { syscallNumber } from '../src/syscalls/table.js';
+import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
+import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { enabledFeatures } from './features.js';
 import { allocNative, close, read } from './ffi.js';
@@ -25,6 +26,7 @@ const port = parentPort!;
 const features: Feature[] = [];
 let processes: ProcessTable;
 let blocked: BlockedCalls;
+const crashes = new CrashReporter(state);
 
 const loop = new NotificationLoop(config.listenerFd, {
   nextTimeoutMs() {
@@ -43,6 +45,12 @@ const loop = new NotificationLoop(config.listenerFd, {
   },
   undelivered(n) {
     blocked.undelivered(n);
+  },
+  handlerFailed(n, err) {
+    const syscall = syscallName(n.nr);
+    const args = [0, 1, 2, 3, 4, 5].map((i) => `0x${n.big(i).toString(16)}`);
+    const file = crashes.report(err, { syscall, tid: n.tid, args });
+    process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${(err as Error)?.stack ?? err}\n`);
   },
   onListenerClosed() {
     processes.exitAll();
@@ -72,6 +80,13 @@ const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
 // After the features: the syscalls they set a restart policy for are not made transparent.
 blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
+// Test hook: the handler of one syscall throws, to drive the fault path end to end.
+const fault = process.env.SYSVISOR_TEST_FAULT;
+if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(syscallNumber(fault)!) !== undefined) {
+  loop.on(syscallNumber(fault)!, () => {
+    throw new Error(`SYSVISOR_TEST_FAULT=${fault}`);
+  });
+}
 
 function state(): unknown {
   const out: Record<string, unknown> = { processes: processes.snapshot() };
@@ -103,7 +118,13 @@ function jsonBigInt(_key: string, value: unknown): unknown {
 }
 
 port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
-loop.run();
+try {
+  loop.run();
+} catch (err) {
+  // The main thread closes the listener (every notified call then fails closed with ENOSYS).
+  const file = crashes.report(err, null);
+  throw new Error(`${(err as Error)?.message ?? err} (crash report: ${file})`, { cause: err });
+}
 for (const f of features) f.shutdown?.();
 const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
 loop.close();

@@ -2,10 +2,10 @@
 // codes, signal deaths, pipelines, bulk output, the arch/x32 kills, denied and
 // killed syscalls, and failing closed when the supervisor dies.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import t from 'tap';
 import { Sandbox } from '../supervisor/sandbox.js';
 import { C_BIN, CLI, policy } from './helpers.js';
@@ -90,6 +90,27 @@ t.test('a notified syscall without a handler gets ENOSYS, and the loop survives'
   const r = await run('/bin/sh', ['-c', `${C_BIN}sys_probe 1000; ${C_BIN}sys_probe 39 >/dev/null; echo ok`], p);
   t.equal(r.status, 0);
   t.match(r.stdout?.toString(), /ok\n$/);
+});
+
+t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash report with the state is written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-crash-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync(process.execPath, [CLI, 'run', '--', `${C_BIN}fault_handler`], {
+    encoding: 'utf8', env: { ...process.env, SYSVISOR_TEST_FAULT: 'semget', TMPDIR: dir },
+  });
+  t.equal(r.status, 0, 'the program ran to its end');
+  t.equal(r.stdout, 'semget: -1 ENOSYS\n'.repeat(5) + 'semctl(IPC_INFO) afterwards: ok\ndone\n');
+  t.equal((r.stderr.match(/internal error in the semget handler \(thread \d+\), answered ENOSYS; crash report: /g) ?? []).length, 5, 'each failure logged');
+  const reports = readdirSync(dir).filter((f) => /^sysvisor-crash-\d+-\d+\.json$/.test(f));
+  t.equal(reports.length, 3, 'at most 3 reports a run');
+  t.match(r.stderr, /crash report: not written: 3 reports already/);
+  const report = JSON.parse(readFileSync(join(dir, reports[0]), 'utf8'));
+  t.equal(report.version, 1);
+  t.match(report.error, /SYSVISOR_TEST_FAULT=semget/);
+  t.equal(report.call.syscall, 'semget');
+  t.equal(report.call.args[0], '0x0', 'IPC_PRIVATE');
+  t.ok(report.state.processes.some((p: { pid: number }) => p.pid > 0), 'the state dump lists the process');
+  t.ok(Array.isArray(report.state.sem.sets), 'and the semaphores');
 });
 
 t.test('the target fails closed when the supervisor is killed', async (t) => {
