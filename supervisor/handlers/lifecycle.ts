@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
+import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop.js';
 import { listProcesses, readStat } from '../processes.js';
 
@@ -63,9 +64,12 @@ export const lifecycleFeature: FeatureModule = {
       return CONTINUE;
     };
 
+    /** When the last scan ran: scans come at most every SCAN_DELAY_MS, however fast the forks. */
+    let lastScan = -Infinity;
     /** Learn the new children; calls of `tid` and calls made SCAN_DELAY_MS ago stop being pending. */
     const resolve = (now: number, tid = 0) => {
       if (!pending.some((c) => c.due <= now || c.tid === tid)) return;
+      lastScan = now;
       for (const child of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(child);
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i].due <= now || pending[i].tid === tid) pending.splice(i, 1);
     };
@@ -104,6 +108,11 @@ export const lifecycleFeature: FeatureModule = {
       if (last >= from && last - from <= MAX_RANGE) {
         const out: number[] = [];
         for (let pid = from + 1; pid <= last; pid++) {
+          // Most new pids are gone again (fork, exit, wait) or are threads:
+          // pidfd_open tells without the cost of a failed readFileSync.
+          const fd = pidfdOpen(pid);
+          if (fd < 0) continue;
+          close(fd);
           const s = readStat(pid);
           if (s !== null && s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid)) out.push(pid);
         }
@@ -114,8 +123,11 @@ export const lifecycleFeature: FeatureModule = {
 
     return {
       name: 'lifecycle',
-      nextDeadline: () => (pending.length > 0 ? pending[0].due : Infinity),
-      onTimer: () => resolve(performance.now()),
+      nextDeadline: () => (pending.length > 0 ? Math.max(pending[0].due, lastScan + SCAN_DELAY_MS) : Infinity),
+      onTimer: () => {
+        const now = performance.now();
+        if (now >= lastScan + SCAN_DELAY_MS) resolve(now);
+      },
       snapshot: () => ({ max, pendingCreations: pending.length }),
     };
   },
