@@ -227,3 +227,23 @@ export function readIds(tid: number): { tgid: number; uid: number } | null {
   if (s === null) return null;
   return { tgid: Number(s.get('Tgid')), uid: Number((s.get('Uid') ?? '').split(/\s+/)[0]) };
 }
+
+/**
+ * Whether thread `tid` may still be inside execve/execveat, from
+ * /proc/TID/syscall. A task running in the kernel (mid-exec, before its
+ * close-on-exec fds are closed) reads "running", which says nothing: that
+ * counts as still in exec, so callers look again later. A thread that is gone
+ * (a non-leader's exec succeeded, or it died) is not in exec.
+ */
+export function inExec(tid: number): boolean {
+  let s: string;
+  try {
+    s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
+  } catch {
+    return false;
+  }
+  return s.startsWith('running') || s.startsWith(`${NR_EXECVE} `) || s.startsWith(`${NR_EXECVEAT} `);
+}
+
+const NR_EXECVE = 59;
+const NR_EXECVEAT = 322;

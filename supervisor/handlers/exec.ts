@@ -27,12 +27,13 @@
 // under a stream of signals). With --trace, the name is refreshed at every
 // exit_group, so exit events name the program that ran.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readFileSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
 import type { Notification } from '../notification.js';
+import { inExec } from '../processes.js';
 import { flags, hex } from '../trace.js';
 
 const EACCES = 13;
@@ -267,16 +268,6 @@ function realPathOf(listed: string): string {
     return realpathSync(listed);
   } catch {
     return posix.normalize(listed); // not there (yet): compared as written
-  }
-}
-
-/** Is the thread still inside execve/execveat (/proc/TID/syscall starts with the number)? */
-function inExec(tid: number): boolean {
-  try {
-    const s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
-    return s.startsWith(`${NR_EXECVE} `) || s.startsWith(`${NR_EXECVEAT} `);
-  } catch {
-    return false; // gone: a non-leader thread's exec succeeded, or the task died
   }
 }
 

@@ -50,11 +50,11 @@ import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
 import type { Notification } from '../notification.js';
-import type { ProcessEntry } from '../processes.js';
+import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
-  type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, readProc, TargetFds,
+  type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
 
 const EBADF = 9;
@@ -611,11 +611,6 @@ class LockHandlers {
 
 
 /** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
-function inExec(tid: number): boolean {
-  const s = readProc(`/proc/${tid}/syscall`); // null: the thread is gone (a non-leader's exec succeeded, or it died)
-  return s !== null && (s.startsWith('59 ') || s.startsWith('322 '));
-}
-
 function nr(name: string): number {
   return syscallNumber(name)!;
 }
