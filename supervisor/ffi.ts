@@ -1,6 +1,7 @@
 // koffi bindings to libc: every syscall the supervisor makes goes through
 // here. Synchronous calls only (an async koffi call costs ~50 µs). Pointers are
 // passed as plain numbers (addresses from koffi.address) or koffi allocations.
+import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -15,8 +16,6 @@ export const ioctl = libc.func('int ioctl(int fd, unsigned long req, void *arg)'
 export const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (fd: number, req: number, arg: number) => number;
 export const epollCreate1 = libc.func('int epoll_create1(int flags)') as (flags: number) => number;
 export const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as (epfd: number, op: number, fd: number, ev: unknown) => number;
-export const epollWait = libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)') as (
-  epfd: number, events: unknown, max: number, timeout: number) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
 export const read = libc.func('long read(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
 export const write = libc.func('long write(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
@@ -39,6 +38,22 @@ export const fstat = libc.func('int fstat(int fd, void *buf)') as (fd: number, b
 export const openPath = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 /** x86_64 struct stat: st_dev u64 @0, st_ino u64 @8, st_mode u32 @24, st_size i64 @48. */
 export const STAT_SIZE = 144;
+
+/** shims/fastpath.c's sv_step: SEND (optional) + epoll_wait + RECV in one native call. */
+export type StepFn = (listener: number, epfd: number, events: unknown, max: number, timeout: number,
+  resp: unknown, send: number, notif: unknown, out: unknown) => number;
+
+const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', import.meta.url));
+
+/** Loaded by the loop's thread only; built with the launcher by `make -C shims`. */
+export function loadStep(): StepFn {
+  try {
+    return koffi.load(FASTPATH).func(
+      'int sv_step(int listener, int epfd, void *events, int max, int timeout, void *resp, int send, void *notif, void *out)') as StepFn;
+  } catch (err) {
+    throw new Error(`cannot load ${FASTPATH} (run \`npm run build\`): ${(err as Error).message}`);
+  }
+}
 
 export function errno(): number {
   return koffi.errno();
