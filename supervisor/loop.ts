@@ -38,6 +38,8 @@ export const PENDING = -0x40000001;
 export const ANSWERED = -0x40000003;
 
 export type Handler = (n: Notification) => number;
+/** Told, before anything else happens, that the answer a handler returned for `n` could not be delivered. */
+export type UndeliveredHandler = (n: Notification) => void;
 export type FdCallback = (events: number) => void;
 /** Observer of every answered notification (tracing). `result` is a Handler result. */
 export interface Observer {
@@ -68,6 +70,7 @@ export class NotificationLoop {
   observer: Observer | null = null;
 
   private readonly handlers: (Handler | undefined)[] = new Array(512);
+  private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array(512);
   private readonly fdCallbacks = new Map<number, FdCallback>();
   private readonly epfd: number;
   private readonly recvBuf: NativeBuffer;
@@ -118,6 +121,11 @@ export class NotificationLoop {
 
   on(nr: number, handler: Handler): void {
     this.handlers[nr] = handler;
+  }
+
+  /** Be told when an answer the handler of `nr` returned could not be delivered (to undo what it committed). */
+  onUndelivered(nr: number, handler: UndeliveredHandler): void {
+    this.undeliveredHandlers[nr] = handler;
   }
 
   /** The handler `on` installed for `nr`, if any: a feature that also watches `nr` chains to it. */
@@ -200,7 +208,9 @@ export class NotificationLoop {
 
   /** The answer to the current notification could not be delivered: a signal interrupted the task meanwhile. */
   private undelivered(): void {
-    this.hooks.undelivered(this.notification);
+    const n = this.notification;
+    this.hooks.undelivered(n);
+    this.undeliveredHandlers[n.nr]?.(n);
   }
 
   /** True once the filter has no task left: nothing will ever be notified again. */

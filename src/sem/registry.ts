@@ -64,6 +64,13 @@ export class SemRegistry<T> {
   /** Waiters with a timeout; entries no longer queued are pruned lazily. */
   private readonly timed = new Set<SemWaiter<T>>();
   private waiterSeq = 0;
+  /** Packed operations of the semop being handled (num, op, flg each); a waiter gets a copy. */
+  private ops = new Int32Array(3 * 8);
+  /** The success semop() last left to the caller to deliver (hooks.deferImmediate), for undeliverable(). */
+  private deferredSet: SemSet<T> | null = null;
+  private deferredAdj: Int16Array | null = null;
+  private deferredEnd = 0;
+  private deferredOtime = 0;
 
   /**
    * @param limits initial /proc/sys/kernel/sem values (copied)
@@ -182,11 +189,13 @@ export class SemRegistry<T> {
    * EFAULT for the sembuf array, then EINVAL for a bad timeout value
    * (timespecToNs), then the checks here: EINVAL for the id, EFBIG, EACCES.
    *
-   * Returns -errno when the call fails at once (the supervisor replies), or a
-   * SemWaiter whose reply goes through hooks.complete(): state "completed" if
-   * it succeeded at once (already delivered), "cancelled" if that delivery
-   * failed and the operation was undone, "queued" if it sleeps. A queued
-   * waiter ends through a wake-up, IPC_RMID (EIDRM), expire() (EAGAIN) or cancel().
+   * Returns -errno when the call fails at once (the supervisor replies), 0
+   * when it succeeded at once and hooks.deferImmediate left the reply to the
+   * caller (see undeliverable()), or a SemWaiter whose reply goes through
+   * hooks.complete(): state "completed" if it succeeded at once (already
+   * delivered), "cancelled" if that delivery failed and the operation was
+   * undone, "queued" if it sleeps. A queued waiter ends through a wake-up,
+   * IPC_RMID (EIDRM), expire() (EAGAIN) or cancel().
    *
    * @param undo the caller's SEM_UNDO list
    * @param timeoutNs relative timeout (semtimedop), null to sleep without limit
@@ -200,10 +209,13 @@ export class SemRegistry<T> {
     timeoutNs: bigint | null,
     token: T,
   ): number | SemWaiter<T> {
+    this.deferredSet = null;
     const bad = this.checkSemop(sops.length);
     if (bad) return bad;
     if (semid < 0) return -EINVAL; // __do_semtimedop()
-    const ops = new Int32Array(3 * sops.length);
+    const end = 3 * sops.length;
+    if (this.ops.length < end) this.ops = new Int32Array(end);
+    const ops = this.ops;
     let max = 0;
     let undos = false;
     let alter = false;
@@ -231,29 +243,52 @@ export class SemRegistry<T> {
     if (max >= set.nsems) return -EFBIG;
     if (!ipcperms(c, set.perm, alter ? S_IWUGO : S_IRUGO)) return -EACCES;
     const adj = entry ? entry.adj : null;
-    const r = set.perform(ops, adj, c.pid);
+    const r = set.perform(ops, end, adj, c.pid);
     if (r < 0) return r;
     if (r === 0) {
-      const w = new SemWaiter(token, c.pid, semid, ops, alter, entry, null, this.waiterSeq++);
+      if (this.hooks.deferImmediate === true && set.idle) {
+        // With no sleeper to wake, what remains of the commit is otime; nobody sees it before the reply.
+        this.deferredSet = set;
+        this.deferredAdj = adj;
+        this.deferredEnd = end;
+        this.deferredOtime = set.otimeOf(ops[0]!);
+        set.setOtime(ops);
+        return 0;
+      }
+      const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, null, this.waiterSeq++);
       w.state = 'completed';
       if (!this.hooks.complete(w, 0)) {
-        set.rollback(ops, adj);
+        set.rollback(w.ops, end, adj);
         w.state = 'cancelled';
         return w;
       }
-      if (alter) set.update(ops, true);
-      else set.setOtime(ops);
+      if (alter) set.update(w.ops, true);
+      else set.setOtime(w.ops);
       set.settle();
       return w;
     }
     // A zero timeout expires before anyone could wake the caller.
     if (timeoutNs !== null && timeoutNs <= 0n) return -EAGAIN;
     const deadline = timeoutNs === null ? null : this.clock.monoNs() + timeoutNs;
-    const w = new SemWaiter(token, c.pid, semid, ops, alter, entry, deadline, this.waiterSeq++);
+    const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, deadline, this.waiterSeq++);
     w.blocking = r - 1;
     set.enqueue(w);
     if (deadline !== null) this.timed.add(w);
     return w;
+  }
+
+  /**
+   * The reply to the success semop() just returned 0 for could not be
+   * delivered (the task was interrupted): undo it exactly (values,
+   * adjustments, sempids, otime), as if it never ran. Call it before anything
+   * else touches the registry.
+   */
+  undeliverable(): void {
+    const set = this.deferredSet;
+    if (set === null) return;
+    this.deferredSet = null;
+    set.rollback(this.ops, this.deferredEnd, this.deferredAdj);
+    set.restoreOtime(this.ops[0]!, this.deferredOtime);
   }
 
   /** find_alloc_undo(): the list's entry for semid (now most recently used), created if the id is valid. */

@@ -46,6 +46,8 @@ export class SemSet<T> {
   private readonly semConst = new Map<number, WaitList<T>>();
   /** Number of queued complex operations. */
   private complexCount = 0;
+  /** Number of queued operations, on any list. */
+  private queued = 0;
   /** Every undo entry for this set, to clear (SETVAL, SETALL) or drop (IPC_RMID). */
   readonly undos = new Set<UndoEntry>();
   /** sempid values overwritten by the last successful perform(), for rollback(). */
@@ -72,6 +74,20 @@ export class SemSet<T> {
     return t;
   }
 
+  /** No operation sleeps on the set: a change to its values wakes nobody. */
+  get idle(): boolean {
+    return this.queued === 0;
+  }
+
+  /** The sem_otime candidate of semaphore num, to put back with restoreOtime(). */
+  otimeOf(num: number): number {
+    return this.otimes[num]!;
+  }
+
+  restoreOtime(num: number, otime: number): void {
+    this.otimes[num] = otime;
+  }
+
   /** Times of a set restored from a previous run. */
   restoreTimes(otime: number, ctime: number): void {
     this.otimes.fill(0);
@@ -85,16 +101,17 @@ export class SemSet<T> {
   }
 
   /**
-   * perform_atomic_semop(): applies packed ops in array order, all or
-   * nothing. Returns 0 (committed, sempid set), -EAGAIN, -ERANGE, or 1 + the
-   * index of the operation that must sleep. Later ops see earlier ones'
-   * effect, so one array may e.g. decrement and re-increment one semaphore.
+   * perform_atomic_semop(): applies packed ops (the first `end` entries of
+   * `ops`) in array order, all or nothing. Returns 0 (committed, sempid set),
+   * -EAGAIN, -ERANGE, or 1 + the index of the operation that must sleep.
+   * Later ops see earlier ones' effect, so one array may e.g. decrement and
+   * re-increment one semaphore.
    */
-  perform(ops: Int32Array, adj: Int16Array | null, pid: number): number {
+  perform(ops: Int32Array, end: number, adj: Int16Array | null, pid: number): number {
     const vals = this.vals;
     let i = 0;
     let result = 0;
-    for (; i < ops.length; i += 3) {
+    for (; i < end; i += 3) {
       const num = ops[i]!;
       const op = ops[i + 1]!;
       const flg = ops[i + 2]!;
@@ -122,7 +139,7 @@ export class SemSet<T> {
       for (i -= 3; i >= 0; i -= 3) this.unapply(ops, i, adj);
       return result;
     }
-    const n = ops.length / 3;
+    const n = end / 3;
     if (this.pidLog.length < n) this.pidLog = new Int32Array(n);
     for (let j = 0; j < n; j++) {
       const num = ops[3 * j]!;
@@ -133,8 +150,8 @@ export class SemSet<T> {
   }
 
   /** Undoes the perform() that just returned 0 for these ops: values, adjustments, sempids. */
-  rollback(ops: Int32Array, adj: Int16Array | null): void {
-    for (let i = ops.length - 3; i >= 0; i -= 3) {
+  rollback(ops: Int32Array, end: number, adj: Int16Array | null): void {
+    for (let i = end - 3; i >= 0; i -= 3) {
       this.unapply(ops, i, adj);
       this.pids[ops[i]!] = this.pidLog[i / 3]!;
     }
@@ -154,6 +171,7 @@ export class SemSet<T> {
 
   /** Queues a sleeping semop as do_semtimedop() does. */
   enqueue(q: SemWaiter<T>): void {
+    this.queued++;
     if (q.ops.length === 3) {
       const num = q.ops[0]!;
       if (!q.alter) this.list(this.semConst, num).push(q);
@@ -175,6 +193,7 @@ export class SemSet<T> {
   /** Takes q off its queue (unlink_queue). */
   unlink(q: SemWaiter<T>): void {
     q.list!.remove(q);
+    this.queued--;
     if (q.ops.length > 3) this.complexCount--;
   }
 
@@ -214,7 +233,7 @@ export class SemSet<T> {
       return DROPPED;
     }
     const adj = q.undo ? q.undo.adj : null;
-    const r = this.perform(q.ops, adj, q.pid);
+    const r = this.perform(q.ops, q.ops.length, adj, q.pid);
     if (r > 0) {
       q.blocking = r - 1;
       return BLOCKED;
@@ -227,7 +246,7 @@ export class SemSet<T> {
       return FAILED;
     }
     if (this.hooks.complete(q, 0)) return DONE;
-    this.rollback(q.ops, adj);
+    this.rollback(q.ops, q.ops.length, adj);
     q.state = 'cancelled';
     return DROPPED;
   }

@@ -53,6 +53,13 @@ export interface SemHooks<T> {
    * (values, adjustments, sempids) before anyone else sees it.
    */
   complete(w: SemWaiter<T>, errno: number): boolean;
+  /**
+   * When true, a semop that succeeds at once on a set where nothing sleeps
+   * is not passed to complete(): semop() returns 0, the caller delivers the
+   * reply, and calls SemRegistry.undeliverable() if it could not (a reply
+   * sent later, with the next wait, costs no extra crossing to the kernel).
+   */
+  readonly deferImmediate?: boolean;
 }
 
 /** One struct sembuf. */

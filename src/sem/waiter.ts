@@ -27,7 +27,8 @@ export class SemWaiter<T> {
   list: WaitList<T> | null = null;
 
   /**
-   * @param token opaque value of the supervisor (e.g. the notification id)
+   * @param token opaque value of the supervisor (e.g. the notification id);
+   *   it may replace it once semop() returned the waiter queued
    * @param pid thread-group id, recorded as sempid when the operation commits
    * @param semid id of the set operated on
    * @param ops packed operations: num, op, flg for each sembuf
@@ -37,7 +38,7 @@ export class SemWaiter<T> {
    * @param seq registry-wide arrival number (orders equal deadlines)
    */
   constructor(
-    readonly token: T,
+    public token: T,
     readonly pid: number,
     readonly semid: number,
     readonly ops: Int32Array,

@@ -37,17 +37,8 @@ const SEMCTL_CMDS: Record<number, string> = {
 };
 const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[0o1000, 'IPC_CREAT'], [0o2000, 'IPC_EXCL'], [0o4000, 'IPC_NOWAIT']];
 
-/** The supervisor's handle on one semop call: set once the call sleeps. */
-class SemToken {
-  blocked: BlockedCall | null = null;
-}
-
-export function semCaller(pid: number, creds: Credentials): SemCaller {
-  return {
-    pid, uid: creds.euid, gid: creds.egid, groups: creds.groups,
-    isRoot: (creds.capEff & (CAP_IPC_OWNER | CAP_SYS_ADMIN)) === (CAP_IPC_OWNER | CAP_SYS_ADMIN),
-  };
-}
+/** A waiter's token: null while it is the notification being handled, its BlockedCall once it sleeps. */
+type SemToken = BlockedCall | null;
 
 export const semFeature: FeatureModule = {
   name: 'sem',
@@ -64,12 +55,20 @@ class SemHandlers {
   private readonly registry: SemRegistry<SemToken>;
   private readonly sops: SemBuf[] = [];
   private readonly io: NotificationIO;
+  /** The caller of the call being handled, filled in place: the registry keeps none of it. */
+  private readonly who: SemCaller = { pid: 0, uid: 0, gid: 0, groups: [], isRoot: false };
+  /** The credentials whose isRoot was computed last (a bigint test that allocates). */
+  private rootCreds: Credentials | null = null;
+  private rootOf = false;
+  /** The answer of the semop being handled is a success the registry left to us (deferImmediate). */
+  private deferred = false;
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop } = ctx;
     this.registry = new SemRegistry<SemToken>(ctx.config.sem, {
-      isAlive: (w) => w.token.blocked === null ? loop.currentValid() : loop.isValid(w.token.blocked.record.id),
+      isAlive: (w) => w.token === null ? loop.currentValid() : loop.isValid(w.token.record.id),
       complete: (w, errno) => this.complete(w, errno),
+      deferImmediate: true,
     }, {
       monoNs: () => process.hrtime.bigint(),
       realSec: () => Math.floor(Date.now() / 1000),
@@ -79,6 +78,11 @@ class SemHandlers {
     loop.on(nr('semget'), (n) => this.semget(n));
     loop.on(nr('semop'), (n) => this.semop(n, false));
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
+    const undelivered = () => {
+      if (this.deferred) this.registry.undeliverable();
+    };
+    loop.onUndelivered(nr('semop'), undelivered);
+    loop.onUndelivered(nr('semtimedop'), undelivered);
     ctx.blocked.setPolicy(nr('semop'), 'eintr');
     ctx.blocked.setPolicy(nr('semtimedop'), 'eintr');
     loop.on(nr('semctl'), (n) => this.semctl(n));
@@ -122,22 +126,33 @@ class SemHandlers {
     }
   }
 
-  private caller(n: Notification): { caller: SemCaller; process: ProcessEntry } | null {
+  /** The caller's process, with `who` filled in for it; null if it is gone. */
+  private caller(n: Notification): ProcessEntry | null {
     const process = this.ctx.processes.processOf(n.tid);
     const creds = this.ctx.processes.credentials(n.tid);
     if (process === null || creds === null) return null;
-    return { caller: semCaller(process.tgid, creds), process };
+    if (creds !== this.rootCreds) {
+      this.rootCreds = creds;
+      this.rootOf = (creds.capEff & (CAP_IPC_OWNER | CAP_SYS_ADMIN)) === (CAP_IPC_OWNER | CAP_SYS_ADMIN);
+    }
+    const who = this.who;
+    who.pid = process.tgid;
+    who.uid = creds.euid;
+    who.gid = creds.egid;
+    who.groups = creds.groups;
+    who.isRoot = this.rootOf;
+    return process;
   }
 
   private semget(n: Notification): number {
     if (this.ctx.files.pendingWrites > 0) this.ctx.files.flush();
-    const who = this.caller(n);
-    if (who === null) return -EINVAL;
-    return this.registry.semget(who.caller, n.int(0), n.int(1), n.int(2));
+    if (this.caller(n) === null) return -EINVAL;
+    return this.registry.semget(this.who, n.int(0), n.int(1), n.int(2));
   }
 
   /** ksys_semtimedop's order: timeout copied (EFAULT), nsops checks, sops copied (EFAULT), timeout checked (EINVAL). */
   private semop(n: Notification, timed: boolean): number {
+    this.deferred = false;
     const { memory } = this.ctx;
     const semid = n.int(0);
     const nsops = n.uint(2);
@@ -157,26 +172,28 @@ class SemHandlers {
     const sops = this.sops;
     sops.length = nsops;
     for (let i = 0; i < nsops; i++) sops[i] = decodeSembuf(bytes, i * SEMBUF_SIZE, sops[i] ?? { num: 0, op: 0, flg: 0 });
-    const who = this.caller(n);
-    if (who === null) return -EINVAL;
-    const token = new SemToken();
+    const process = this.caller(n);
+    if (process === null) return -EINVAL;
     // A restarted call that a signal cut off before it could sleep must not sleep now: the signal "interrupted" it.
     const mayBlock = !this.ctx.blocked.restartWithoutSleep;
     this.ctx.blocked.restartWithoutSleep = false;
-    const r = this.registry.semop(who.caller, this.undoList(who.process), semid, sops, timeoutNs, token);
-    if (typeof r === 'number') return r;
+    const r = this.registry.semop(this.who, this.undoList(process), semid, sops, timeoutNs, null);
+    if (typeof r === 'number') {
+      this.deferred = r === 0;
+      return r;
+    }
     if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
     if (!mayBlock) {
       this.registry.cancel(r);
       return -EINTR;
     }
-    token.blocked = this.ctx.blocked.block(n, () => this.registry.cancel(r));
+    r.token = this.ctx.blocked.block(n, () => this.registry.cancel(r));
     return PENDING;
   }
 
   /** Deliver a semop result: now for the notification being handled, later for a sleeper. */
   private complete(w: SemWaiter<SemToken>, errno: number): boolean {
-    const call = w.token.blocked;
+    const call = w.token;
     const result = errno === 0 ? 0 : -errno;
     if (call === null) return this.ctx.loop.answerNow(result);
     const delivered = this.ctx.loop.reply(call.record.id, result);
@@ -189,10 +206,9 @@ class SemHandlers {
   private semctl(n: Notification): number {
     const cmd = n.int(2);
     if (this.ctx.files.pendingWrites > 0) this.ctx.files.flush();
-    const who = this.caller(n);
-    if (who === null) return -EINVAL;
+    if (this.caller(n) === null) return -EINVAL;
     this.io.bind(n);
-    return this.registry.semctl(who.caller, n.int(0), n.int(1), cmd, n.int(3), this.io);
+    return this.registry.semctl(this.who, n.int(0), n.int(1), cmd, n.int(3), this.io);
   }
 
   private undoList(p: ProcessEntry): UndoList {
