@@ -3,10 +3,11 @@
 // Native buffers are allocated once; the fast path allocates nothing.
 //
 // A handler's answer is not sent at once: it goes out with the next wait, in
-// one native call (shims/fastpath.c) that sends it, waits in epoll_wait and
-// receives the next notification, so that a round trip crosses from JS to C
-// once instead of three times. Nothing runs between the handler and that
-// send but the loop's own bookkeeping (timers due first get the answer out).
+// one native call (shims/fastpath.c) that sends it, waits in epoll_wait,
+// receives the next notification and reads ahead the memory its handler
+// will read (readAhead), so that a round trip crosses from JS to C once
+// instead of four times. Nothing runs between the handler and that send but
+// the loop's own bookkeeping (timers due first get the answer out).
 import {
   allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
 } from './ffi.js';
@@ -27,6 +28,8 @@ const EINTR = 4;
 const ENOSYS = 38;
 const MAX_EVENTS = 64;
 const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
+/** Largest read ahead: 64 sembufs. */
+const AHEAD_MAX = 384;
 /** `performance` is an accessor on globalThis: read it once. */
 const clock = performance;
 
@@ -87,9 +90,15 @@ export class NotificationLoop {
   private readonly lateWords: Uint32Array;
   private readonly lateInts: Int32Array;
   private readonly step: StepFn;
-  /** sv_step's result words: [received, SEND errno]. */
+  /** sv_step's result words: [received, SEND errno, bytes read ahead]. */
   private readonly stepOut: NativeBuffer;
   private readonly stepWords: Int32Array;
+  /** What sv_step reads ahead, per syscall (see readAhead), and where. */
+  private readonly plan: NativeBuffer;
+  private readonly planWords: Uint32Array;
+  private readonly ahead: NativeBuffer;
+  /** Bytes read ahead for the current notification. */
+  private aheadLen = 0;
   /** 1 while the current notification's answer waits in sendBuf for the next step (or flush). */
   private sendPending = 0;
   private stopped = false;
@@ -103,8 +112,11 @@ export class NotificationLoop {
     this.addfdBuf = allocNative(24);
     this.events = allocNative(MAX_EVENTS * EPOLL_EVENT_SIZE);
     this.step = loadStep();
-    this.stepOut = allocNative(8);
-    this.stepWords = new Int32Array(this.stepOut.bytes.buffer, 0, 2);
+    this.stepOut = allocNative(12);
+    this.stepWords = new Int32Array(this.stepOut.bytes.buffer, 0, 3);
+    this.plan = allocNative(512 * 4);
+    this.planWords = new Uint32Array(this.plan.bytes.buffer, 0, 512);
+    this.ahead = allocNative(AHEAD_MAX);
     this.recvWords = new Uint32Array(this.recvBuf.bytes.buffer, 0, NOTIF_SIZE / 4);
     this.sendWords = new Uint32Array(this.sendBuf.bytes.buffer, 0, RESP_SIZE / 4);
     this.sendInts = new Int32Array(this.sendBuf.bytes.buffer, 0, RESP_SIZE / 4);
@@ -126,6 +138,25 @@ export class NotificationLoop {
   /** Be told when an answer the handler of `nr` returned could not be delivered (to undo what it committed). */
   onUndelivered(nr: number, handler: UndeliveredHandler): void {
     this.undeliveredHandlers[nr] = handler;
+  }
+
+  /**
+   * Have the step that receives a notification of `nr` read its args[countArg]
+   * (an unsigned int) elements of `size` bytes at args[ptrArg] from the
+   * caller's memory, for the handler to take with `readAhead` instead of
+   * paying a call of its own.
+   */
+  readAheadFor(nr: number, ptrArg: number, countArg: number, size: number): void {
+    this.planWords[nr] = ptrArg | (countArg << 8) | (size << 16);
+  }
+
+  /**
+   * The `len` bytes readAheadFor read for the current notification, in the
+   * first `len` bytes of the returned array (valid until the next step); null
+   * if they were not read (then read them as usual: errors are reported there).
+   */
+  readAhead(len: number): Uint8Array | null {
+    return this.aheadLen === len ? this.ahead.bytes : null;
   }
 
   /** The handler `on` installed for `nr`, if any: a feature that also watches `nr` chains to it. */
@@ -166,7 +197,8 @@ export class NotificationLoop {
       const send = this.sendPending;
       this.sendPending = 0;
       const n = this.step(this.listener, this.epfd, this.events.ptr, MAX_EVENTS, timeout, this.sendBuf.ptr, send,
-        this.recvBuf.ptr, this.stepOut.ptr);
+        this.recvBuf.ptr, this.stepOut.ptr, this.plan.ptr, this.ahead.ptr, AHEAD_MAX);
+      this.aheadLen = out[2];
       if (out[1] !== 0) {
         // Nothing else was done: the notification is still the one whose answer was lost.
         this.undelivered();
@@ -231,6 +263,7 @@ export class NotificationLoop {
   }
 
   private receive(): void {
+    this.aheadLen = 0;
     this.recvBuf.bytes.fill(0); // the kernel insists on a zeroed struct
     if (ioctl(this.listener, IOCTL_RECV, this.recvBuf.ptr) < 0) {
       const e = errno();

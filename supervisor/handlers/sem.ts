@@ -78,6 +78,8 @@ class SemHandlers {
     loop.on(nr('semget'), (n) => this.semget(n));
     loop.on(nr('semop'), (n) => this.semop(n, false));
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
+    loop.readAheadFor(nr('semop'), 1, 2, SEMBUF_SIZE);
+    loop.readAheadFor(nr('semtimedop'), 1, 2, SEMBUF_SIZE);
     const undelivered = () => {
       if (this.deferred) this.registry.undeliverable();
     };
@@ -166,11 +168,11 @@ class SemHandlers {
     }
     const bad = this.registry.checkSemop(nsops);
     if (bad < 0) return bad;
-    const bytes = memory.read(n.tid, n.u64(1), nsops * SEMBUF_SIZE);
+    const bytes = this.ctx.loop.readAhead(nsops * SEMBUF_SIZE) ?? memory.read(n.tid, n.u64(1), nsops * SEMBUF_SIZE);
     if (typeof bytes === 'number') return -EFAULT;
     if (timeoutBad) return -EINVAL;
     const sops = this.sops;
-    sops.length = nsops;
+    if (sops.length !== nsops) sops.length = nsops; // a runtime call even when unchanged
     for (let i = 0; i < nsops; i++) sops[i] = decodeSembuf(bytes, i * SEMBUF_SIZE, sops[i] ?? { num: 0, op: 0, flg: 0 });
     const process = this.caller(n);
     if (process === null) return -EINVAL;
