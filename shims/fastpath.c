@@ -7,16 +7,14 @@
  * when the only event is the listener being readable, receive the next
  * notification and read ahead the argument memory its handler will read.
  *
+ * Everything travels in one struct sv_loop (supervisor/loop.ts fills it;
+ * one koffi argument converts faster than twelve).
+ *
  * plan[nr] says what to read ahead for syscall nr: 0 nothing, else
  * ptr_arg | count_arg << 8 | size << 16, for args[count_arg] (an unsigned
  * int) elements of `size` bytes at args[ptr_arg], when that is at most
  * `ahead_max` bytes.
  *
- * out[0]: 1 received into `notif`, 0 not attempted, -errno RECV failed.
- * out[1]: 0, or -errno of the SEND: then nothing else was done (so `notif`
- *         still holds the notification that could not be answered).
- * out[2]: bytes read ahead into `ahead`, 0 if none (not planned, too long,
- *         or the read failed: the handler then reads and reports the error).
  * Returns epoll_wait's result (0 when the SEND failed), or -errno.
  */
 #define _GNU_SOURCE
@@ -49,27 +47,43 @@ static int read_ahead(const struct seccomp_notif *n, const uint32_t *plan, void 
 	return process_vm_readv(n->pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? (int)len : 0;
 }
 
-int sv_step(int listener, int epfd, struct epoll_event *events, int max, int timeout, void *resp, int send,
-	    struct seccomp_notif *notif, int *out, const uint32_t *plan, void *ahead, int ahead_max)
+struct sv_loop {
+	int32_t listener, epfd, max;
+	int32_t timeout; /* epoll_wait's */
+	int32_t send; /* answer `resp` first */
+	int32_t ahead_max;
+	int32_t received; /* 1 into `notif`, 0 not attempted, -errno RECV failed */
+	int32_t send_error; /* -errno of the SEND: then nothing else was done, `notif` still holds the unanswered one */
+	int32_t ahead_len; /* bytes read ahead, 0 if none (not planned, too long, or failed: the handler reads and reports) */
+	int32_t pad;
+	struct epoll_event *events;
+	void *resp;
+	struct seccomp_notif *notif;
+	const uint32_t *plan;
+	void *ahead;
+};
+_Static_assert(sizeof(struct sv_loop) == 80, "supervisor/loop.ts STEP layout");
+
+int sv_step(struct sv_loop *l)
 {
-	out[0] = 0;
-	out[1] = 0;
-	out[2] = 0;
-	if (send && ioctl(listener, NOTIF_SEND, resp) != 0) {
-		out[1] = -errno;
+	l->received = 0;
+	l->send_error = 0;
+	l->ahead_len = 0;
+	if (l->send && ioctl(l->listener, NOTIF_SEND, l->resp) != 0) {
+		l->send_error = -errno;
 		return 0;
 	}
-	int n = epoll_wait(epfd, events, max, timeout);
+	int n = epoll_wait(l->epfd, l->events, l->max, l->timeout);
 	if (n < 0)
 		return -errno;
-	if (n == 1 && events[0].data.fd == listener && (events[0].events & EPOLLIN)) {
-		memset(notif, 0, sizeof(*notif)); /* the kernel insists on a zeroed struct */
-		if (ioctl(listener, NOTIF_RECV, notif) != 0) {
-			out[0] = -errno;
+	if (n == 1 && l->events[0].data.fd == l->listener && (l->events[0].events & EPOLLIN)) {
+		memset(l->notif, 0, sizeof(*l->notif)); /* the kernel insists on a zeroed struct */
+		if (ioctl(l->listener, NOTIF_RECV, l->notif) != 0) {
+			l->received = -errno;
 			return n;
 		}
-		out[0] = 1;
-		out[2] = read_ahead(notif, plan, ahead, ahead_max);
+		l->received = 1;
+		l->ahead_len = read_ahead(l->notif, l->plan, l->ahead, l->ahead_max);
 	}
 	return n;
 }

@@ -40,8 +40,7 @@ export const openPath = libc.func('int open(const char *path, int flags)') as (p
 export const STAT_SIZE = 144;
 
 /** shims/fastpath.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
-export type StepFn = (listener: number, epfd: number, events: unknown, max: number, timeout: number,
-  resp: unknown, send: number, notif: unknown, out: unknown, plan: unknown, ahead: unknown, aheadMax: number) => number;
+export type StepFn = (loop: unknown) => number;
 
 const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', import.meta.url));
 
@@ -49,8 +48,7 @@ const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', 
 export function loadStep(): StepFn {
   try {
     return koffi.load(FASTPATH).func(
-      'int sv_step(int listener, int epfd, void *events, int max, int timeout, void *resp, int send, void *notif, void *out, ' +
-      'void *plan, void *ahead, int aheadMax)') as StepFn;
+      'int sv_step(void *loop)') as StepFn;
   } catch (err) {
     throw new Error(`cannot load ${FASTPATH} (run \`npm run build\`): ${(err as Error).message}`);
   }

@@ -30,6 +30,14 @@ const MAX_EVENTS = 64;
 const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
 /** Largest read ahead: 64 sembufs. */
 const AHEAD_MAX = 384;
+/**
+ * struct sv_loop of shims/fastpath.c, the step's only argument (one koffi
+ * argument converts faster than twelve): int32 fields by index, then the
+ * buffers' addresses from byte STEP_POINTERS on.
+ */
+const STEP = { listener: 0, epfd: 1, max: 2, timeout: 3, send: 4, aheadMax: 5, received: 6, sendError: 7, aheadLen: 8 } as const;
+const STEP_POINTERS = 40;
+const STEP_SIZE = STEP_POINTERS + 5 * 8;
 /** `performance` is an accessor on globalThis: read it once. */
 const clock = performance;
 
@@ -90,9 +98,9 @@ export class NotificationLoop {
   private readonly lateWords: Uint32Array;
   private readonly lateInts: Int32Array;
   private readonly step: StepFn;
-  /** sv_step's result words: [received, SEND errno, bytes read ahead]. */
-  private readonly stepOut: NativeBuffer;
-  private readonly stepWords: Int32Array;
+  /** struct sv_loop, and its int32 fields (STEP). */
+  private readonly stepBlock: NativeBuffer;
+  private readonly stepInts: Int32Array;
   /** What sv_step reads ahead, per syscall (see readAhead), and where. */
   private readonly plan: NativeBuffer;
   private readonly planWords: Uint32Array;
@@ -112,8 +120,8 @@ export class NotificationLoop {
     this.addfdBuf = allocNative(24);
     this.events = allocNative(MAX_EVENTS * EPOLL_EVENT_SIZE);
     this.step = loadStep();
-    this.stepOut = allocNative(12);
-    this.stepWords = new Int32Array(this.stepOut.bytes.buffer, 0, 3);
+    this.stepBlock = allocNative(STEP_SIZE);
+    this.stepInts = new Int32Array(this.stepBlock.bytes.buffer, 0, STEP_POINTERS / 4);
     this.plan = allocNative(512 * 4);
     this.planWords = new Uint32Array(this.plan.bytes.buffer, 0, 512);
     this.ahead = allocNative(AHEAD_MAX);
@@ -126,6 +134,14 @@ export class NotificationLoop {
 
     this.epfd = epollCreate1(EPOLL.CLOEXEC);
     if (this.epfd < 0) throw new Error(`epoll_create1: errno ${errno()}`);
+    const step = this.stepInts;
+    step[STEP.listener] = listener;
+    step[STEP.epfd] = this.epfd;
+    step[STEP.max] = MAX_EVENTS;
+    step[STEP.aheadMax] = AHEAD_MAX;
+    [this.events, this.sendBuf, this.recvBuf, this.plan, this.ahead].forEach((b, i) => {
+      this.stepBlock.view.setBigUint64(STEP_POINTERS + 8 * i, BigInt(b.address), true);
+    });
     this.watch(listener, EPOLL.IN);
     // The flag travels by value; on kernels before 6.6 the call fails and we keep the default wake-up.
     this.syncWakeUp = ioctlValue(listener, IOCTL_SET_FLAGS, USER_NOTIF_FD_SYNC_WAKE_UP) === 0;
@@ -185,7 +201,7 @@ export class NotificationLoop {
   /** Runs until `requestStop`. */
   run(): void {
     const ev = this.events.view;
-    const out = this.stepWords;
+    const step = this.stepInts;
     while (!this.stopped) {
       let timeout = this.hooks.nextTimeoutMs();
       if (timeout === 0) {
@@ -194,12 +210,12 @@ export class NotificationLoop {
         this.hooks.onTimer();
         timeout = this.hooks.nextTimeoutMs();
       }
-      const send = this.sendPending;
+      step[STEP.timeout] = timeout;
+      step[STEP.send] = this.sendPending;
       this.sendPending = 0;
-      const n = this.step(this.listener, this.epfd, this.events.ptr, MAX_EVENTS, timeout, this.sendBuf.ptr, send,
-        this.recvBuf.ptr, this.stepOut.ptr, this.plan.ptr, this.ahead.ptr, AHEAD_MAX);
-      this.aheadLen = out[2];
-      if (out[1] !== 0) {
+      const n = this.step(this.stepBlock.ptr);
+      this.aheadLen = step[STEP.aheadLen];
+      if (step[STEP.sendError] !== 0) {
         // Nothing else was done: the notification is still the one whose answer was lost.
         this.undelivered();
         continue;
@@ -208,13 +224,14 @@ export class NotificationLoop {
         if (n === -EINTR) continue;
         throw new Error(`epoll_wait: errno ${-n}`);
       }
-      if (out[0] === 1) {
+      const received = step[STEP.received];
+      if (received === 1) {
         this.dispatch();
         continue;
       }
-      if (out[0] < 0) {
-        if (out[0] === -ENOENT || out[0] === -EINTR) continue; // the task died or was interrupted before we got it
-        throw new Error(`SECCOMP_IOCTL_NOTIF_RECV: errno ${-out[0]}`);
+      if (received < 0) {
+        if (received === -ENOENT || received === -EINTR) continue; // the task died or was interrupted before we got it
+        throw new Error(`SECCOMP_IOCTL_NOTIF_RECV: errno ${-received}`);
       }
       // Other fds first: a process's exit (pidfd) must be applied before a
       // notification from the parent that already reaped it (wait, then semctl).
