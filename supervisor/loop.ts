@@ -349,10 +349,8 @@ export class NotificationLoop {
    * caller must then undo whatever it committed for that answer.
    */
   reply(id: bigint, result: number): boolean {
-    const w = this.lateWords;
-    w[0] = Number(id & 0xffffffffn);
-    w[1] = Number(id >> 32n);
-    this.encode(w, this.lateInts, result);
+    this.lateBuf.view.setBigUint64(0, id, true); // no bigint arithmetic: it allocates
+    this.encode(this.lateWords, this.lateInts, result);
     return ioctl(this.listener, IOCTL_SEND, this.lateBuf.ptr) === 0;
   }
 
