@@ -223,15 +223,12 @@ export class SemSet<T> {
   }
 
   /**
-   * Tries one sleeper. A dead one is dropped; a success is delivered before
-   * anything else happens, so that an undeliverable one can be rolled back
-   * without touching other waiters.
+   * Tries one sleeper. A success is delivered before anything else happens,
+   * so that an undeliverable one (a dead sleeper) is rolled back without
+   * touching other waiters; asking isAlive first would cost every live
+   * sleeper a check that the delivery makes anyway.
    */
   private attempt(q: SemWaiter<T>): number {
-    if (!this.hooks.isAlive(q)) {
-      this.drop(q);
-      return DROPPED;
-    }
     const adj = q.undo ? q.undo.adj : null;
     const r = this.perform(q.ops, q.ops.length, adj, q.pid);
     if (r > 0) {

@@ -42,8 +42,10 @@ export interface SemClock {
  */
 export interface SemHooks<T> {
   /**
-   * Whether the waiter's notification is still valid. A dead waiter is
-   * dropped (state "cancelled", no reply) and never committed nor counted.
+   * Whether the waiter's notification is still valid, asked when sleepers
+   * are counted (GETNCNT, GETZCNT): a dead waiter is dropped (state
+   * "cancelled", no reply) and not counted. A wake-up does not ask: it
+   * relies on complete() failing for a dead waiter, and undoes its operation.
    */
   isAlive(w: SemWaiter<T>): boolean;
   /**

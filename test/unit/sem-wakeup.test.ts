@@ -22,7 +22,7 @@ function setup() {
     {
       isAlive: (w) => !dead.has(w.token),
       complete: (w, e) => {
-        if (undeliverable.has(w.token)) return false;
+        if (undeliverable.has(w.token) || dead.has(w.token)) return false; // as for the kernel: a dead task's reply fails
         replies.push([w.token, e]);
         return true;
       },
