@@ -1,6 +1,8 @@
-// Per-syscall counts and service-time histograms (RECV returned -> SEND
-// returned), recorded without allocation: log2 buckets with 16 linear
-// sub-buckets each, so percentiles are within ~6%.
+// Per-syscall counts and service-time histograms (RECV returned -> answer
+// sent, or ready for the next step to send: then the target's turn, which a
+// SEND with SYNC_WAKE_UP waits out, is not included), recorded without
+// allocation: log2 buckets with 16 linear sub-buckets each, so percentiles
+// are within ~6%.
 //
 // Timing is sampled: the two clock reads and the histogram update cost
 // ~0.4 µs per notification, on the critical path of every round trip (with
