@@ -60,8 +60,13 @@ class SemHandlers {
   /** The credentials whose isRoot was computed last (a bigint test that allocates). */
   private rootCreds: Credentials | null = null;
   private rootOf = false;
-  /** The answer of the semop being handled is a success the registry left to us (deferImmediate). */
-  private deferred = false;
+  /**
+   * The notification whose answer is a success the registry left to us
+   * (deferImmediate), by id: a later answer to another semop that is not
+   * handled here (a restart answered EINTR by BlockedCalls) must not undo it.
+   */
+  private deferredLo = -1;
+  private deferredHi = -1;
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop } = ctx;
@@ -80,8 +85,8 @@ class SemHandlers {
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
     loop.readAheadFor(nr('semop'), 1, 2, SEMBUF_SIZE);
     loop.readAheadFor(nr('semtimedop'), 1, 2, SEMBUF_SIZE);
-    const undelivered = () => {
-      if (this.deferred) this.registry.undeliverable();
+    const undelivered = (n: Notification) => {
+      if (n.idLo === this.deferredLo && n.idHi === this.deferredHi) this.registry.undeliverable();
     };
     loop.onUndelivered(nr('semop'), undelivered);
     loop.onUndelivered(nr('semtimedop'), undelivered);
@@ -154,7 +159,7 @@ class SemHandlers {
 
   /** ksys_semtimedop's order: timeout copied (EFAULT), nsops checks, sops copied (EFAULT), timeout checked (EINVAL). */
   private semop(n: Notification, timed: boolean): number {
-    this.deferred = false;
+    this.deferredLo = this.deferredHi = -1;
     const { memory } = this.ctx;
     const semid = n.int(0);
     const nsops = n.uint(2);
@@ -181,7 +186,10 @@ class SemHandlers {
     this.ctx.blocked.restartWithoutSleep = false;
     const r = this.registry.semop(this.who, this.undoList(process), semid, sops, timeoutNs, null);
     if (typeof r === 'number') {
-      this.deferred = r === 0;
+      if (r === 0) {
+        this.deferredLo = n.idLo;
+        this.deferredHi = n.idHi;
+      }
       return r;
     }
     if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
