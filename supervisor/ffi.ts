@@ -47,8 +47,7 @@ const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', 
 /** Loaded by the loop's thread only; built with the launcher by `make -C shims`. */
 export function loadStep(): StepFn {
   try {
-    return koffi.load(FASTPATH).func(
-      'int sv_step(void *loop)') as StepFn;
+    return koffi.load(FASTPATH).func('int sv_step(void *loop)') as StepFn;
   } catch (err) {
     throw new Error(`cannot load ${FASTPATH} (run \`npm run build\`): ${(err as Error).message}`);
   }
