@@ -1,7 +1,7 @@
 /*
  * libsysvisor-fast.so: the notification loop's blocking step as one native
  * call, loaded by supervisor/ffi.ts with koffi. A koffi call costs ~0.2 us
- * right after a context switch; a round trip made of SEND, epoll_wait, RECV
+ * right after a context switch; a round trip made of SEND, epoll_pwait2, RECV
  * and a read of the caller's memory as four calls pays that four times. This
  * does them in one: answer the previous notification (if `send`), wait, and
  * when the only event is the listener being readable, receive the next
@@ -15,7 +15,7 @@
  * int) elements of `size` bytes at args[ptr_arg], when that is at most
  * `ahead_max` bytes.
  *
- * Returns epoll_wait's result (0 when the SEND failed), or -errno.
+ * Returns epoll_pwait2's result (0 when the SEND failed), or -errno.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +24,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
 #define NOTIF_RECV 0xc0502100UL
@@ -49,7 +52,7 @@ static int read_ahead(const struct seccomp_notif *n, const uint32_t *plan, void 
 
 struct sv_loop {
 	int32_t listener, epfd, max;
-	int32_t timeout; /* epoll_wait's */
+	int32_t timeout; /* microseconds, -1 for none */
 	int32_t send; /* answer `resp` first */
 	int32_t ahead_max;
 	int32_t received; /* 1 into `notif`, 0 not attempted, -errno RECV failed */
@@ -73,7 +76,9 @@ int sv_step(struct sv_loop *l)
 		l->send_error = -errno;
 		return 0;
 	}
-	int n = epoll_wait(l->epfd, l->events, l->max, l->timeout);
+	/* epoll_pwait2: a semtimedop timeout of 100 us must not wait for the next whole millisecond. */
+	struct timespec ts = { l->timeout / 1000000, (long)(l->timeout % 1000000) * 1000 };
+	int n = (int)syscall(SYS_epoll_pwait2, l->epfd, l->events, l->max, l->timeout < 0 ? NULL : &ts, NULL, 8);
 	if (n < 0)
 		return -errno;
 	if (n == 1 && l->events[0].data.fd == l->listener && (l->events[0].events & EPOLLIN)) {

@@ -3,7 +3,7 @@
 // Native buffers are allocated once; the fast path allocates nothing.
 //
 // A handler's answer is not sent at once: it goes out with the next wait, in
-// one native call (shims/fastpath.c) that sends it, waits in epoll_wait,
+// one native call (shims/fastpath.c) that sends it, waits in epoll_pwait2,
 // receives the next notification and reads ahead the memory its handler
 // will read (readAhead), so that a round trip crosses from JS to C once
 // instead of four times. Nothing runs between the handler and that send but
@@ -58,8 +58,8 @@ export interface Observer {
 }
 
 export interface LoopHooks {
-  /** Milliseconds until the next timer, or -1 for none; `onTimer` runs when it is due. */
-  nextTimeoutMs(): number;
+  /** Microseconds until the next timer (at most 2^31-1), or -1 for none; `onTimer` runs when it is due. */
+  nextTimeoutUs(): number;
   onTimer(): void;
   /**
    * Called once per notification before its handler (to learn about new
@@ -203,12 +203,12 @@ export class NotificationLoop {
     const ev = this.events.view;
     const step = this.stepInts;
     while (!this.stopped) {
-      let timeout = this.hooks.nextTimeoutMs();
+      let timeout = this.hooks.nextTimeoutUs();
       if (timeout === 0) {
         // Due timers run before the wait, and after the answer: they may act on what it committed.
         this.flush();
         this.hooks.onTimer();
-        timeout = this.hooks.nextTimeoutMs();
+        timeout = this.hooks.nextTimeoutUs();
       }
       step[STEP.timeout] = timeout;
       step[STEP.send] = this.sendPending;
@@ -222,7 +222,7 @@ export class NotificationLoop {
       }
       if (n < 0) {
         if (n === -EINTR) continue;
-        throw new Error(`epoll_wait: errno ${-n}`);
+        throw new Error(`epoll_pwait2: errno ${-n}`);
       }
       const received = step[STEP.received];
       if (received === 1) {

@@ -26,16 +26,17 @@ const port = parentPort!;
 const features: Feature[] = [];
 /** The features' nextDeadline methods, bound once: reading them off six feature classes per round trip is a megamorphic load. */
 const deadlines: Array<() => number> = [];
+const INT32_MAX = 2147483647;
 let processes: ProcessTable;
 let blocked: BlockedCalls;
 const crashes = new CrashReporter(state);
 
 const loop = new NotificationLoop(config.listenerFd, {
-  nextTimeoutMs() {
+  nextTimeoutUs() {
     let next = blocked.nextDeadline();
     for (let i = 0; i < deadlines.length; i++) next = Math.min(next, deadlines[i]());
     if (next === Infinity) return -1;
-    return Math.max(0, Math.ceil(next - performance.now()));
+    return Math.max(0, Math.min(INT32_MAX, Math.ceil((next - performance.now()) * 1000)));
   },
   onTimer() {
     blocked.onTimer();
