@@ -77,8 +77,13 @@ int sv_step(struct sv_loop *l)
 		return 0;
 	}
 	/* epoll_pwait2: a semtimedop timeout of 100 us must not wait for the next whole millisecond. */
+	static int no_pwait2; /* before Linux 5.11: epoll_wait, milliseconds rounded up */
 	struct timespec ts = { l->timeout / 1000000, (long)(l->timeout % 1000000) * 1000 };
-	int n = (int)syscall(SYS_epoll_pwait2, l->epfd, l->events, l->max, l->timeout < 0 ? NULL : &ts, NULL, 8);
+	int n = no_pwait2 ? -1 : (int)syscall(SYS_epoll_pwait2, l->epfd, l->events, l->max, l->timeout < 0 ? NULL : &ts, NULL, 8);
+	if (no_pwait2 || (n < 0 && errno == ENOSYS)) {
+		no_pwait2 = 1;
+		n = epoll_wait(l->epfd, l->events, l->max, l->timeout < 0 ? -1 : (l->timeout + 999) / 1000);
+	}
 	if (n < 0)
 		return -errno;
 	if (n == 1 && l->events[0].data.fd == l->listener && (l->events[0].events & EPOLLIN)) {
