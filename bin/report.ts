@@ -14,6 +14,9 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
     lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
       + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}`);
   }
-  lines.push(color.dim('(service time in the supervisor, from RECV to SEND; calls that blocked are not included)'));
+  // The answer leaves with the next wait (shims/fastpath.c): what the program
+  // waits is this plus one kernel round trip, which `npm run bench` measures.
+  lines.push(color.dim('(time in the supervisor, from RECV until the answer is ready; calls that blocked are not included;'));
+  lines.push(color.dim(' the program also waits one notification round trip, ~5 µs here: `npm run bench`, floor column)'));
   return lines.join('\n') + '\n';
 }
