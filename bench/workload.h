@@ -85,4 +85,50 @@ static inline void reap_children(void)
 		exit(2);
 	}
 }
+
+/*
+ * `workers` processes share one SEM_UNDO mutex (sem 0 of a new set, 1 = free)
+ * and each runs loop(id, each) behind a start gate (sem 1, waited for zero)
+ * once every one has run its warm-up rounds (sem 2 counts those still
+ * warming up). Returns the wall time from the gate opening to the last exit,
+ * after checking the mutex is free again and removing the set.
+ */
+static inline double mutex_workers(int workers, long each, void (*loop)(int id, long n))
+{
+	int id = semget(IPC_PRIVATE, 3, IPC_CREAT | 0600);
+	if (id < 0)
+		DIE("semget(IPC_PRIVATE, 3)");
+	unsigned short init[3] = { 1, 1, (unsigned short)workers };
+	union semun arg = { .array = init };
+	if (semctl(id, 0, SETALL, arg) < 0)
+		DIE("semctl(SETALL)");
+	for (int w = 0; w < workers; w++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			DIE("fork");
+		if (pid == 0) {
+			loop(id, warmup(each));
+			sem_change(id, 2, -1, 0); /* warm */
+			struct sembuf gate = { 1, 0, 0 };
+			while (semop(id, &gate, 1) < 0)
+				if (errno != EINTR)
+					DIE("semop(wait for the gate)");
+			loop(id, each);
+			_exit(0);
+		}
+	}
+	struct sembuf warm = { 2, 0, 0 };
+	while (semop(id, &warm, 1) < 0)
+		if (errno != EINTR)
+			DIE("semop(wait for the warm-up)");
+	double t0 = now_ns();
+	sem_change(id, 1, -1, 0); /* open the gate */
+	reap_children();
+	double t1 = now_ns();
+	if (semctl(id, 0, GETVAL) != 1)
+		DIE("mutex value is not 1 at the end");
+	if (semctl(id, 0, IPC_RMID) < 0)
+		DIE("semctl(IPC_RMID)");
+	return t1 - t0;
+}
 #endif
