@@ -22,7 +22,7 @@ import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop.js';
-import { listProcesses, readStat } from '../processes.js';
+import { listProcesses, readStat, type TaskStat } from '../processes.js';
 
 const CLONE_THREAD = 0x10000;
 const EAGAIN = 11;
@@ -70,7 +70,7 @@ export const lifecycleFeature: FeatureModule = {
     const resolve = (now: number, tid = 0) => {
       if (!pending.some((c) => c.due <= now || c.tid === tid)) return;
       lastScan = now;
-      for (const child of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(child);
+      for (const c of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(c.pid);
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i].due <= now || pending[i].tid === tid) pending.splice(i, 1);
     };
     for (const name of ['fork', 'vfork', 'clone']) ctx.loop.on(syscallNumber(name)!, (n) => creates(n.tid));
@@ -91,7 +91,11 @@ export const lifecycleFeature: FeatureModule = {
       for (let a = processes.processes.get(p.ppid); a !== undefined && !parents.has(a.tgid); a = processes.processes.get(a.ppid)) {
         parents.add(a.tgid);
       }
-      for (const child of newChildren((ppid) => parents.has(ppid))) if (!processes.isKnown(child)) processes.discover(child, p);
+      // The scan moves past these pids for good: learn every new child, the
+      // exiting process's (reparented by now) with it as their parent.
+      for (const c of newChildren((ppid) => parents.has(ppid) || processes.isKnown(ppid))) {
+        processes.discover(c.pid, parents.has(c.ppid) ? p : undefined);
+      }
       dropPending(p.tgid);
     });
 
@@ -99,26 +103,25 @@ export const lifecycleFeature: FeatureModule = {
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i].tgid === tgid) pending.splice(i, 1);
     };
 
-    /** Pids allocated since the last scan whose parent passes `isParent`, in allocation order. */
-    const newChildren = (isParent: (ppid: number) => boolean): number[] => {
+    /** Live processes allocated since the last scan whose parent passes `isParent`, in allocation order. */
+    const newChildren = (isParent: (ppid: number) => boolean): Array<{ pid: number; ppid: number }> => {
       const last = lastPid();
       const from = scannedUpTo;
       scannedUpTo = last;
       if (from < 0) return [];
-      if (last >= from && last - from <= MAX_RANGE) {
-        const out: number[] = [];
-        for (let pid = from + 1; pid <= last; pid++) {
-          // Most new pids are gone again (fork, exit, wait) or are threads:
-          // pidfd_open tells without the cost of a failed readFileSync.
-          const fd = pidfdOpen(pid);
-          if (fd < 0) continue;
-          close(fd);
-          const s = readStat(pid);
-          if (s !== null && s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid)) out.push(pid);
-        }
-        return out;
+      const wanted = (s: TaskStat) => s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid);
+      if (last < from || last - from > MAX_RANGE) return listProcesses().filter(wanted);
+      const out: Array<{ pid: number; ppid: number }> = [];
+      for (let pid = from + 1; pid <= last; pid++) {
+        // Most new pids are gone again (fork, exit, wait) or are threads:
+        // pidfd_open tells without the cost of a failed readFileSync.
+        const fd = pidfdOpen(pid);
+        if (fd < 0) continue;
+        close(fd);
+        const s = readStat(pid);
+        if (s !== null && wanted(s)) out.push({ pid, ppid: s.ppid });
       }
-      return listProcesses().filter((s) => s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid)).map((s) => s.pid);
+      return out;
     };
 
     return {
