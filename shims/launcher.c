@@ -103,9 +103,8 @@ static int hexval(char c)
 	return -1;
 }
 
-static struct sock_filter *parse_filter(const char *hex, unsigned short *count)
+static struct sock_filter *parse_filter(const char *hex, size_t len, unsigned short *count)
 {
-	size_t len = strlen(hex);
 	if (len == 0 || len % 16 != 0 || len / 16 > BPF_MAXINSNS)
 		fail("filter: %zu hex digits is not a whole program of 1..%d instructions", len, BPF_MAXINSNS);
 	unsigned char *bytes = malloc(len / 2);
@@ -189,19 +188,14 @@ static void apply_landlock(char *lines)
 	close(ruleset);
 }
 
-/* The value of the configuration line "<name> <value>", or NULL. */
-static const char *directive(const char *name, char *value, size_t len)
+/* The value of the first configuration line "<name> <value>": *len bytes, not NUL-terminated; NULL if none. */
+static const char *directive(const char *name, size_t *len)
 {
 	size_t n = strlen(name);
-	for (const char *p = config; *p; p = strchr(p, '\n') + 1) {
-		const char *end = strchr(p, '\n');
+	for (const char *p = config; *p; p = strchr(p, '\n') + 1) {  /* every line ends in \n ("go\n" last) */
 		if (strncmp(p, name, n) == 0 && p[n] == ' ') {
-			size_t v = (size_t)(end - p) - n - 1;
-			if (v >= len)
-				fail("configuration line \"%s\" is too long", name);
-			memcpy(value, p + n + 1, v);
-			value[v] = 0;
-			return value;
+			*len = (size_t)(strchr(p, '\n') - p) - n - 1;
+			return p + n + 1;
 		}
 	}
 	return NULL;
@@ -217,8 +211,16 @@ static const char *directive(const char *name, char *value, size_t len)
  */
 static const char *enter_ipc_namespace(char *report, size_t len)
 {
-	char mode[16];
-	if (!directive("ipc", mode, sizeof mode) || strcmp(mode, "host") == 0)
+	size_t n;
+	const char *value = directive("ipc", &n);
+	char mode[16] = "host";
+	if (value) {
+		if (n >= sizeof mode)
+			fail("configuration line \"ipc\" is too long");
+		memcpy(mode, value, n);
+		mode[n] = 0;
+	}
+	if (strcmp(mode, "host") == 0)
 		return "host (manifest: ipc.namespace = \"host\")";
 	if (strcmp(mode, "private") != 0 && strcmp(mode, "auto") != 0)
 		fail("unknown IPC namespace mode \"%s\"", mode);
@@ -250,20 +252,12 @@ int main(int argc, char **argv)
 	}
 	read_config();
 
-	char *filter_hex = NULL;
-	for (char *p = config; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (strncmp(p, "filter ", 7) == 0) {
-			filter_hex = p + 7;
-			break;
-		}
-	}
+	size_t hex_len;
+	const char *filter_hex = directive("filter", &hex_len);
 	if (!filter_hex)
 		fail("configuration has no filter line");
-	char *end = strchr(filter_hex, '\n');
-	*end = 0;
 	unsigned short count;
-	struct sock_filter *insns = parse_filter(filter_hex, &count);
-	*end = '\n';
+	struct sock_filter *insns = parse_filter(filter_hex, hex_len, &count);
 
 	char ipc_report[256];
 	const char *ipc = enter_ipc_namespace(ipc_report, sizeof ipc_report);

@@ -32,10 +32,15 @@ export class CrashReporter {
     }
     const report = { version: 1, time: new Date().toISOString(), error: (err as Error)?.stack ?? String(err), call, state };
     try {
-      writeFileSync(file, JSON.stringify(report, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+      writeFileSync(file, JSON.stringify(report, jsonBigInt, 2) + '\n');
       return file;
     } catch (e) {
       return `not written: ${(e as Error).message}`;
     }
   }
+}
+
+/** JSON.stringify replacer: state holds bigints (notification ids), written as decimal strings. */
+export function jsonBigInt(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
 }

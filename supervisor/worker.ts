@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
-import { CrashReporter } from './crash.js';
+import { CrashReporter, jsonBigInt } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { enabledFeatures } from './features.js';
 import { allocNative, close, read } from './ffi.js';
@@ -115,10 +115,6 @@ function dump(file: string): WorkerMessage {
   } catch (err) {
     return { type: 'dumped', file, error: (err as Error).message };
   }
-}
-
-function jsonBigInt(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
 }
 
 port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);

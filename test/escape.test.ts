@@ -51,7 +51,11 @@ function runCmd(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {
 }
 
 /** Why the runs as user nobody cannot happen (a clone under a 0700 directory is not readable to it), or false. */
-const NOBODY_SKIP: string | false = (await runCmd('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c',
+/** setpriv arguments that run a command as user nobody. */
+const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+/** ... and sysvisor as nobody, with an empty environment: tap's process-info hook (from the environment) cannot write its files as nobody. */
+const CLI_AS_NOBODY = [...AS_NOBODY, 'env', '-i', `PATH=${process.env.PATH}`, process.execPath, CLI];
+const NOBODY_SKIP: string | false = (await runCmd('setpriv', [...AS_NOBODY, 'sh', '-c',
   `test -r ${CLI} && test -x ${C_BIN}escape_super`])).status === 0 ? false : `the checkout is not readable by user nobody (${CLI})`;
 
 /** Run test/c/build/<prog> args under `sysvisor run -m manifest`. */
@@ -373,8 +377,7 @@ t.test('[ipc] namespace = "host" runs the program in the host IPC namespace; "pr
   chmodSync(join(STRICT, '..'), 0o755); // readable by nobody
   if (NOBODY_SKIP) return t.comment(`SKIP the runs as nobody: ${NOBODY_SKIP}`);
   // Without CAP_SYS_ADMIN: "auto" warns and goes on in the host namespace, "private" refuses to start.
-  // env -i: tap's process-info hook (from the environment) cannot write its files as nobody.
-  const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', `PATH=${process.env.PATH}`, process.execPath, CLI, 'run', '-m'];
+  const asNobody = [...CLI_AS_NOBODY, 'run', '-m'];
   const auto = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-auto.toml'), '--', '/bin/readlink', '/proc/self/ns/ipc']);
   t.equal(auto.status, 0, `auto without privilege runs (stderr: ${auto.stderr})`);
   t.equal(auto.stdout.trim(), hostNs, 'in the host namespace');
@@ -385,8 +388,7 @@ t.test('[ipc] namespace = "host" runs the program in the host IPC namespace; "pr
 });
 
 t.test('[non-root] the supervisor\'s environment and memory map are not readable by a program of the same uid', { skip: NOBODY_SKIP }, async (t) => {
-  const r = await runCmd('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', `PATH=${process.env.PATH}`,
-    process.execPath, CLI, 'run', '-m', DEFAULT, '--', `${C_BIN}escape_super`, 'mem']);
+  const r = await runCmd('setpriv', [...CLI_AS_NOBODY, 'run', '-m', DEFAULT, '--', `${C_BIN}escape_super`, 'mem']);
   t.equal(r.status, 0, `exit status (stderr: ${r.stderr})`);
   const m = lines(r.stdout);
   for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.equal(m.get(`open /proc/SUP/${f}`), '-1 EACCES', `/proc/SUP/${f}`);

@@ -13,11 +13,10 @@
 // The check and the kernel's lookup are not atomic: a pid that left the
 // sandbox could be taken by a host process in between, which needs the pid
 // counter to wrap within one round trip.
-import { readdirSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
 import { CONTINUE } from '../loop.js';
-import { readIds, readStat, type ProcessTable } from '../processes.js';
+import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
 
 const EPERM = 1;
 const ESRCH = 3;
@@ -71,21 +70,15 @@ function processReach(processes: ProcessTable, pid: number): Reach {
 
 /** Every process of group `pgrp` must be the sandbox's; an empty group is gone (ESRCH). */
 function groupReach(processes: ProcessTable, pgrp: number): Reach {
-  return membersReach(processes, (pid) => readStat(pid)?.pgrp === pgrp);
+  return membersReach(processes, listProcesses().filter((s) => s.pgrp === pgrp).map((s) => s.pid));
 }
 
 /** Every process of real uid `uid` must be the sandbox's (for root, never). */
 function userReach(processes: ProcessTable, uid: number): Reach {
-  return membersReach(processes, (pid) => readIds(pid)?.uid === uid);
+  return membersReach(processes, listProcesses().map((s) => s.pid).filter((pid) => readIds(pid)?.uid === uid));
 }
 
-function membersReach(processes: ProcessTable, member: (pid: number) => boolean): Reach {
-  let any = false;
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || !member(pid)) continue;
-    if (processReach(processes, pid) !== 'sandbox') return 'outside';
-    any = true;
-  }
-  return any ? 'sandbox' : 'gone';
+function membersReach(processes: ProcessTable, members: readonly number[]): Reach {
+  if (members.length === 0) return 'gone';
+  return members.every((pid) => processReach(processes, pid) === 'sandbox') ? 'sandbox' : 'outside';
 }
