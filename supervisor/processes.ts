@@ -229,20 +229,30 @@ export function readIds(tid: number): { tgid: number; uid: number } | null {
 }
 
 /**
- * Whether thread `tid` may still be inside execve/execveat, from
- * /proc/TID/syscall. A task running in the kernel (mid-exec, before its
- * close-on-exec fds are closed) reads "running", which says nothing: that
- * counts as still in exec, so callers look again later. A thread that is gone
- * (a non-leader's exec succeeded, or it died) is not in exec.
+ * The syscall thread `tid` is in, from /proc/TID/syscall: its number (-1 in
+ * user space), "running" when the task is on a CPU at the time of the read
+ * (in the kernel or not: it says nothing), null when the thread is gone.
  */
-export function inExec(tid: number): boolean {
+export function syscallOf(tid: number): number | 'running' | null {
   let s: string;
   try {
     s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
   } catch {
-    return false;
+    return null;
   }
-  return s.startsWith('running') || s.startsWith(`${NR_EXECVE} `) || s.startsWith(`${NR_EXECVEAT} `);
+  return s.startsWith('running') ? 'running' : Number.parseInt(s, 10);
+}
+
+/**
+ * Whether thread `tid` may still be inside execve/execveat. A task running in
+ * the kernel (mid-exec, before its close-on-exec fds are closed) reads
+ * "running": that counts as still in exec, so callers look again later. A
+ * thread that is gone (a non-leader's exec succeeded, or it died) is not in
+ * exec.
+ */
+export function inExec(tid: number): boolean {
+  const nr = syscallOf(tid);
+  return nr === 'running' || nr === NR_EXECVE || nr === NR_EXECVEAT;
 }
 
 const NR_EXECVE = 59;

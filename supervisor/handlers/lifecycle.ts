@@ -12,6 +12,13 @@
 // stops counting. A process that never makes a notified call is so still in
 // the table, in `sysvisor ps` and in dumps.
 //
+// A scan must not move past a pid whose fork is still in flight: the kernel
+// publishes the pid (ns_last_pid, alloc_pid) before the task is attached to
+// it (attach_pid, later in copy_process), and pidfd_open fails in between.
+// So while a thread that made such a call may still be inside it
+// (/proc/TID/syscall), the next scan starts again at the first pid that
+// failed the probe, and its pending call is not dropped.
+//
 // clone(CLONE_SYSVSEM) matters more: the child shares its parent's SEM_UNDO
 // list, which must not be applied while the child lives (handlers/sem.ts), so
 // if the parent exits with calls pending, its children were reparented (to
@@ -22,12 +29,14 @@ import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop.js';
-import { listProcesses, readStat, type TaskStat } from '../processes.js';
+import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';
 
 const CLONE_THREAD = 0x10000;
 const EAGAIN = 11;
 /** The child is running by then in all but pathological schedules. */
 const SCAN_DELAY_MS = 2;
+/** A thread on a CPU at every look for this long is computing in user space, not forking. */
+const RUNNING_GRACE_MS = 50;
 /** Wider ranges of new pids (or a wrap of the pid counter) fall back to a full /proc listing. */
 const MAX_RANGE = 4096;
 
@@ -46,10 +55,12 @@ export const lifecycleFeature: FeatureModule = {
     const { processes, memory } = ctx;
     const max = ctx.config.process.max;
     const pending: PendingCall[] = [];
+    /** Threads whose creating call may still be in the kernel: tid -> the call's number and when it was made. */
+    const inFlight = new Map<number, { nr: number; at: number }>();
     /** Every pid up to this one was looked at by a scan (or existed before the first call). */
     let scannedUpTo = -1;
 
-    const creates = (tid: number): number => {
+    const creates = (tid: number, nr: number): number => {
       const p = processes.processOf(tid);
       if (p === null) return CONTINUE; // dying: its call will not create anything
       const now = performance.now();
@@ -61,6 +72,7 @@ export const lifecycleFeature: FeatureModule = {
       }
       if (scannedUpTo < 0) scannedUpTo = lastPid();
       pending.push({ tgid: p.tgid, tid, due: now + SCAN_DELAY_MS });
+      inFlight.set(tid, { nr, at: now });
       return CONTINUE;
     };
 
@@ -70,15 +82,31 @@ export const lifecycleFeature: FeatureModule = {
     const resolve = (now: number, tid = 0) => {
       if (!pending.some((c) => c.due <= now || c.tid === tid)) return;
       lastScan = now;
+      inFlight.delete(tid); // it is in a new notification: its earlier calls have returned
       for (const c of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(c.pid);
-      for (let i = pending.length - 1; i >= 0; i--) if (pending[i].due <= now || pending[i].tid === tid) pending.splice(i, 1);
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const c = pending[i];
+        if (c.tid === tid || (c.due <= now && !inFlight.has(c.tid))) pending.splice(i, 1);
+      }
     };
-    for (const name of ['fork', 'vfork', 'clone']) ctx.loop.on(syscallNumber(name)!, (n) => creates(n.tid));
+    /** Forget the threads that have left their creating call; true if any may still be inside one. */
+    const settle = (now: number): boolean => {
+      for (const [tid, c] of inFlight) {
+        const at = syscallOf(tid);
+        if (at === c.nr || (at === 'running' && now < c.at + RUNNING_GRACE_MS)) continue;
+        inFlight.delete(tid);
+      }
+      return inFlight.size > 0;
+    };
+    for (const name of ['fork', 'vfork', 'clone']) {
+      const nr = syscallNumber(name)!;
+      ctx.loop.on(nr, (n) => creates(n.tid, nr));
+    }
     ctx.loop.on(syscallNumber('clone3')!, (n) => {
       const args = memory.read(n.tid, n.u64(0), 8);
       if (typeof args === 'number') return CONTINUE; // the kernel answers EFAULT
       if ((args[2] & (CLONE_THREAD >> 16)) !== 0) return CONTINUE; // a thread (flags: u64 at offset 0)
-      return creates(n.tid);
+      return creates(n.tid, n.nr);
     });
 
     processes.onNew((p) => {
@@ -105,6 +133,8 @@ export const lifecycleFeature: FeatureModule = {
 
     /** Live processes allocated since the last scan whose parent passes `isParent`, in allocation order. */
     const newChildren = (isParent: (ppid: number) => boolean): Array<{ pid: number; ppid: number }> => {
+      // Settled before the pids are read: a call seen outside the kernel here has its child attached.
+      const unsettled = settle(performance.now());
       const last = lastPid();
       const from = scannedUpTo;
       scannedUpTo = last;
@@ -112,15 +142,20 @@ export const lifecycleFeature: FeatureModule = {
       const wanted = (s: TaskStat) => s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid);
       if (last < from || last - from > MAX_RANGE) return listProcesses().filter(wanted);
       const out: Array<{ pid: number; ppid: number }> = [];
+      let firstFailed = -1;
       for (let pid = from + 1; pid <= last; pid++) {
         // Most new pids are gone again (fork, exit, wait) or are threads:
         // pidfd_open tells without the cost of a failed readFileSync.
         const fd = pidfdOpen(pid);
-        if (fd < 0) continue;
+        if (fd < 0) {
+          if (firstFailed < 0) firstFailed = pid;
+          continue;
+        }
         close(fd);
         const s = readStat(pid);
         if (s !== null && wanted(s)) out.push({ pid, ppid: s.ppid });
       }
+      if (unsettled && firstFailed > 0) scannedUpTo = firstFailed - 1;
       return out;
     };
 

@@ -1,7 +1,8 @@
 /*
  * procmax - [process] max: how many processes can the sandbox hold at once?
  *
- * procmax N: fork children that only sleep (pause, never a notified call)
+ * procmax N [ROUNDS]: first ROUNDS-1 times fork sleeping children until fork
+ * fails or N exist, print how many, and kill them all; then fork children that only sleep (pause, never a notified call)
  * until fork fails or N exist, then try vfork, posix_spawn (clone3 in
  * glibc) and a thread at the limit; end one child and fork again; remove
  * every child. With PROCMAX_HOLD=1 it prints "holding: full" and reads a
@@ -35,17 +36,28 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		die("usage: procmax N");
 	int n = atoi(argv[1]);
+	int rounds = argc > 2 ? atoi(argv[2]) : 1;
 	pid_t *kids = calloc((size_t)n + 1, sizeof *kids);
-	int made = 0, err = 0;
-	while (made < n) {
-		pid_t pid = sleeper();
-		if (pid < 0) {
-			err = errno;
-			break;
+	int made, err;
+	for (int round = 1;; round++) {
+		made = 0;
+		err = 0;
+		while (made < n) {
+			pid_t pid = sleeper();
+			if (pid < 0) {
+				err = errno;
+				break;
+			}
+			kids[made++] = pid;
 		}
-		kids[made++] = pid;
+		say("fork: %d children, then %s", made, err ? errname(err) : "no failure");
+		if (round >= rounds)
+			break;
+		for (int i = 0; i < made; i++) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
 	}
-	say("fork: %d children, then %s", made, err ? errname(err) : "no failure");
 
 	if (getenv("PROCMAX_HOLD") && !strcmp(getenv("PROCMAX_HOLD"), "1")) {
 		say("holding: full");
