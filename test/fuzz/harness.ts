@@ -142,7 +142,10 @@ export function supervisorComplaints(stderr: string): string[] {
 export function heldStateProblems(s: StateDump): string[] {
   const problems: string[] = [];
   const live = new Set(s.processes.map((p) => p.pid));
-  if (s.processes.length !== 1) problems.push(`held: ${s.processes.length} processes in the table, expected the fuzzer alone: ${JSON.stringify(s.processes)}`);
+  if (s.processes.length !== 1) {
+    const now = s.processes.map((p) => `${p.pid}: ${procState(p.pid)}`).join(', ');
+    problems.push(`held: ${s.processes.length} processes in the table, expected the fuzzer alone: ${JSON.stringify(s.processes)} (now in /proc: ${now})`);
+  }
   for (const set of s.sem?.sets ?? []) {
     if (set.waiters.length > 0) problems.push(`held: set ${set.id} still has ${set.waiters.length} sleeper(s): pids ${set.waiters.map((w) => w.pid).join(',')}`);
     for (const u of set.undo) if (!live.has(u.owner)) problems.push(`held: set ${set.id} keeps an undo list of dead process ${u.owner}`);
@@ -152,6 +155,17 @@ export function heldStateProblems(s: StateDump): string[] {
     for (const f of s.locks.files) if (f.posix.length + f.flock.length > 0) problems.push(`held: locks left on a file: ${JSON.stringify(f)}`);
   }
   return problems;
+}
+
+/** "S, ppid 12" from /proc/PID/stat, or "gone". */
+function procState(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${f[0]}, ppid ${f[1]}`;
+  } catch {
+    return 'gone';
+  }
 }
 
 /** Invariants of the dump at exit. */
@@ -207,11 +221,21 @@ export async function fuzzOne(c: FuzzCase): Promise<FuzzResult> {
         holding = true;
         void (async () => {
           // Ask the running supervisor for its state (SIGUSR1 -> --dump-state file), then release the program.
+          // A grandchild SIGKILLed with its worker (PDEATHSIG) may still be dying, or its exit not yet
+          // seen by the loop: as semfuzz itself does for sleepers, ask again for up to 2 s.
           try {
-            process.kill(child.pid!, 'SIGUSR1');
-            for (let i = 0; i < 200 && heldState === null; i++) {
-              await new Promise((r) => setTimeout(r, 25));
-              heldState = readState(dump);
+            const until = Date.now() + 2000;
+            for (;;) {
+              rmSync(dump, { force: true });
+              process.kill(child.pid!, 'SIGUSR1');
+              let s: StateDump | null = null;
+              for (let i = 0; i < 200 && s === null; i++) {
+                await new Promise((r) => setTimeout(r, 25));
+                s = readState(dump);
+              }
+              heldState = s;
+              if (s === null || heldStateProblems(s).length === 0 || Date.now() > until) break;
+              await new Promise((r) => setTimeout(r, 100));
             }
           } finally {
             child.stdin!.end('x');
