@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -58,7 +59,7 @@ struct sv_loop {
 	int32_t received; /* 1 into `notif`, 0 not attempted, -errno RECV failed */
 	int32_t send_error; /* -errno of the SEND: then nothing else was done, `notif` still holds the unanswered one */
 	int32_t ahead_len; /* bytes read ahead, 0 if none (not planned, too long, or failed: the handler reads and reports) */
-	int32_t pad;
+	int32_t yield; /* sched_yield() after the SEND, before the wait: a sleeper was woken (see loop.ts) */
 	struct epoll_event *events;
 	void *resp;
 	struct seccomp_notif *notif;
@@ -76,6 +77,8 @@ int sv_step(struct sv_loop *l)
 		l->send_error = -errno;
 		return 0;
 	}
+	if (l->yield)
+		sched_yield();
 	/* epoll_pwait2: a semtimedop timeout of 100 us must not wait for the next whole millisecond. */
 	static int no_pwait2; /* before Linux 5.11: epoll_wait, milliseconds rounded up */
 	struct timespec ts = { l->timeout / 1000000, (long)(l->timeout % 1000000) * 1000 };

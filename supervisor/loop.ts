@@ -35,7 +35,7 @@ const AHEAD_MAX = 384;
  * argument converts faster than twelve): int32 fields by index, then the
  * buffers' addresses from byte STEP_POINTERS on.
  */
-const STEP = { listener: 0, epfd: 1, max: 2, timeout: 3, send: 4, aheadMax: 5, received: 6, sendError: 7, aheadLen: 8 } as const;
+const STEP = { listener: 0, epfd: 1, max: 2, timeout: 3, send: 4, aheadMax: 5, received: 6, sendError: 7, aheadLen: 8, yield: 9 } as const;
 const STEP_POINTERS = 40;
 const STEP_SIZE = STEP_POINTERS + 5 * 8;
 /** `performance` is an accessor on globalThis: read it once. */
@@ -109,6 +109,15 @@ export class NotificationLoop {
   private aheadLen = 0;
   /** 1 while the current notification's answer waits in sendBuf for the next step (or flush). */
   private sendPending = 0;
+  /**
+   * 1 once a sleeper was answered (`reply`): the next step yields the CPU
+   * before it waits. SYNC_WAKE_UP queued the sleeper on this CPU; yielding
+   * runs it at once, so its next call is usually pending when the loop
+   * looks, instead of the loop going to sleep and the sleeper being pulled
+   * to the other CPU (an idle-vCPU wake-up, ~20 µs here). bench/README.md
+   * "Hot path" has the numbers.
+   */
+  private wokeSleeper = 0;
   private stopped = false;
   private listenerOpen = true;
 
@@ -212,7 +221,9 @@ export class NotificationLoop {
       }
       step[STEP.timeout] = timeout;
       step[STEP.send] = this.sendPending;
+      step[STEP.yield] = this.wokeSleeper;
       this.sendPending = 0;
+      this.wokeSleeper = 0;
       const n = this.step(this.stepBlock.ptr);
       this.aheadLen = step[STEP.aheadLen];
       if (step[STEP.sendError] !== 0) {
@@ -351,6 +362,7 @@ export class NotificationLoop {
   reply(id: bigint, result: number): boolean {
     this.lateBuf.view.setBigUint64(0, id, true); // no bigint arithmetic: it allocates
     this.encode(this.lateWords, this.lateInts, result);
+    this.wokeSleeper = 1;
     return ioctl(this.listener, IOCTL_SEND, this.lateBuf.ptr) === 0;
   }
 
