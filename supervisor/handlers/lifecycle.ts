@@ -65,9 +65,10 @@ export const lifecycleFeature: FeatureModule = {
       if (p === null) return CONTINUE; // dying: its call will not create anything
       const now = performance.now();
       if (processes.processes.size + pending.length >= max) {
-        // At the limit, count exactly what can be: this thread's earlier calls
-        // have returned, so their children exist or never will.
-        resolve(now, tid);
+        // At the limit, count exactly what can be: a call whose thread has
+        // left it (this thread's, for one) has its child attached, found by
+        // the scan, or never will; only calls still in the kernel count.
+        resolve(now, tid, true);
         if (processes.processes.size + pending.length >= max) return -EAGAIN;
       }
       if (scannedUpTo < 0) scannedUpTo = lastPid();
@@ -78,15 +79,18 @@ export const lifecycleFeature: FeatureModule = {
 
     /** When the last scan ran: scans come at most every SCAN_DELAY_MS, however fast the forks. */
     let lastScan = -Infinity;
-    /** Learn the new children; calls of `tid` and calls made SCAN_DELAY_MS ago stop being pending. */
-    const resolve = (now: number, tid = 0) => {
-      if (!pending.some((c) => c.due <= now || c.tid === tid)) return;
+    /**
+     * Learn the new children; calls of `tid`, and calls made SCAN_DELAY_MS ago
+     * (any call if `all`) whose thread has left them, stop being pending.
+     */
+    const resolve = (now: number, tid = 0, all = false) => {
+      if (!all && !pending.some((c) => c.due <= now || c.tid === tid)) return;
       lastScan = now;
       inFlight.delete(tid); // it is in a new notification: its earlier calls have returned
       for (const c of newChildren((ppid) => processes.isKnown(ppid))) processes.discover(c.pid);
       for (let i = pending.length - 1; i >= 0; i--) {
         const c = pending[i];
-        if (c.tid === tid || (c.due <= now && !inFlight.has(c.tid))) pending.splice(i, 1);
+        if (c.tid === tid || ((all || c.due <= now) && !inFlight.has(c.tid))) pending.splice(i, 1);
       }
     };
     /** Forget the threads that have left their creating call; true if any may still be inside one. */

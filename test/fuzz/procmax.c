@@ -1,13 +1,14 @@
 /*
  * procmax - [process] max: how many processes can the sandbox hold at once?
  *
- * procmax N [ROUNDS]: first ROUNDS-1 times fork sleeping children until fork
- * fails or N exist, print how many, and kill them all; then fork children that only sleep (pause, never a notified call)
- * until fork fails or N exist, then try vfork, posix_spawn (clone3 in
- * glibc) and a thread at the limit; end one child and fork again; remove
- * every child. With PROCMAX_HOLD=1 it prints "holding: full" and reads a
- * byte from stdin when the children exist, so a harness can dump the
- * supervisor's state then.
+ * procmax N [ROUNDS]: ROUNDS times, fork children that only sleep (pause,
+ * never a notified call) until fork fails or N exist and print how many
+ * (killing them all between rounds); then try vfork, posix_spawn (clone3 in
+ * glibc) and a thread at the limit; end one child and fork again; end
+ * another, let a second thread fork a child that exits at once and reap it,
+ * and fork again right after; remove every child. With PROCMAX_HOLD=1 it
+ * prints "holding: full" and reads a byte from stdin once the last round's
+ * children exist, so a harness can dump the supervisor's state then.
  */
 #include "../c/common.h"
 #include <pthread.h>
@@ -18,6 +19,42 @@ extern char **environ;
 static void *nothing(void *arg)
 {
 	return arg;
+}
+
+static int reaped[2], done_forking[2];
+
+/* Fork a child that exits at once, reap it, send our tid (-1 if the fork
+ * failed) through `reaped`, and sleep in read until the main thread forked. */
+static void *fork_and_reap(void *arg)
+{
+	pid_t y = fork();
+	if (y == 0)
+		_exit(0);
+	if (y > 0)
+		waitpid(y, NULL, 0);
+	pid_t me = y > 0 ? gettid() : -1;
+	char c;
+	if (write(reaped[1], &me, sizeof me) != sizeof me || read(done_forking[0], &c, 1) != 1)
+		die("reaped/done_forking");
+	return arg;
+}
+
+/* Wait until thread `tid` of this process sleeps (state S in /proc). */
+static void wait_asleep(pid_t tid)
+{
+	char path[64], buf[256];
+	snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			die("fopen %s", path);
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		char *end = strrchr(buf, ')');
+		if (end != NULL && end[1] == ' ' && end[2] == 'S')
+			return;
+	}
 }
 
 static pid_t sleeper(void)
@@ -92,6 +129,29 @@ int main(int argc, char **argv)
 		pid_t again = sleeper();
 		say("fork after one child ended: %s", again < 0 ? errname(errno) : "ok");
 		kids[made - 1] = again > 0 ? again : 0;
+	}
+	if (made > 1) {
+		/* One place free: another thread takes it with a child that exits
+		 * at once, reaps it and tells us; once that thread sleeps elsewhere,
+		 * our fork right after fits (within the 2 ms before the
+		 * supervisor's own scan would have settled it). */
+		kill(kids[made - 2], SIGKILL);
+		waitpid(kids[made - 2], NULL, 0);
+		if (pipe(reaped) < 0 || pipe(done_forking) < 0 || pthread_create(&th, NULL, fork_and_reap, NULL) != 0)
+			die("pipe/pthread_create");
+		pid_t t = 0;
+		if (read(reaped[0], &t, sizeof t) != sizeof t)
+			die("read reaped");
+		if (t > 0)
+			wait_asleep(t);
+		pid_t again = sleeper();
+		say("fork right after another thread's child came and went: %s",
+		    t < 0 ? "the thread's fork failed" : again < 0 ? errname(errno) : "ok");
+		char c = 0;
+		if (write(done_forking[1], &c, 1) != 1)
+			die("write done_forking");
+		pthread_join(th, NULL);
+		kids[made - 2] = again > 0 ? again : 0;
 	}
 	for (int i = 0; i < made; i++) {
 		if (kids[i] > 0) {
