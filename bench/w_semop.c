@@ -3,17 +3,6 @@
  * ns_per_op is per semop call. The set is removed at the end. */
 #include "workload.h"
 
-static void down_up(int id, long pairs)
-{
-	struct sembuf down = { 0, -1, 0 }, up = { 0, 1, 0 };
-	for (long i = 0; i < pairs; i++) {
-		if (semop(id, &down, 1) < 0)
-			DIE("semop(-1)");
-		if (semop(id, &up, 1) < 0)
-			DIE("semop(+1)");
-	}
-}
-
 int main(int argc, char **argv)
 {
 	long n = iterations(argc, argv, 1000000);

@@ -71,6 +71,18 @@ static inline void sem_change(int id, unsigned short num, short delta, short fla
 			DIE("semop(%d, num %u, op %d, flags %#x)", id, num, delta, flags);
 }
 
+/* `pairs` times semop(-1) then semop(+1) on semaphore 0: uncontended while it starts at 1. */
+static inline void down_up(int id, long pairs)
+{
+	struct sembuf down = { 0, -1, 0 }, up = { 0, 1, 0 };
+	for (long i = 0; i < pairs; i++) {
+		if (semop(id, &down, 1) < 0)
+			DIE("semop(-1)");
+		if (semop(id, &up, 1) < 0)
+			DIE("semop(+1)");
+	}
+}
+
 /* Wait for every child; fail if one did not exit 0. */
 static inline void reap_children(void)
 {
@@ -84,6 +96,43 @@ static inline void reap_children(void)
 		fprintf(stderr, "a worker process failed\n");
 		exit(2);
 	}
+}
+
+/*
+ * Two processes hand a token back and forth through semaphores 0 (ping:
+ * parent -> child) and 1 (pong: child -> parent) of a new set, `down(id,
+ * num)` being the wait. Prints ns_per_op per hand-off for `n` hand-offs,
+ * after untimed warm-up rounds.
+ */
+static inline int pingpong_main(long n, void (*down)(int id, unsigned short num))
+{
+	long rounds = (n + 1) / 2, warm = warmup(rounds);
+	int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+	if (id < 0)
+		DIE("semget(IPC_PRIVATE, 2)");
+	pid_t pid = fork();
+	if (pid < 0)
+		DIE("fork");
+	if (pid == 0) {
+		for (long i = 0; i < warm + rounds; i++) {
+			down(id, 0);             /* wait for ping */
+			sem_change(id, 1, 1, 0); /* pong */
+		}
+		_exit(0);
+	}
+	double t0 = 0;
+	for (long i = 0; i < warm + rounds; i++) {
+		if (i == warm)
+			t0 = now_ns();
+		sem_change(id, 0, 1, 0); /* ping */
+		down(id, 1);             /* wait for pong */
+	}
+	double t1 = now_ns();
+	reap_children();
+	if (semctl(id, 0, IPC_RMID) < 0)
+		DIE("semctl(IPC_RMID)");
+	report(t1 - t0, (double)rounds * 2);
+	return 0;
 }
 
 /*
