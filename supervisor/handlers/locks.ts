@@ -609,8 +609,6 @@ class LockHandlers {
   }
 }
 
-
-/** Is the thread still inside execve/execveat (/proc/TID/syscall starts with its number)? */
 function nr(name: string): number {
   return syscallNumber(name)!;
 }
