@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readStat } from '../../supervisor/processes.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FUZZ_DIR = join(ROOT, 'test', 'fuzz');
@@ -159,13 +160,8 @@ export function heldStateProblems(s: StateDump): string[] {
 
 /** "S, ppid 12" from /proc/PID/stat, or "gone". */
 function procState(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return `${f[0]}, ppid ${f[1]}`;
-  } catch {
-    return 'gone';
-  }
+  const s = readStat(pid);
+  return s === null ? 'gone' : `${s.state}, ppid ${s.ppid}`;
 }
 
 /** Invariants of the dump at exit. */
