@@ -1,7 +1,7 @@
 // LTP, the external referee: every semaphore (and, once emulated, lock) test
 // binary from $LTPROOT/bin (default /opt/ltp) runs natively and under
 // `sysvisor run -m policies/ltp.toml`; the outcomes must be equal. LTP is
-// built by hand outside the repository (see DESIGN.md); without it the
+// built by hand outside the repository (see docs/LTP.md); without it the
 // tests are skipped, loudly.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,7 +64,7 @@ function group(title: string, tests: string[], enabled: boolean, why: string) {
 const present = existsSync(BIN);
 if (!present) {
   process.stderr.write(`\n*** LTP NOT FOUND: ${BIN} does not exist; the LTP tests are SKIPPED. ***\n`
-    + '*** Build LTP by hand as DESIGN.md says and set LTPROOT to run them. ***\n\n');
+    + '*** Build LTP by hand as docs/LTP.md says and set LTPROOT to run them. ***\n\n');
 }
 const manifest = loadManifest(MANIFEST);
 const emulates = (names: string[]) => names.every((n) => manifest.syscalls.emulate.includes(n));
