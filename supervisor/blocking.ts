@@ -208,15 +208,22 @@ export class BlockedCalls {
     const cut = this.cutoff.get(tid);
     this.cutoff.delete(tid);
     if (rax === MINUS_EINTR) {
+      const before = this.interrupted.get(tid);
       this.interrupted.delete(tid);
       const nr = cut !== undefined && cut.ip === Number(rip) ? cut.nr : syscallBefore(memory, tid, rip);
       if (nr === null) return;
       const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
       const repair = this.repairs.get(nr);
-      if (!this.transparent.has(nr) && !(repair !== undefined && repair(args))) return; // Linux interrupts it too: EINTR stands
+      const slept = before !== undefined && before.slept && before.nr === nr && before.ip === Number(rip) && sameArgs(before.args, args);
+      // Linux fails a call with EINTR only once it sleeps: a semop, F_SETLKW or flock cut off
+      // before it slept here runs again, as a restart that must not sleep (see check).
+      const waits = this.policies.has(nr) && !(repair !== undefined && repair(args));
+      if (!this.transparent.has(nr) && (slept || !this.policies.has(nr))) return; // Linux interrupts it too: EINTR stands
       v.setBigUint64(MC.rax, BigInt(nr), true);
       v.setBigUint64(MC.rip, rip - 2n, true);
-      memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8));
+      if (memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8)) === 0 && waits) {
+        this.interrupted.set(tid, { nr, args, ip: Number(rip), sp: u64(MC.rsp), slept: false });
+      }
       return;
     }
     const before = this.interrupted.get(tid);

@@ -42,7 +42,7 @@
 // not run again does the program see EINTR while holding the lock.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
+  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
   LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
 import { readStackPointer, type BlockedCall } from '../blocking.js';
@@ -127,6 +127,8 @@ export const locksFeature: FeatureModule = {
   // The open family serves /proc/locks; rt_sigreturn repairs calls a signal cut off.
   observes: [...OPEN_SYSCALLS, 'rt_sigreturn'],
   observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
+  // F_GETFL, F_SETFD, F_DUPFD... never leave the kernel: only the lock commands are notified.
+  observesIf: [{ name: 'fcntl', arg: 1, values: [F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW] }],
   install(ctx, enabled) {
     return new LockHandlers(ctx, enabled);
   },
