@@ -66,6 +66,8 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none', emulated: true },
   { name: 'w_close', what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified)', pilot: 4_000, floor: 'none' },
   { name: 'w_close (fast)', bin: 'w_close', what: 'w_close with [locks] mode = "fast" (close not notified)', pilot: 4_000, floor: 'none', manifest: FAST_LOCKS },
+  { name: 'w_fcntl', what: 'fcntl F_GETFL + F_SETFL on a socket, per call (fcntl is notified only for lock commands)', pilot: 4_000, floor: 'none' },
+  { name: 'w_signal', what: 'kill(self, SIGUSR1) + handler + rt_sigreturn, per signal (rt_sigreturn answered by the native step)', pilot: 4_000, floor: 'none' },
   { name: 'w_forkexit', what: 'fork + child _exit(0) + waitpid, per fork', pilot: 100, floor: 'none' },
   { name: 'w_forkexec', what: 'fork + child execve("/bin/true") + waitpid, per fork', pilot: 40, floor: 'none' },
 ];
@@ -340,6 +342,12 @@ function targets(rows: Row[]): Target[] {
     row(name, (r) => check(name, r.sysvisorOverNative, true, 1.0,
       `${name}: sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.00x)`));
   }
+  row('w_fcntl', (r) => check('w_fcntl', r.sysvisorOverNative, true, 1.05,
+    `non-lock fcntl (w_fcntl): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x)`));
+  row('w_signal', (r) => {
+    const share = ratio(r.native.median, r.sysvisor.median);
+    check('w_signal', share, false, 0.5, `signals (w_signal): sysvisor ${fmtRatio(share)} native signals/s (target >= 0.50x)`);
+  });
   row('w_semop4', (r) => {
     const share = ratio(r.floor.median, r.sysvisor.median);
     check('4-process throughput', share, false, 0.9,

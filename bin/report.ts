@@ -9,14 +9,15 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
     color.bold(`sysvisor stats: ${total} notifications answered, SYNC_WAKE_UP ${result.syncWakeUp ? 'on' : 'off'}, exit status ${result.status}`),
   ];
   if (rows.length === 0) return lines.join('\n') + '\n';
-  lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`));
+  lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'in C'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`));
   for (const r of rows) {
-    lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
+    lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${String(r.native).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
       + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}`);
   }
   // The answer leaves with the next wait (shims/fastpath.c): what the program
   // waits is this plus one kernel round trip, which `npm run bench` measures.
-  lines.push(color.dim('(time in the supervisor, from RECV until the answer is ready; calls that blocked are not included;'));
+  lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
+  lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));
   lines.push(color.dim(' the program also waits one notification round trip, ~5 µs here: `npm run bench`, floor column)'));
   return lines.join('\n') + '\n';
 }

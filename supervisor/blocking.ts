@@ -30,8 +30,9 @@
 // the call runs again. The nr comes from the notification whose answer could
 // not be delivered, or, when the signal came before the supervisor even
 // received it, from the `mov $nr, %eax` before the syscall instruction.
-import { readFileSync } from 'node:fs';
+import { loadStackPointer, type StackPointerFn } from './ffi.js';
 import type { TargetMemory } from './memory.js';
+import { type NativeRules, TidMap } from './native-rules.js';
 import type { Notification, NotificationRecord } from './notification.js';
 
 export type RestartPolicy = 'eintr' | 'redispatch';
@@ -76,23 +77,31 @@ const MC_SIZE = 144; // r8 .. rip
 const MC = { r8: 0, r9: 8, r10: 16, rdi: 64, rsi: 72, rdx: 96, rax: 104, rsp: 120, rip: 128 } as const;
 
 export class BlockedCalls {
-  private readonly live = new Map<number, BlockedCall>();
-  private readonly interrupted = new Map<number, Interrupted>();
+  // Threads present in these maps are watched: the native step leaves all their calls to JS.
+  private readonly live: TidMap<BlockedCall>;
+  private readonly interrupted: TidMap<Interrupted>;
   private readonly policies = new Map<number, RestartPolicy>();
   /** Notified calls that are never interrupted on Linux (every notified nr without a policy). */
   private readonly transparent = new Set<number>();
   /** Calls Linux interrupts only with some arguments (fcntl F_SETLKW, a waiting flock): restarted unless these say it waits. */
   private readonly repairs = new Map<number, (args: readonly bigint[]) => boolean>();
   /** Per thread: a call whose answer could not be delivered (the thread took a signal). */
-  private readonly cutoff = new Map<number, { nr: number; ip: number }>();
+  private readonly cutoff: TidMap<{ nr: number; ip: number }>;
   /** Sleepers whose stack pointer is not read yet, oldest first. */
   private readonly unread: BlockedCall[] = [];
   /** True while a restarted call that had not slept is dispatched: it must not sleep now. */
   restartWithoutSleep = false;
 
+  constructor(private readonly native: NativeRules) {
+    this.live = new TidMap(native);
+    this.interrupted = new TidMap(native);
+    this.cutoff = new TidMap(native);
+  }
+
   /** How restarts of syscall `nr` are answered (features that block declare it). */
   setPolicy(nr: number, policy: RestartPolicy): void {
     this.policies.set(nr, policy);
+    this.native.restartsMatter(nr);
   }
 
   /**
@@ -104,14 +113,25 @@ export class BlockedCalls {
     this.repairs.set(nr, neverWaits);
   }
 
-  /** The syscall numbers the filter notifies; those without a restart policy are made to restart. */
+  /**
+   * The syscall numbers the filter notifies; those without a restart policy
+   * are made to restart. rt_sigreturn too: in a storm the next signal can
+   * cut it off, and its handler then returns to the frame of the call that
+   * never ran.
+   */
   setNotified(nrs: Iterable<number>): void {
-    for (const nr of nrs) if (!this.policies.has(nr) && nr !== SYS_RT_SIGRETURN) this.transparent.add(nr);
+    for (const nr of nrs) {
+      if (this.policies.has(nr)) continue;
+      this.transparent.add(nr);
+      this.native.neverInterrupted(nr);
+    }
   }
 
   /** The answer to `n` (not a sleeper's) could not be delivered: a signal cut it off. */
   undelivered(n: Notification): void {
-    if (this.transparent.has(n.nr)) this.cutoff.set(n.tid, { nr: n.nr, ip: n.ip });
+    // Not rt_sigreturn: its trampoline loads the number right before the syscall, so
+    // the frame alone says what to repair, and the native step does it without JS.
+    if (this.transparent.has(n.nr) && n.nr !== SYS_RT_SIGRETURN) this.cutoff.set(n.tid, { nr: n.nr, ip: n.ip });
   }
 
   get size(): number {
@@ -188,15 +208,22 @@ export class BlockedCalls {
     const cut = this.cutoff.get(tid);
     this.cutoff.delete(tid);
     if (rax === MINUS_EINTR) {
+      const before = this.interrupted.get(tid);
       this.interrupted.delete(tid);
       const nr = cut !== undefined && cut.ip === Number(rip) ? cut.nr : syscallBefore(memory, tid, rip);
       if (nr === null) return;
       const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
       const repair = this.repairs.get(nr);
-      if (!this.transparent.has(nr) && !(repair !== undefined && repair(args))) return; // Linux interrupts it too: EINTR stands
+      const slept = before !== undefined && before.slept && before.nr === nr && before.ip === Number(rip) && sameArgs(before.args, args);
+      // Linux fails a call with EINTR only once it sleeps: a semop, F_SETLKW or flock cut off
+      // before it slept here runs again, as a restart that must not sleep (see check).
+      const waits = this.policies.has(nr) && !(repair !== undefined && repair(args));
+      if (!this.transparent.has(nr) && (slept || !this.policies.has(nr))) return; // Linux interrupts it too: EINTR stands
       v.setBigUint64(MC.rax, BigInt(nr), true);
       v.setBigUint64(MC.rip, rip - 2n, true);
-      memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8));
+      if (memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8)) === 0 && waits) {
+        this.interrupted.set(tid, { nr, args, ip: Number(rip), sp: u64(MC.rsp), slept: false });
+      }
       return;
     }
     const before = this.interrupted.get(tid);
@@ -263,12 +290,15 @@ function isSyscallInsn(memory: TargetMemory, tid: number, rip: bigint): boolean 
   return typeof code !== 'number' && code[0] === 0x0f && code[1] === 0x05;
 }
 
-/** /proc/TID/syscall: "nr a1 a2 a3 a4 a5 a6 sp pc" in hex while the thread sits in a syscall. */
+let nativeStackPointer: StackPointerFn | null = null;
+
+/**
+ * The stack pointer of a thread sitting in a syscall, from /proc/TID/syscall
+ * ("nr a1 .. a6 sp pc"), read by the native step's code, which keeps the
+ * file open per thread: a signal storm reads it at every handler's return.
+ */
 export function readStackPointer(tid: number): bigint | null {
-  try {
-    const fields = readFileSync(`/proc/${tid}/syscall`, 'latin1').trim().split(' ');
-    return fields.length >= 9 ? BigInt(fields[7]) : null;
-  } catch {
-    return null;
-  }
+  nativeStackPointer ??= loadStackPointer();
+  const sp = nativeStackPointer(tid);
+  return sp === -1 || sp === -1n ? null : BigInt(sp);
 }

@@ -61,10 +61,8 @@ export interface FeatureSettings {
   exec?: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean };
 }
 
-/** A syscall observed only under an argument test. */
-export interface ArgCondition extends ArgTest {
-  name: string;
-}
+/** A syscall observed (or emulated) only under an argument test. */
+export type ArgCondition = ArgTest & { name: string };
 
 /** A feature module: the syscalls it can emulate and how to install it. */
 export interface FeatureModule {
@@ -75,7 +73,10 @@ export interface FeatureModule {
   readonly observes: readonly string[];
   /** More syscalls to observe depending on the manifest's settings (locks.mode "exact": close, dup2, ...). */
   observesWith?(settings: FeatureSettings): readonly string[];
-  /** Syscalls observed only under an argument test (checked in BPF: the rest never leave the kernel). */
+  /**
+   * Syscalls notified only under an argument test (checked in BPF: the rest
+   * never leave the kernel), whether observed or emulated.
+   */
   readonly observesIf?: readonly ArgCondition[];
   install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
 }

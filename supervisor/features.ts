@@ -40,6 +40,12 @@ export function observedSyscalls(emulate: readonly string[], settings: FeatureSe
 /** Syscalls the enabled features observe only under an argument condition (see FeatureModule.observesIf). */
 export function conditionallyObserved(emulate: readonly string[]): Map<string, ArgTest> {
   const out = new Map<string, ArgTest>();
-  for (const f of enabledFeatures(emulate)) for (const c of f.observesIf ?? [] as readonly ArgCondition[]) out.set(c.name, { arg: c.arg, mask: c.mask, clear: c.clear });
+  const wanted = new Set(emulate);
+  for (const f of enabledFeatures(emulate)) {
+    for (const { name, ...test } of f.observesIf ?? [] as readonly ArgCondition[]) {
+      // An emulated syscall's test applies only when the manifest emulates it.
+      if (!f.emulates.includes(name) || wanted.has(name)) out.set(name, test);
+    }
+  }
   return out;
 }

@@ -53,6 +53,14 @@ export function loadStep(): StepFn {
   }
 }
 
+/** shims/fastpath.c's sv_stack_pointer: the stack pointer of a thread sitting in a syscall, or -1. */
+export type StackPointerFn = (tid: number) => number | bigint;
+
+/** Loaded by the loop's thread only, beside the step (it shares the step's open /proc/TID/syscall files). */
+export function loadStackPointer(): StackPointerFn {
+  return koffi.load(FASTPATH).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
+}
+
 export function errno(): number {
   return koffi.errno();
 }

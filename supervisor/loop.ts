@@ -12,6 +12,7 @@ import {
   allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
 } from './ffi.js';
 import { DISPATCH } from './blocking.js';
+import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
 import { LatencyStats } from './stats.js';
 
@@ -37,7 +38,7 @@ const AHEAD_MAX = 384;
  */
 const STEP = { listener: 0, epfd: 1, max: 2, timeout: 3, send: 4, aheadMax: 5, received: 6, sendError: 7, aheadLen: 8, yield: 9 } as const;
 const STEP_POINTERS = 40;
-const STEP_SIZE = STEP_POINTERS + 5 * 8;
+const STEP_SIZE = STEP_POINTERS + 6 * 8;
 /** `performance` is an accessor on globalThis: read it once. */
 const clock = performance;
 
@@ -77,6 +78,8 @@ export interface LoopHooks {
 export class NotificationLoop {
   readonly notification: Notification;
   readonly stats = new LatencyStats();
+  /** What the native step answers without JS (see NativeRules). */
+  readonly native = new NativeRules();
   syncWakeUp = false;
   observer: Observer | null = null;
 
@@ -148,7 +151,7 @@ export class NotificationLoop {
     step[STEP.epfd] = this.epfd;
     step[STEP.max] = MAX_EVENTS;
     step[STEP.aheadMax] = AHEAD_MAX;
-    [this.events, this.sendBuf, this.recvBuf, this.plan, this.ahead].forEach((b, i) => {
+    [this.events, this.sendBuf, this.recvBuf, this.plan, this.ahead, this.native.block].forEach((b, i) => {
       this.stepBlock.view.setBigUint64(STEP_POINTERS + 8 * i, BigInt(b.address), true);
     });
     this.watch(listener, EPOLL.IN);
@@ -156,8 +159,18 @@ export class NotificationLoop {
     this.syncWakeUp = ioctlValue(listener, IOCTL_SET_FLAGS, USER_NOTIF_FD_SYNC_WAKE_UP) === 0;
   }
 
+  /** `handler` answers `nr` from now on, every time (a native rule set before is dropped). */
   on(nr: number, handler: Handler): void {
     this.handlers[nr] = handler;
+    this.native.set(nr, NativeRule.Js);
+  }
+
+  /**
+   * The native step may answer `nr` with CONTINUE under `rule`, where the
+   * handler now installed would answer CONTINUE and change nothing.
+   */
+  decideNatively(nr: number, rule: NativeRule): void {
+    this.native.set(nr, rule);
   }
 
   /** Be told when an answer the handler of `nr` returned could not be delivered (to undo what it committed). */
@@ -211,6 +224,7 @@ export class NotificationLoop {
   run(): void {
     const ev = this.events.view;
     const step = this.stepInts;
+    if (this.observer !== null) this.native.disable(); // a tracer sees every call
     while (!this.stopped) {
       let timeout = this.hooks.nextTimeoutUs();
       if (timeout === 0) {

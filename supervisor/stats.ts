@@ -17,7 +17,10 @@ const TIME_EVERY = 16; // a power of two
 
 export interface SyscallStats {
   nr: number;
+  /** Every notification of this syscall, including `native`. */
   count: number;
+  /** Answered by the native step without JS (not timed: see NativeRules). */
+  native: number;
   p50us: number;
   p99us: number;
   maxus: number;
@@ -52,17 +55,19 @@ export class LatencyStats {
     if (ms > this.max[nr]) this.max[nr] = ms;
   }
 
-  summary(): SyscallStats[] {
+  /** Per syscall seen; `nativeCount(nr)`: notifications the native step answered. */
+  summary(nativeCount: (nr: number) => number = () => 0): SyscallStats[] {
     const out: SyscallStats[] = [];
     for (let nr = 0; nr < 512; nr++) {
       const h = this.histograms[nr];
-      if (h === undefined) continue;
-      const count = this.counts[nr];
+      const native = nativeCount(nr);
+      if (h === undefined && native === 0) continue;
+      const count = this.counts[nr] + native;
       const timed = this.timed[nr];
       const maxus = this.max[nr] * 1000;
       // A bucket's midpoint can exceed the largest sample in it.
-      const at = (q: number) => Math.min(percentile(h, timed, q) / 1000, maxus);
-      out.push({ nr, count, p50us: at(0.5), p99us: at(0.99), maxus });
+      const at = (q: number) => (h === undefined ? 0 : Math.min(percentile(h, timed, q) / 1000, maxus));
+      out.push({ nr, count, native, p50us: at(0.5), p99us: at(0.99), maxus });
     }
     return out;
   }

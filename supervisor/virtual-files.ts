@@ -10,6 +10,7 @@ import { syscallNumber } from '../src/syscalls/table.js';
 import type { Credentials } from './processes.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
 import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
+import { NativeRule } from './native-rules.js';
 import type { TargetMemory } from './memory.js';
 import type { Notification } from './notification.js';
 import { hex, type Tracer } from './trace.js';
@@ -52,6 +53,10 @@ export class VirtualFiles {
     loop.on(nrOpen, (n) => this.open(n, AT_FDCWD, n.u64(0), n.int(1)));
     loop.on(nrOpenat, (n) => this.open(n, n.int(0), n.u64(1), n.int(2)));
     loop.on(nrOpenat2, (n) => this.openat2(n));
+    // A path whose last component names no served file is answered CONTINUE without JS, as open() would.
+    loop.decideNatively(nrOpen, NativeRule.OpenPath0);
+    loop.decideNatively(nrOpenat, NativeRule.OpenPath1);
+    loop.decideNatively(nrOpenat2, NativeRule.OpenPath1);
     if (tracer) {
       const path = (tid: number, addr: number) => {
         const s = memory.readString(tid, addr);
@@ -67,6 +72,7 @@ export class VirtualFiles {
   register(path: string, file: VirtualFile): void {
     this.files.set(path, file);
     this.basenames.add(posix.basename(path));
+    this.loop.native.setServedNames(this.basenames);
   }
 
   private openat2(n: Notification): number {

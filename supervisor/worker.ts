@@ -10,6 +10,7 @@ import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { enabledFeatures } from './features.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
+import { NativeRule } from './native-rules.js';
 import { TargetMemory } from './memory.js';
 import { ProcessTable } from './processes.js';
 import { Tracer } from './trace.js';
@@ -62,7 +63,7 @@ const loop = new NotificationLoop(config.listenerFd, {
 });
 
 processes = new ProcessTable(loop);
-blocked = new BlockedCalls();
+blocked = new BlockedCalls(loop.native);
 const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
 const memory = new TargetMemory();
 const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), tracer);
@@ -79,6 +80,7 @@ loop.on(SYS_RT_SIGRETURN, (n) => {
   blocked.sigreturn(n, ctx.memory);
   return CONTINUE;
 });
+loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
 const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
 for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
@@ -129,4 +131,4 @@ for (const f of features) f.shutdown?.();
 const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
 loop.close();
 close(config.listenerFd);
-port.postMessage({ type: 'finished', stats: loop.stats.summary(), state: final } satisfies WorkerMessage);
+port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final } satisfies WorkerMessage);

@@ -83,13 +83,10 @@ export interface FilterSpec {
 
 /**
  * A test of argument `arg` (its low 32 bits): true when it has a bit of
- * `mask` set, or with `clear`, when every bit of `mask` is clear.
+ * `mask` set, or with `clear`, when every bit of `mask` is clear; or, with
+ * `values`, when it equals one of them (fcntl's lock commands).
  */
-export interface ArgTest {
-  arg: number;
-  mask: number;
-  clear?: boolean;
-}
+export type ArgTest = { arg: number; mask: number; clear?: boolean } | { arg: number; values: readonly number[] };
 
 interface Segment {
   lo: number;
@@ -226,11 +223,19 @@ export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const e = new Emitter();
   // Argument checks go last in the program, so they are emitted first.
   const checks: number[] = [];
-  for (const { arg, mask, clear } of (spec.notifyIf ?? new Map<number, ArgTest>()).values()) {
+  for (const test of (spec.notifyIf ?? new Map<number, ArgTest>()).values()) {
+    const { arg } = test;
     if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`notifyIf: argument ${arg} out of range 0..5`);
     const notify: Target = { kind: "leaf", action: SECCOMP_RET_USER_NOTIF };
     const allow: Target = { kind: "leaf", action: SECCOMP_RET_ALLOW };
-    e.cond(BPF_JSET, mask >>> 0, clear ? allow : notify, clear ? notify : allow);
+    if ("values" in test) {
+      if (test.values.length === 0) throw new BpfError(`notifyIf: no values for argument ${arg}`);
+      // A chain of jeq, emitted last to first: the first match notifies, no match allows.
+      let next: Target = allow;
+      for (const v of [...test.values].reverse()) next = { kind: "label", label: e.cond(BPF_JEQ, v >>> 0, notify, next) };
+    } else {
+      e.cond(BPF_JSET, test.mask >>> 0, test.clear ? allow : notify, test.clear ? notify : allow);
+    }
     checks.push(e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg }));
   }
   const dispatch = tree(e, segs, 0, segs.length, checks);

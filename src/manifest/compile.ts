@@ -11,7 +11,11 @@ export interface CompileOptions {
    * denies or kills stays denied or killed: those are security decisions.
    */
   notify?: Iterable<string>;
-  /** Syscalls notified only under an argument test (e.g. clone without CLONE_THREAD). */
+  /**
+   * Syscalls notified only under an argument test (clone without
+   * CLONE_THREAD; fcntl with a lock command). The test applies to an
+   * emulated syscall too; one that `notify` lists stays unconditional.
+   */
   notifyIf?: ReadonlyMap<string, ArgTest>;
 }
 
@@ -24,11 +28,12 @@ function nr(name: string): number {
 /** Syscall numbers per action, as the BPF generator takes them. */
 export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): FilterSpec {
   const blocked = new Set<string>([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
-  const notify = new Set<string>(m.syscalls.emulate);
+  const conditional = opts.notifyIf ?? new Map<string, ArgTest>();
+  const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name)));
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
-    notifyIf: new Map([...(opts.notifyIf ?? new Map<string, ArgTest>())]
+    notifyIf: new Map([...conditional]
       .filter(([name]) => !blocked.has(name) && !notify.has(name))
       .map(([name, c]) => [nr(name), c])),
     errno: new Map([...m.syscalls.deny].map(([name, e]) => [nr(name), e])),

@@ -42,13 +42,14 @@
 // not run again does the program see EINTR while holding the lock.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
+  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
   LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
 import { readStackPointer, type BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
+import { NativeRule, TidMap } from '../native-rules.js';
 import type { Notification } from '../notification.js';
 import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
@@ -126,6 +127,8 @@ export const locksFeature: FeatureModule = {
   // The open family serves /proc/locks; rt_sigreturn repairs calls a signal cut off.
   observes: [...OPEN_SYSCALLS, 'rt_sigreturn'],
   observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
+  // F_GETFL, F_SETFD, F_DUPFD... never leave the kernel: only the lock commands are notified.
+  observesIf: [{ name: 'fcntl', arg: 1, values: [F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW] }],
   install(ctx, enabled) {
     return new LockHandlers(ctx, enabled);
   },
@@ -146,11 +149,14 @@ class LockHandlers {
   /** Calls cut off by a signal that were made to run again (see completeDroppedGetlk). */
   private restarted = 0;
   /** The last F_GETLK/F_OFD_GETLK answered per thread: where it returns to and its struct's address. */
-  private readonly getlkAnswered = new Map<number, { ip: number; ptr: number }>();
+  private readonly getlkAnswered: TidMap<{ ip: number; ptr: number }>;
+  /** Processes whose POSIX_FILES map is not empty: with descs, what a close may release (see publishHeld). */
+  private readonly posixHolders = new Set<ProcessEntry>();
 
   constructor(private readonly ctx: SupervisorContext, enabled: ReadonlySet<string>) {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
+    this.getlkAnswered = new TidMap(loop.native);
     this.descs = new DescriptionTable(this.fds);
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
@@ -173,12 +179,15 @@ class LockHandlers {
       loop.on(nr('dup3'), (n) => this.dup2(n, n.int(0), n.int(1), n.int(2)));
       loop.on(nr('execve'), (n) => this.execve(n));
       loop.on(nr('execveat'), (n) => this.execve(n));
+      for (const name of ['close', 'close_range', 'dup2', 'dup3']) loop.decideNatively(nr(name), NativeRule.Close);
     }
     const next = loop.handlerOf(NR_RT_SIGRETURN);
     loop.on(NR_RT_SIGRETURN, (n) => {
       this.completeDroppedGetlk(n);
       return next === undefined ? CONTINUE : next(n);
     });
+    // A thread with an F_GETLK answer to complete is watched (getlkAnswered): the rest is BlockedCalls' rule.
+    loop.decideNatively(NR_RT_SIGRETURN, NativeRule.Sigreturn);
     ctx.processes.onExit((p) => this.exited(p));
     ctx.files.register('/proc/locks', {
       render: () => {
@@ -284,6 +293,7 @@ class LockHandlers {
         }
       } else if (lock.type !== F_UNLCK) {
         this.posixFiles(p).set(info.key, info.file);
+        this.posixHolders.add(p);
       }
       const who = { pid: p.tgid, ...(desc === undefined ? {} : { ofd: desc.id }) };
       if (lock.wait) this.prune();
@@ -291,6 +301,7 @@ class LockHandlers {
       return this.settle(n, p, info, desc, attempt);
     } finally {
       if (!keep) close(info.fd);
+      this.publishHeld();
     }
   }
 
@@ -326,6 +337,7 @@ class LockHandlers {
       return this.settle(n, p, info, desc, attempt);
     } finally {
       if (!keep) close(info.fd);
+      this.publishHeld();
     }
   }
 
@@ -412,6 +424,14 @@ class LockHandlers {
     return m;
   }
 
+  /**
+   * Tell the native step whether a close anywhere could release a lock: while
+   * none can, close/close_range/dup2/dup3 are answered without JS.
+   */
+  private publishHeld(): void {
+    this.ctx.loop.native.locksHeld = this.descs.size > 0 || this.posixHolders.size > 0;
+  }
+
   /** Does the process have lock state a close could change? */
   private interested(p: ProcessEntry): boolean {
     if (this.descs.size > 0) return true;
@@ -464,6 +484,7 @@ class LockHandlers {
       const key = fileKeyOf(file);
       if (posix?.has(key)) {
         posix.delete(key);
+        if (posix.size === 0) this.posixHolders.delete(p);
         this.registry.releasePosix(file, p.tgid);
       }
       if (this.descs.onFile(key).length === 0) continue;
@@ -471,6 +492,7 @@ class LockHandlers {
       if (d !== undefined && !candidates.includes(d)) candidates.push(d);
     }
     this.releaseUnreferenced(candidates, excluded, p.tgid);
+    this.publishHeld();
   }
 
   /** Release the locks of every candidate description no sandboxed fd refers to (but the excluded ones). */
@@ -484,6 +506,7 @@ class LockHandlers {
       this.registry.releaseDescription(d.id);
       released = true;
     }
+    this.publishHeld();
     return released;
   }
 
@@ -538,7 +561,9 @@ class LockHandlers {
         }
         if (e.posix) {
           const p = this.ctx.processes.processOf(tgid);
-          (p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined)?.delete(fileKeyOf(e.file));
+          const posix = p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+          posix?.delete(fileKeyOf(e.file));
+          if (p !== null && posix?.size === 0) this.posixHolders.delete(p);
           this.registry.releasePosix(e.file, tgid);
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
@@ -548,6 +573,7 @@ class LockHandlers {
       if (x.entries.length === 0) this.execs.delete(tgid);
       this.releaseUnreferenced(candidates.filter((d) => this.descs.onFile(d.key).includes(d)), null);
     }
+    this.publishHeld();
   }
 
   /**
@@ -590,7 +616,9 @@ class LockHandlers {
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
     for (const tid of p.threads) this.getlkAnswered.delete(tid);
     this.registry.releaseAllOfProcess(p.tgid);
+    this.posixHolders.delete(p);
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
+    this.publishHeld();
   }
 
   private decodeForTrace(ctx: SupervisorContext): void {

@@ -47,3 +47,15 @@ t.test('with clear, clone is notified only without CLONE_THREAD (fork-like)', as
 t.test('bad argument index is refused', async (t) => {
   t.throws(() => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 6, mask: 1 }]]) }), /argument 6 out of range/);
 });
+
+t.test('with values, fcntl is notified only for the lock commands', async (t) => {
+  const FCNTL = 72;
+  const LOCK_CMDS = [5, 6, 7, 36, 37, 38];
+  const p = buildFilter({ notify: [73], errno: new Map(), kill: [], notifyIf: new Map([[FCNTL, { arg: 1, values: LOCK_CMDS }]]) });
+  const r = (cmd: number) => runFilter(p, { nr: FCNTL, arch: AUDIT_ARCH_X86_64, args: [3, cmd] });
+  for (const cmd of LOCK_CMDS) t.equal(r(cmd), SECCOMP_RET_USER_NOTIF, `lock command ${cmd}`);
+  for (const cmd of [0, 1, 2, 3, 4, 8, 9, 35, 39, 1024, 1030, 1033]) t.equal(r(cmd), SECCOMP_RET_ALLOW, `command ${cmd}`);
+  t.equal(r(0x100000006), SECCOMP_RET_USER_NOTIF, 'only the low 32 bits count, as for the kernel (unsigned int cmd)');
+  t.equal(runFilter(p, { nr: 73, arch: AUDIT_ARCH_X86_64, args: [] }), SECCOMP_RET_USER_NOTIF, 'flock');
+  t.throws(() => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[FCNTL, { arg: 1, values: [] }]]) }), /no values/);
+});
