@@ -11,7 +11,8 @@
 // see fds.ts for the table and how "last close" is decided.
 //
 // POSIX release on close. Closing any fd of a file releases all the
-// process's POSIX locks on that file. Each process remembers the files it
+// owner's POSIX locks on that file; the owner is the files table, shared by
+// clone(CLONE_FILES) (lock-owners.ts). Each owner remembers the files it
 // POSIX-locked (a superset: entries leave on release, not on unlock), so a
 // close costs a map lookup unless the process holds locks; then one stat of
 // /proc/TID/fd/N says which file the fd names. Description checks run only
@@ -56,6 +57,7 @@ import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
+import { PosixOwners, sameFilesTable } from './lock-owners.js';
 
 const EBADF = 9;
 const EINTR = 4;
@@ -69,8 +71,6 @@ const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const CLOSE_RANGE_CLOEXEC = 4;
 const FLOCK_SIZE = 32;
-/** p.data key: Map<fileKey, FileId> of files the process may hold POSIX locks on. */
-const POSIX_FILES = 'locks.posix';
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;
 
@@ -136,6 +136,7 @@ class LockHandlers {
   private readonly registry: LockRegistry<LockToken>;
   private readonly fds = new TargetFds();
   private readonly descs: DescriptionTable;
+  private readonly owners: PosixOwners;
   private readonly exact: boolean;
   /** Calls sleeping in the registry. */
   private readonly sleepers = new Set<LockToken>();
@@ -152,6 +153,7 @@ class LockHandlers {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
     this.descs = new DescriptionTable(this.fds);
+    this.owners = new PosixOwners(ctx.processes);
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
       complete: (w, errno) => this.complete(w, errno),
@@ -247,9 +249,10 @@ class LockHandlers {
       if (!this.ctx.loop.currentValid()) return -EINTR; // what we read may be stale (TOCTOU)
       const spec = { type: lock.type, start: lock.start, end: lock.end };
 
+      const owner = this.owners.of(p);
       if (lock.test) {
         const ofd = lock.ofd ? (this.descs.findDup(info.fd, info.key)?.id ?? this.descs.unusedId()) : undefined;
-        const who = { pid: p.tgid, ...(ofd === undefined ? {} : { ofd }) };
+        const who = { pid: p.tgid, owner: owner.id, ...(ofd === undefined ? {} : { ofd }) };
         this.prune();
         let found = this.registry.getLk(info.file, who, spec);
         if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
@@ -283,9 +286,9 @@ class LockHandlers {
           keep = true;
         }
       } else if (lock.type !== F_UNLCK) {
-        this.posixFiles(p).set(info.key, info.file);
+        owner.files.set(info.key, info.file);
       }
-      const who = { pid: p.tgid, ...(desc === undefined ? {} : { ofd: desc.id }) };
+      const who = { pid: p.tgid, owner: owner.id, ...(desc === undefined ? {} : { ofd: desc.id }) };
       if (lock.wait) this.prune();
       const attempt = (token: LockToken) => this.registry.setLk(info.file, who, spec, lock.wait, token);
       return this.settle(n, p, info, desc, attempt);
@@ -403,20 +406,9 @@ class LockHandlers {
 
   // ---- releases ----------------------------------------------------------
 
-  private posixFiles(p: ProcessEntry): Map<string, FileId> {
-    let m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
-    if (m === undefined) {
-      m = new Map();
-      p.data.set(POSIX_FILES, m);
-    }
-    return m;
-  }
-
   /** Does the process have lock state a close could change? */
   private interested(p: ProcessEntry): boolean {
-    if (this.descs.size > 0) return true;
-    const m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
-    return m !== undefined && m.size > 0;
+    return this.descs.size > 0 || this.owners.holding(p) !== undefined;
   }
 
   private close(n: Notification): number {
@@ -424,7 +416,7 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
     const fd = n.int(0);
-    this.closing(p, n.tid, [fd], (pid, f) => pid === p.tgid && f === fd);
+    this.closing(p, n.tid, [fd], (pid, f) => f === fd && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
@@ -436,7 +428,7 @@ class LockHandlers {
     const flagsArg = n.uint(2);
     if (p === null || (flagsArg & CLOSE_RANGE_CLOEXEC) !== 0 || first > last || !this.interested(p)) return CONTINUE;
     const fds = openFds(p.tgid).filter((fd) => fd >= first && fd <= last);
-    this.closing(p, n.tid, fds, (pid, f) => pid === p.tgid && f >= first && f <= last);
+    this.closing(p, n.tid, fds, (pid, f) => f >= first && f <= last && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
@@ -447,24 +439,25 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
     if (this.fds.fileOf(n.tid, oldfd) === null) return CONTINUE; // EBADF: nothing is closed
-    this.closing(p, n.tid, [newfd], (pid, f) => pid === p.tgid && f === newfd);
+    this.closing(p, n.tid, [newfd], (pid, f) => f === newfd && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
   /**
-   * Process `p` is about to close `fds`: release its POSIX locks on their
-   * files, and the locks of descriptions no other fd will refer to.
+   * Process `p` is about to close `fds`: release its owner's POSIX locks on
+   * their files, and the locks of descriptions no other fd will refer to
+   * (`excluded`: the closing fds, in every process sharing the fd table).
    */
   private closing(p: ProcessEntry, tid: number, fds: readonly number[], excluded: Excluded): void {
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const owner = this.owners.holding(p);
     const candidates: Description[] = [];
     for (const fd of fds) {
       const file = this.fds.fileOf(tid, fd);
       if (file === null) continue;
       const key = fileKeyOf(file);
-      if (posix?.has(key)) {
-        posix.delete(key);
-        this.registry.releasePosix(file, p.tgid);
+      if (owner?.files.has(key)) {
+        owner.files.delete(key);
+        this.registry.releasePosix(file, owner.id);
       }
       if (this.descs.onFile(key).length === 0) continue;
       const d = this.descs.findTarget(p.tgid, fd, key);
@@ -501,7 +494,7 @@ class LockHandlers {
     if (this.execs.size > 0) this.settleExecs();
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const posix = this.owners.holding(p)?.files;
     const entries: ExecFd[] = [];
     for (const fd of openFds(p.tgid)) {
       const file = this.fds.fileOf(n.tid, fd);
@@ -536,10 +529,12 @@ class LockHandlers {
           close(e.dup); // the exec failed: the fd stays
           return false;
         }
-        if (e.posix) {
-          const p = this.ctx.processes.processOf(tgid);
-          (p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined)?.delete(fileKeyOf(e.file));
-          this.registry.releasePosix(e.file, tgid);
+        const p = this.ctx.processes.processOf(tgid);
+        if (p !== null) this.owners.detach(p); // the exec gave it a table of its own, whose closes these are
+        const owner = p === null ? undefined : this.owners.holding(p);
+        if (e.posix && owner !== undefined) {
+          owner.files.delete(fileKeyOf(e.file));
+          this.registry.releasePosix(e.file, owner.id);
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
         close(e.dup);
@@ -589,7 +584,7 @@ class LockHandlers {
     }
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
     for (const tid of p.threads) this.getlkAnswered.delete(tid);
-    this.registry.releaseAllOfProcess(p.tgid);
+    this.registry.releaseAllOfProcess(p.tgid, this.owners.leave(p));
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
   }
 
