@@ -34,10 +34,12 @@
 //
 // Known limits. The supervisor's duplicate keeps a locked description open
 // until the sandbox's last fd to it is seen to go: in fast mode (and for
-// fds closed in ways not trapped: io_uring, a descriptor in flight in
-// SCM_RIGHTS) that can keep a locked pipe's write end open (no EOF) or a
-// written executable busy (ETXTBSY) until the holder exits. mmap does not
-// keep flock/OFD locks alive here, as it does on Linux. A lock call that a
+// fds closed in ways not trapped: an io_uring ring, when a manifest allows
+// io_uring) that can keep a locked pipe's write end open (no EOF) or a
+// written executable busy (ETXTBSY) until the holder exits. Only fds count
+// as references: a description in flight in SCM_RIGHTS, registered in an
+// io_uring ring or mapped with mmap keeps its flock/OFD locks on Linux, and
+// loses them here when its last fd closes. A lock call that a
 // signal takes away after the registry granted it keeps the grant (the
 // call, run again by completeDroppedGetlk, finds it already held); only if it is
 // not run again does the program see EINTR while holding the lock.
