@@ -14,6 +14,11 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
     lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${String(r.native).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
       + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}`);
   }
+  const rings = rows.find((r) => name(r.nr) === 'io_uring_setup');
+  if (rings !== undefined) {
+    // Counted when notified: the supervisor never sees whether the kernel then refused one.
+    lines.push(color.yellow(`io_uring rings created: ${rings.count} (io_uring_setup calls let through); what a ring does is not seen by the supervisor`));
+  }
   // The answer leaves with the next wait (shims/fastpath.c): what the program
   // waits is this plus one kernel round trip, which `npm run bench` measures.
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));

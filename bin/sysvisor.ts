@@ -11,7 +11,7 @@ import { syscallName } from '../src/syscalls/table.js';
 import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult } from '../supervisor/index.js';
 import { renderStats } from './report.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
-import { describeManifest } from '../src/manifest/index.js';
+import { describeManifest, manifestWarnings } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
 
@@ -117,6 +117,7 @@ async function readState(file: string | undefined, pid: number | undefined): Pro
 function check(argv: { file: string; bpf: boolean }) {
   const manifest = readManifest(argv.file);
   process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
+  for (const w of manifestWarnings(manifest)) process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${argv.file}: ${w}\n`);
   if (argv.bpf) process.stdout.write(disassemble(sandboxFilter(manifest)) + '\n');
 }
 

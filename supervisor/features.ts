@@ -5,13 +5,14 @@ import type { ArgTest } from '../src/bpf/build.js';
 import type { ArgCondition, FeatureModule, FeatureSettings } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
+import { ioUringFeature } from './handlers/io-uring.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
 import { locksFeature } from './handlers/locks.js';
 import { reachFeature } from './handlers/reach.js';
 import { semFeature } from './handlers/sem.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature];
+export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature, ioUringFeature];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));

@@ -20,11 +20,12 @@ export interface FileId {
 export const fileKey = (f: FileId): string => `${f.major}:${f.minor}:${f.ino}`;
 
 /**
- * fl_owner. POSIX locks belong to the process, OFD and flock locks to the open
- * file description; the prefixes keep the two spaces apart exactly as Linux's
+ * fl_owner. POSIX locks belong to the files table (the process's own unless
+ * clone(CLONE_FILES) shares it), OFD and flock locks to the open file
+ * description; the prefixes keep the two spaces apart exactly as Linux's
  * files_struct and struct file pointers never compare equal.
  */
-export const posixOwner = (pid: number): string => `p${pid}`;
+export const posixOwner = (owner: number): string => `p${owner}`;
 export const descOwner = (desc: DescId): string => `d${desc}`;
 
 /** What every struct file_lock carries. Bare Nodes are requests that never wait. */

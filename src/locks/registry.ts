@@ -37,6 +37,11 @@ export interface LockHooks<T> {
 /** Who calls fcntl: the process, and for F_OFD_* the open file description. */
 export interface FcntlCaller {
   readonly pid: number;
+  /**
+   * The POSIX lock owner: Linux's is the files table, which clone(CLONE_FILES)
+   * shares between processes. Default: the process (pid).
+   */
+  readonly owner?: number;
   readonly ofd?: DescId;
 }
 
@@ -159,18 +164,23 @@ export class LockRegistry<T> {
     return rc === DEFERRED ? r : rc;
   }
 
-  /** Any fd of the file closed by the process: all its POSIX locks on the file go. */
-  releasePosix(file: FileId, pid: number): void {
+  /** Any fd of the file closed under the owner (FcntlCaller.owner ?? pid): all its POSIX locks on the file go. */
+  releasePosix(file: FileId, owner: number): void {
     const t = this.files.get(fileKey(file));
-    if (t) t.setPosix(unlockAll('posix', posixOwner(pid), t.file));
+    if (t) t.setPosix(unlockAll('posix', posixOwner(owner), t.file));
     this.settle();
   }
 
-  /** The process exited: its POSIX locks go, its waiters are dropped unanswered. */
-  releaseAllOfProcess(pid: number): void {
+  /**
+   * The process exited: its waiters are dropped unanswered, and the POSIX
+   * locks of `owner` go (null: the owner lives on in another process).
+   */
+  releaseAllOfProcess(pid: number, owner: number | null = pid): void {
     for (const w of [...this.pending]) if (w.pid === pid) this.drop(w);
-    const owner = posixOwner(pid);
-    for (const t of [...(this.owned.get(owner)?.keys() ?? [])]) t.setPosix(unlockAll('posix', owner, t.file));
+    if (owner !== null) {
+      const key = posixOwner(owner);
+      for (const t of [...(this.owned.get(key)?.keys() ?? [])]) t.setPosix(unlockAll('posix', key, t.file));
+    }
     this.settle();
   }
 
@@ -365,7 +375,7 @@ export class LockRegistry<T> {
 
 /** F_OFD_* locks belong to the description, the others to the process. */
 const fcntlOwner = (who: FcntlCaller): [LockKind, string] =>
-  who.ofd === undefined ? ['posix', posixOwner(who.pid)] : ['ofd', descOwner(who.ofd)];
+  who.ofd === undefined ? ['posix', posixOwner(who.owner ?? who.pid)] : ['ofd', descOwner(who.ofd)];
 
 const unlockAll = <T>(kind: LockKind, owner: string, file: FileId): Node<T> =>
   new Node<T>(kind, F_UNLCK, 0n, OFFSET_MAX, owner, 0, undefined, file);

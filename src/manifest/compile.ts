@@ -81,3 +81,20 @@ export function describeManifest(m: Manifest): string {
   );
   return lines.join("\n");
 }
+
+/**
+ * Settings that let a program around the emulation, one line each, for
+ * `manifest check` to print as warnings.
+ */
+export function manifestWarnings(m: Manifest): string[] {
+  const blocked = (name: string): boolean => m.syscalls.deny.has(name) || m.syscalls.kill.includes(name);
+  const warnings: string[] = [];
+  if (m.syscalls.emulate.length > 0 && !blocked("io_uring_setup")) {
+    warnings.push(
+      "io_uring is allowed (io_uring_setup is neither denied nor killed): what a ring does bypasses the supervisor, " +
+        "so a close through a ring releases no POSIX locks and an open through one reads the real /proc/locks, " +
+        "/proc/sysvipc/sem and /proc/sys/kernel/sem instead of the sandbox's",
+    );
+  }
+  return warnings;
+}

@@ -1,4 +1,5 @@
 export {
+  DEFAULT_DENY,
   DEFAULT_EMULATE,
   SEM_DEFAULTS,
   LIMITS,
@@ -16,4 +17,4 @@ export {
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
 export { locateKeys, lineOf, type LineMap } from "./locate.js";
 export { parseManifest, defaultManifest, type ParseOptions } from "./parse.js";
-export { compileFilter, manifestFilterSpec, describeManifest, type CompileOptions } from "./compile.js";
+export { compileFilter, manifestFilterSpec, describeManifest, manifestWarnings, type CompileOptions } from "./compile.js";

@@ -11,6 +11,7 @@ import { SYSCALL_NAMES, syscallNumber } from "../syscalls/table.js";
 import { ManifestError, renderPath, suggest, type PathSeg } from "./error.js";
 import { lineOf, locateKeys, type LineMap } from "./locate.js";
 import {
+  DEFAULT_DENY,
   DEFAULT_EMULATE,
   LIMITS,
   LOCKS_DEFAULT_MAX,
@@ -141,7 +142,7 @@ function skeleton(file: string): Manifest {
   return {
     version: 1,
     file,
-    syscalls: { emulate: [...DEFAULT_EMULATE], deny: new Map(), kill: [] },
+    syscalls: { emulate: [...DEFAULT_EMULATE], deny: new Map(DEFAULT_DENY), kill: [] },
     filesystem: null,
     exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
@@ -171,6 +172,7 @@ function checkSyscalls(c: Checker, v: unknown, m: Manifest, opts: ParseOptions):
   const denyPath = [...path, "deny"];
   const deny = c.table(t.deny, denyPath);
   if (deny !== undefined) {
+    m.syscalls.deny = new Map();
     for (const [name, val] of Object.entries(deny)) {
       const p = [...denyPath, name];
       const errno = parseErrno(c, val, p);
@@ -210,6 +212,7 @@ function checkSyscalls(c: Checker, v: unknown, m: Manifest, opts: ParseOptions):
   // Keep file order within each list.
   entries.forEach((e, i) => {
     if (!accepted.has(i)) return;
+    if (e.list !== "deny") m.syscalls.deny.delete(e.name); // a default denial gives way to the file's own word
     if (e.list === "emulate") m.syscalls.emulate.push(e.name);
     else if (e.list === "kill") m.syscalls.kill.push(e.name);
     else if (e.errno !== undefined) m.syscalls.deny.set(e.name, e.errno);

@@ -102,6 +102,19 @@ export interface Manifest {
 /** The four SysV semaphore syscalls and the two lock calls, emulated unless a manifest says otherwise. */
 export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"];
 
+/**
+ * Denied (ENOSYS) unless a manifest gives its own syscalls.deny: what an
+ * io_uring ring does never passes the seccomp filter, so a close through one
+ * would not release POSIX locks and an open through one would skip the
+ * served /proc files. ENOSYS makes liburing users and libuv take their
+ * ordinary-syscall path.
+ */
+export const DEFAULT_DENY: ReadonlyMap<string, number> = new Map([
+  ["io_uring_setup", 38],
+  ["io_uring_enter", 38],
+  ["io_uring_register", 38],
+]);
+
 /** Linux's defaults (include/uapi/linux/sem.h SEMMSL, SEMMNS, SEMOPM, SEMMNI). */
 export const SEM_DEFAULTS: Readonly<SemLimits> = {
   semmsl: 32000,

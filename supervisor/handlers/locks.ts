@@ -11,7 +11,8 @@
 // see fds.ts for the table and how "last close" is decided.
 //
 // POSIX release on close. Closing any fd of a file releases all the
-// process's POSIX locks on that file. Each process remembers the files it
+// owner's POSIX locks on that file; the owner is the files table, shared by
+// clone(CLONE_FILES) (lock-owners.ts). Each owner remembers the files it
 // POSIX-locked (a superset: entries leave on release, not on unlock), so a
 // close costs a map lookup unless the process holds locks; then one stat of
 // /proc/TID/fd/N says which file the fd names. Description checks run only
@@ -33,10 +34,12 @@
 //
 // Known limits. The supervisor's duplicate keeps a locked description open
 // until the sandbox's last fd to it is seen to go: in fast mode (and for
-// fds closed in ways not trapped: io_uring, a descriptor in flight in
-// SCM_RIGHTS) that can keep a locked pipe's write end open (no EOF) or a
-// written executable busy (ETXTBSY) until the holder exits. mmap does not
-// keep flock/OFD locks alive here, as it does on Linux. A lock call that a
+// fds closed in ways not trapped: an io_uring ring, when a manifest allows
+// io_uring) that can keep a locked pipe's write end open (no EOF) or a
+// written executable busy (ETXTBSY) until the holder exits. Only fds count
+// as references: a description in flight in SCM_RIGHTS, registered in an
+// io_uring ring or mapped with mmap keeps its flock/OFD locks on Linux, and
+// loses them here when its last fd closes. A lock call that a
 // signal takes away after the registry granted it keeps the grant (the
 // call, run again by completeDroppedGetlk, finds it already held); only if it is
 // not run again does the program see EINTR while holding the lock.
@@ -57,6 +60,7 @@ import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
+import { PosixOwners, sameFilesTable } from './lock-owners.js';
 
 const EBADF = 9;
 const EINTR = 4;
@@ -70,8 +74,6 @@ const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 const CLOSE_RANGE_CLOEXEC = 4;
 const FLOCK_SIZE = 32;
-/** p.data key: Map<fileKey, FileId> of files the process may hold POSIX locks on. */
-const POSIX_FILES = 'locks.posix';
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;
 
@@ -139,6 +141,7 @@ class LockHandlers {
   private readonly registry: LockRegistry<LockToken>;
   private readonly fds = new TargetFds();
   private readonly descs: DescriptionTable;
+  private readonly owners: PosixOwners;
   private readonly exact: boolean;
   /** Calls sleeping in the registry. */
   private readonly sleepers = new Set<LockToken>();
@@ -150,14 +153,13 @@ class LockHandlers {
   private restarted = 0;
   /** The last F_GETLK/F_OFD_GETLK answered per thread: where it returns to and its struct's address. */
   private readonly getlkAnswered: TidMap<{ ip: number; ptr: number }>;
-  /** Processes whose POSIX_FILES map is not empty: with descs, what a close may release (see publishHeld). */
-  private readonly posixHolders = new Set<ProcessEntry>();
 
   constructor(private readonly ctx: SupervisorContext, enabled: ReadonlySet<string>) {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
     this.getlkAnswered = new TidMap(loop.native);
     this.descs = new DescriptionTable(this.fds);
+    this.owners = new PosixOwners(ctx.processes);
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
       complete: (w, errno) => this.complete(w, errno),
@@ -256,9 +258,10 @@ class LockHandlers {
       if (!this.ctx.loop.currentValid()) return -EINTR; // what we read may be stale (TOCTOU)
       const spec = { type: lock.type, start: lock.start, end: lock.end };
 
+      const owner = this.owners.of(p);
       if (lock.test) {
         const ofd = lock.ofd ? (this.descs.findDup(info.fd, info.key)?.id ?? this.descs.unusedId()) : undefined;
-        const who = { pid: p.tgid, ...(ofd === undefined ? {} : { ofd }) };
+        const who = { pid: p.tgid, owner: owner.id, ...(ofd === undefined ? {} : { ofd }) };
         this.prune();
         let found = this.registry.getLk(info.file, who, spec);
         if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
@@ -292,10 +295,9 @@ class LockHandlers {
           keep = true;
         }
       } else if (lock.type !== F_UNLCK) {
-        this.posixFiles(p).set(info.key, info.file);
-        this.posixHolders.add(p);
+        this.owners.addFile(owner, info.key, info.file);
       }
-      const who = { pid: p.tgid, ...(desc === undefined ? {} : { ofd: desc.id }) };
+      const who = { pid: p.tgid, owner: owner.id, ...(desc === undefined ? {} : { ofd: desc.id }) };
       if (lock.wait) this.prune();
       const attempt = (token: LockToken) => this.registry.setLk(info.file, who, spec, lock.wait, token);
       return this.settle(n, p, info, desc, attempt);
@@ -415,28 +417,17 @@ class LockHandlers {
 
   // ---- releases ----------------------------------------------------------
 
-  private posixFiles(p: ProcessEntry): Map<string, FileId> {
-    let m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
-    if (m === undefined) {
-      m = new Map();
-      p.data.set(POSIX_FILES, m);
-    }
-    return m;
-  }
-
   /**
    * Tell the native step whether a close anywhere could release a lock: while
    * none can, close/close_range/dup2/dup3 are answered without JS.
    */
   private publishHeld(): void {
-    this.ctx.loop.native.locksHeld = this.descs.size > 0 || this.posixHolders.size > 0;
+    this.ctx.loop.native.locksHeld = this.descs.size > 0 || this.owners.anyHolding;
   }
 
   /** Does the process have lock state a close could change? */
   private interested(p: ProcessEntry): boolean {
-    if (this.descs.size > 0) return true;
-    const m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
-    return m !== undefined && m.size > 0;
+    return this.descs.size > 0 || this.owners.holding(p) !== undefined;
   }
 
   private close(n: Notification): number {
@@ -444,7 +435,7 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
     const fd = n.int(0);
-    this.closing(p, n.tid, [fd], (pid, f) => pid === p.tgid && f === fd);
+    this.closing(p, n.tid, [fd], (pid, f) => f === fd && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
@@ -456,7 +447,7 @@ class LockHandlers {
     const flagsArg = n.uint(2);
     if (p === null || (flagsArg & CLOSE_RANGE_CLOEXEC) !== 0 || first > last || !this.interested(p)) return CONTINUE;
     const fds = openFds(p.tgid).filter((fd) => fd >= first && fd <= last);
-    this.closing(p, n.tid, fds, (pid, f) => pid === p.tgid && f >= first && f <= last);
+    this.closing(p, n.tid, fds, (pid, f) => f >= first && f <= last && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
@@ -467,25 +458,25 @@ class LockHandlers {
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
     if (this.fds.fileOf(n.tid, oldfd) === null) return CONTINUE; // EBADF: nothing is closed
-    this.closing(p, n.tid, [newfd], (pid, f) => pid === p.tgid && f === newfd);
+    this.closing(p, n.tid, [newfd], (pid, f) => f === newfd && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
 
   /**
-   * Process `p` is about to close `fds`: release its POSIX locks on their
-   * files, and the locks of descriptions no other fd will refer to.
+   * Process `p` is about to close `fds`: release its owner's POSIX locks on
+   * their files, and the locks of descriptions no other fd will refer to
+   * (`excluded`: the closing fds, in every process sharing the fd table).
    */
   private closing(p: ProcessEntry, tid: number, fds: readonly number[], excluded: Excluded): void {
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const owner = this.owners.holding(p);
     const candidates: Description[] = [];
     for (const fd of fds) {
       const file = this.fds.fileOf(tid, fd);
       if (file === null) continue;
       const key = fileKeyOf(file);
-      if (posix?.has(key)) {
-        posix.delete(key);
-        if (posix.size === 0) this.posixHolders.delete(p);
-        this.registry.releasePosix(file, p.tgid);
+      if (owner?.files.has(key)) {
+        this.owners.removeFile(owner, key);
+        this.registry.releasePosix(file, owner.id);
       }
       if (this.descs.onFile(key).length === 0) continue;
       const d = this.descs.findTarget(p.tgid, fd, key);
@@ -524,7 +515,7 @@ class LockHandlers {
     if (this.execs.size > 0) this.settleExecs();
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const posix = this.owners.holding(p)?.files;
     const entries: ExecFd[] = [];
     for (const fd of openFds(p.tgid)) {
       const file = this.fds.fileOf(n.tid, fd);
@@ -559,12 +550,12 @@ class LockHandlers {
           close(e.dup); // the exec failed: the fd stays
           return false;
         }
-        if (e.posix) {
-          const p = this.ctx.processes.processOf(tgid);
-          const posix = p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
-          posix?.delete(fileKeyOf(e.file));
-          if (p !== null && posix?.size === 0) this.posixHolders.delete(p);
-          this.registry.releasePosix(e.file, tgid);
+        const p = this.ctx.processes.processOf(tgid);
+        if (p !== null) this.owners.detach(p); // the exec gave it a table of its own, whose closes these are
+        const owner = p === null ? undefined : this.owners.holding(p);
+        if (e.posix && owner !== undefined) {
+          this.owners.removeFile(owner, fileKeyOf(e.file));
+          this.registry.releasePosix(e.file, owner.id);
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
         close(e.dup);
@@ -615,8 +606,7 @@ class LockHandlers {
     }
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
     for (const tid of p.threads) this.getlkAnswered.delete(tid);
-    this.registry.releaseAllOfProcess(p.tgid);
-    this.posixHolders.delete(p);
+    this.registry.releaseAllOfProcess(p.tgid, this.owners.leave(p));
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
     this.publishHeld();
   }

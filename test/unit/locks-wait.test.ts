@@ -391,6 +391,26 @@ t.test('release on close of any fd, on exit, on last close of a description', as
     t.equal(reg.records, 2);
   });
 
+  await t.test('a files table shared by clone(CLONE_FILES) is one owner', async (t) => {
+    const { reg } = harness();
+    const shared = { owner: 7 };
+    const A = { pid: PID.A!, ...shared };
+    const B = { pid: PID.B!, ...shared };
+    t.equal(reg.setLk(FILE, A, { type: W, ...span(0, 10) }, false, 'A'), 0);
+    t.equal(reg.getLk(FILE, B, { type: W, ...span(0, 0) }), null, 'no conflict with its own table');
+    t.equal(reg.setLk(FILE, B, { type: W, ...span(5, 1) }, false, 'B'), 0, 'absorbed by the lock of A');
+    t.equal(reg.setLk(FILE, B, { type: R, ...span(20, 10) }, false, 'B'), 0);
+    t.equal(reg.setLk(FILE, { pid: PID.C! }, { type: W, ...span(0, 1) }, false, 'C'), -EAGAIN);
+    t.equal(
+      reg.procLocks(),
+      `1: POSIX  ADVISORY  READ 200 fe:00:${FILE.ino} 20 29\n2: POSIX  ADVISORY  WRITE 100 fe:00:${FILE.ino} 0 9\n`,
+    );
+    reg.releaseAllOfProcess(PID.A!, null);
+    t.equal(reg.records, 2, 'an exit while the table lives on releases nothing');
+    reg.releasePosix(FILE, 7);
+    t.equal(reg.records, 0, 'a close under the owner releases the locks of both');
+  });
+
   await t.test('releaseDescription: OFD and flock locks of the description', async (t) => {
     const { reg, replies, lk, fl } = harness();
     t.equal(lk('A', W, 0, 10, false, 'd'), 0);

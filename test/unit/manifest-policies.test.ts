@@ -54,7 +54,7 @@ t.test("policies/default.toml is exactly the built-in default", async (t) => {
   const fromFile = load("default.toml");
   const builtin = defaultManifest(EMULABLE, "policies/default.toml");
   t.same(fromFile, builtin);
-  t.same([...fromFile.syscalls.deny], []);
+  t.same([...fromFile.syscalls.deny], [["io_uring_setup", 38], ["io_uring_enter", 38], ["io_uring_register", 38]]);
   t.equal(fromFile.filesystem, null);
 });
 
@@ -105,6 +105,7 @@ t.test("strict policy spot checks", async (t) => {
   t.equal(x86("mount"), "ERRNO(EPERM)");
   t.equal(x86("reboot"), "KILL_PROCESS");
   t.equal(x86("execve"), "ALLOW");
+  for (const name of ["io_uring_setup", "io_uring_enter", "io_uring_register"]) t.equal(x86(name), "ERRNO(ENOSYS)", name);
   // i386 semop through ipc() never reaches the host kernel
   t.equal(actionName(runFilter(prog, { nr: 117, arch: AUDIT_ARCH_I386 })), "KILL_PROCESS");
   t.equal(actionName(runFilter(prog, { nr: 0x40000000 + 65, arch: AUDIT_ARCH_X86_64 })), "KILL_PROCESS");
@@ -114,10 +115,10 @@ t.test("strict policy spot checks", async (t) => {
   t.ok(m.filesystem!.write.includes("/tmp"));
 });
 
-t.test("ltp policy: the four sem syscalls and the two lock calls, nothing restricted", async (t) => {
+t.test("ltp policy: the four sem syscalls and the two lock calls, nothing restricted but io_uring", async (t) => {
   const m = load("ltp.toml");
   t.same(m.syscalls.emulate, ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]);
-  t.equal(m.syscalls.deny.size, 0);
+  t.same([...m.syscalls.deny.keys()], ["io_uring_setup", "io_uring_enter", "io_uring_register"]);
   t.same(m.syscalls.kill, []);
   t.equal(m.filesystem, null);
   t.equal(m.env.inherit, true);

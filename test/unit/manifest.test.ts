@@ -4,6 +4,7 @@ import {
   defaultManifest,
   describeManifest,
   editDistance,
+  manifestWarnings,
   locateKeys,
   parseManifest,
   renderPath,
@@ -381,7 +382,11 @@ t.test("defaults", async (t) => {
   t.same(d, {
     version: 1,
     file: "<default>",
-    syscalls: { emulate: ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"], deny: new Map(), kill: [] },
+    syscalls: {
+      emulate: ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"],
+      deny: new Map([["io_uring_setup", 38], ["io_uring_enter", 38], ["io_uring_register", 38]]),
+      kill: [],
+    },
     filesystem: null,
     exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
@@ -390,7 +395,7 @@ t.test("defaults", async (t) => {
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
   });
-  t.equal(d.syscalls.deny.size, 0);
+  t.equal(d.syscalls.deny.size, 3);
   // A section only overrides what it names.
   const m = parse("version = 1\n[sem]\nsemopm = 32\n[syscalls]\nkill = [\"reboot\"]\n[filesystem]\nread = [\"/\"]\n");
   t.same(m.sem, { semmsl: 32000, semmns: 1024000000, semopm: 32, semmni: 32000 });
@@ -411,6 +416,32 @@ t.test("defaults never fall back to host IPC silently", async (t) => {
   });
   const m = parseManifest("version = 1\n[syscalls]\nemulate = []\n", "x.toml", { emulable: new Set() });
   t.same(m.syscalls.emulate, []);
+});
+
+t.test("io_uring: denied by default, a deny table replaces the default", async (t) => {
+  const uring = ["io_uring_setup", "io_uring_enter", "io_uring_register"];
+  t.same([...parse("version = 1\n").syscalls.deny], uring.map((n) => [n, 38]));
+  t.same([...parse('version = 1\n[syscalls]\nemulate = ["semop"]\n').syscalls.deny], uring.map((n) => [n, 38]));
+  t.same([...parse("version = 1\n[syscalls]\ndeny = {}\n").syscalls.deny], [], "an empty table allows io_uring");
+  t.same([...parse('version = 1\n[syscalls]\ndeny = { ptrace = "EPERM" }\n').syscalls.deny], [["ptrace", 1]]);
+  const killed = parse('version = 1\n[syscalls]\nkill = ["io_uring_setup"]\n');
+  t.same(killed.syscalls.kill, ["io_uring_setup"]);
+  t.same([...killed.syscalls.deny.keys()], ["io_uring_enter", "io_uring_register"], "kill takes a call out of the default");
+  t.same(messages('version = 1\n[syscalls]\ndeny = { io_uring_setup = "EPERM" }\nkill = ["io_uring_setup"]\n'), [
+    'm.toml:4: syscalls.kill[0]: "io_uring_setup" is already listed in syscalls.deny',
+  ]);
+});
+
+t.test("manifestWarnings: one line when io_uring is allowed", async (t) => {
+  t.same(manifestWarnings(defaultManifest(EMULABLE)), []);
+  t.same(manifestWarnings(parse('version = 1\n[syscalls]\nkill = ["io_uring_setup"]\n')), []);
+  const allowed = manifestWarnings(parse("version = 1\n[syscalls]\ndeny = {}\n"));
+  t.equal(allowed.length, 1);
+  t.notMatch(allowed[0]!, /\n/);
+  t.match(allowed[0]!, /io_uring is allowed/);
+  t.match(allowed[0]!, /releases no POSIX locks/);
+  t.match(allowed[0]!, /\/proc\/locks/);
+  t.same(manifestWarnings(parse("version = 1\n[syscalls]\nemulate = []\ndeny = {}\n")), [], "nothing emulated, nothing bypassed");
 });
 
 t.test("describeManifest", async (t) => {
