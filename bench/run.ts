@@ -16,6 +16,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { builtinManifest, manifestFromText, Sandbox, type Manifest } from '../supervisor/index.js';
 import { chartSvg, type ChartSeries } from './chart.js';
+import { realPrograms, realTable, type RealRow } from './real.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const BUILD = `${BENCH}build/`;
@@ -361,6 +362,18 @@ function targets(rows: Row[]): Target[] {
   return out;
 }
 
+function realTargets(real: readonly RealRow[]): Target[] {
+  const out: Target[] = [];
+  const server = real.find((r) => r.unit === 'requests/s');
+  if (server) out.push({ name: 'real server', ok: server.share === null ? null : server.share >= 0.85,
+    text: `real server (${server.name}): sysvisor ${server.share === null ? '-' : fmtRatio(server.share)} native requests/s (target >= 0.85x)` });
+  const writers = real.find((r) => r.unit === 's');
+  const slowdown = writers?.share ? 1 / writers.share : null;
+  if (writers) out.push({ name: 'sqlite writers', ok: slowdown === null ? null : slowdown <= 1.3,
+    text: `sqlite writers: sysvisor ${slowdown === null ? '-' : fmtRatio(slowdown)} native time (target <= 1.30x)` });
+  return out;
+}
+
 /** Why gVisor cannot run the workloads here, or undefined when it can. */
 async function gvisorProblem(): Promise<string | undefined> {
   if (!(process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/runsc`))) return `runsc is not installed; ${RUNSC_HINT}`;
@@ -377,9 +390,10 @@ async function main(): Promise<void> {
   if (!existsSync(BUILD + 'floor') || WORKLOADS.some((w) => !existsSync(BUILD + (w.bin ?? w.name)))) {
     execFileSync('make', ['-s', '-C', BENCH], { stdio: 'inherit' });
   }
-  // --only names rows or programs: `--only w_close` runs both w_close rows.
+  // --only names rows or programs: `--only w_close` runs both w_close rows; `real` the real programs.
   const chosen = WORKLOADS.filter((w) => opts.only === null || opts.only.has(w.name) || opts.only.has(w.bin ?? w.name));
-  if (chosen.length === 0) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
+  const withReal = opts.only === null || opts.only.has('real');
+  if (chosen.length === 0 && !withReal) throw new Error(`no workload matches --only ${[...(opts.only ?? [])].join(',')}`);
   const gvisorSkipped = opts.modes.includes('gvisor') ? await gvisorProblem() : undefined;
   const skipLine = `*** gVisor column skipped: ${gvisorSkipped} ***`;
   if (gvisorSkipped !== undefined) {
@@ -402,12 +416,20 @@ async function main(): Promise<void> {
     rows.push(await benchWorkload(w, opts));
     process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   }
+  let real: RealRow[] = [];
+  if (withReal && opts.modes.includes('native') && opts.modes.includes('sysvisor')) {
+    process.stderr.write('bench: real programs ...');
+    const t0 = performance.now();
+    real = await realPrograms(POLICY, opts);
+    process.stderr.write(` ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
   const seconds = (performance.now() - started) / 1000;
   const loadAfter = loadavg()[0];
 
   if (gvisorSkipped !== undefined) process.stdout.write(`\n${skipLine}\n`);
-  process.stdout.write(`\n${table(rows, opts.modes.includes('gvisor'))}\n\n`);
-  const checks = targets(rows);
+  if (rows.length > 0) process.stdout.write(`\n${table(rows, opts.modes.includes('gvisor'))}\n\n`);
+  if (real.length > 0) process.stdout.write(`${realTable(real)}\n\n`);
+  const checks = [...targets(rows), ...realTargets(real)];
   process.stdout.write(`targets: ${checks.filter((t) => t.ok).length} of ${checks.length} met\n`);
   for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
   const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run' && r[m].error !== 'not applicable').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
@@ -428,6 +450,7 @@ async function main(): Promise<void> {
     loadAverage: { before: loadBefore, after: loadAfter },
     ...(opts.waitQuiet ? { quietWaitSeconds: quietWaits } : {}),
     rows,
+    real,
     targets: checks,
   };
   writeResult('latest.json', JSON.stringify(json, null, 2) + '\n');
