@@ -31,6 +31,10 @@
 // not be delivered, or, when the signal came before the supervisor even
 // received it, from the `mov $nr, %eax` before the syscall instruction.
 import { loadStackPointer, type StackPointerFn } from './ffi.js';
+import {
+  frameRegs, frameVerdict, isSyscallInstruction, type RestartRules, rewound, sameArgs, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE,
+  syscallNumberBefore,
+} from '../src/signals/frame.js';
 import type { TargetMemory } from './memory.js';
 import { type NativeRules, TidMap } from './native-rules.js';
 import type { Notification, NotificationRecord } from './notification.js';
@@ -63,18 +67,10 @@ interface Interrupted {
 }
 
 const EINTR = 4;
-const MINUS_EINTR = 0xfffffffffffffffcn;
 const SP_DELAY_MS = 1;
 /** beforeDispatch result: no opinion, dispatch to the handler. */
 export const DISPATCH = -0x40000002;
 export const SYS_RT_SIGRETURN = 15;
-/**
- * struct sigcontext as rt_sigreturn finds it: the rt_sigframe starts at
- * sp-8 (pretcode popped), uc_mcontext 48 bytes in, so at sp+40.
- */
-const MCONTEXT = 40;
-const MC_SIZE = 144; // r8 .. rip
-const MC = { r8: 0, r9: 8, r10: 16, rdi: 64, rsi: 72, rdx: 96, rax: 104, rsp: 120, rip: 128 } as const;
 
 export class BlockedCalls {
   // Threads present in these maps are watched: the native step leaves all their calls to JS.
@@ -91,6 +87,13 @@ export class BlockedCalls {
   private readonly unread: BlockedCall[] = [];
   /** True while a restarted call that had not slept is dispatched: it must not sleep now. */
   restartWithoutSleep = false;
+
+  /** The frame verdict's view of the policies above. */
+  private readonly rules: RestartRules = {
+    neverInterrupted: (nr) => this.transparent.has(nr),
+    mayWait: (nr) => this.policies.has(nr),
+    neverWaitsWith: (nr, args) => this.repairs.get(nr)?.(args) ?? false,
+  };
 
   constructor(private readonly native: NativeRules) {
     this.live = new TidMap(native);
@@ -199,45 +202,31 @@ export class BlockedCalls {
   sigreturn(n: Notification, memory: TargetMemory): void {
     const tid = n.tid;
     const sp = readStackPointer(tid);
-    const mc = sp === null ? null : memory.read(tid, Number(sp) + MCONTEXT, MC_SIZE);
-    if (mc === null || typeof mc === 'number') return;
-    const v = new DataView(mc.buffer, mc.byteOffset, MC_SIZE);
-    const u64 = (off: number) => v.getBigUint64(off, true);
-    const rip = u64(MC.rip);
-    const rax = u64(MC.rax);
+    const sc = sp === null ? null : memory.read(tid, Number(sp) + SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE);
+    if (sc === null || typeof sc === 'number') return;
+    const regs = frameRegs(sc);
     const cut = this.cutoff.get(tid);
     this.cutoff.delete(tid);
-    if (rax === MINUS_EINTR) {
-      const before = this.interrupted.get(tid);
-      this.interrupted.delete(tid);
-      const nr = cut !== undefined && cut.ip === Number(rip) ? cut.nr : syscallBefore(memory, tid, rip);
-      if (nr === null) return;
-      const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
-      const repair = this.repairs.get(nr);
-      const slept = before !== undefined && before.slept && before.nr === nr && before.ip === Number(rip) && sameArgs(before.args, args);
-      // Linux fails a call with EINTR only once it sleeps: a semop, F_SETLKW or flock cut off
-      // before it slept here runs again, as a restart that must not sleep (see check).
-      const waits = this.policies.has(nr) && !(repair !== undefined && repair(args));
-      if (!this.transparent.has(nr) && (slept || !this.policies.has(nr))) return; // Linux interrupts it too: EINTR stands
-      v.setBigUint64(MC.rax, BigInt(nr), true);
-      v.setBigUint64(MC.rip, rip - 2n, true);
-      if (memory.write(tid, Number(sp) + MCONTEXT + MC.rax, mc.slice(MC.rax, MC.rip + 8)) === 0 && waits) {
-        this.interrupted.set(tid, { nr, args, ip: Number(rip), sp: u64(MC.rsp), slept: false });
-      }
-      return;
-    }
     const before = this.interrupted.get(tid);
-    // Rewound to a `syscall` instruction with rax = the syscall number: the call restarts after this.
-    const nr = Number(rax);
-    const restarting = rax < 512n && this.policies.has(nr) && isSyscallInsn(memory, tid, rip);
-    if (!restarting) {
-      this.interrupted.delete(tid);
-      return;
+    this.interrupted.delete(tid);
+    const nrAt = () => {
+      if (cut !== undefined && cut.ip === Number(regs.rip)) return cut.nr;
+      const code = memory.read(tid, Number(regs.rip) - 9, 9);
+      return typeof code === 'number' ? null : syscallNumberBefore(code);
+    };
+    const atSyscall = () => {
+      const code = memory.read(tid, Number(regs.rip), 2);
+      return typeof code !== 'number' && isSyscallInstruction(code);
+    };
+    const verdict = frameVerdict(regs, this.rules, before, nrAt, atSyscall);
+    if (verdict.kind === 'rewind') {
+      const written = memory.write(tid, Number(sp) + SIGCONTEXT_OFFSET + SC.rax, rewound(sc, verdict.nr)) === 0;
+      if (written && verdict.restartWithoutSleep) {
+        this.interrupted.set(tid, { nr: verdict.nr, args: regs.args, ip: Number(regs.rip), sp: regs.rsp, slept: false });
+      }
+    } else if (verdict.kind === 'restart') {
+      this.interrupted.set(tid, { nr: verdict.nr, args: regs.args, ip: verdict.ip, sp: regs.rsp, slept: verdict.slept });
     }
-    const args = [u64(MC.rdi), u64(MC.rsi), u64(MC.rdx), u64(MC.r10), u64(MC.r8), u64(MC.r9)];
-    const ip = Number(rip) + 2;
-    const slept = before !== undefined && before.nr === nr && before.ip === ip && sameArgs(before.args, args) && before.slept;
-    this.interrupted.set(tid, { nr, args, ip, sp: u64(MC.rsp), slept });
   }
 
   /** The thread is gone: drop its wait from the feature's queues too. */
@@ -252,42 +241,11 @@ export class BlockedCalls {
   }
 }
 
-/**
- * The syscall number a wrapper loads right before the syscall instruction
- * that ends at `rip`: `mov $nr, %eax` (b8 imm32) or `mov $nr, %rax`
- * (48 c7 c0 imm32, as in __restore_rt); null if the code says nothing.
- */
-function syscallBefore(memory: TargetMemory, tid: number, rip: bigint): number | null {
-  const code = memory.read(tid, Number(rip) - 9, 9);
-  if (typeof code === 'number' || code[7] !== 0x0f || code[8] !== 0x05) return null;
-  const movEax = code[2] === 0xb8;
-  const movRax = code[0] === 0x48 && code[1] === 0xc7 && code[2] === 0xc0;
-  if (!movEax && !movRax) return null;
-  return new DataView(code.buffer, code.byteOffset + 3, 4).getUint32(0, true);
-}
-
-/**
- * Only the first four arguments are compared: every restartable call here
- * takes at most four, and r8/r9 need not survive the signal frame (seen on
- * 6.18: r8 saved in the frame differs from r8 at the restart).
- */
-const COMPARED_ARGS = 4;
-
 function isRestartOf(call: Interrupted, n: Notification): boolean {
   if (call.nr !== n.nr || call.ip !== n.ip) return false;
-  for (let i = 0; i < COMPARED_ARGS; i++) if (call.args[i] !== n.big(i)) return false;
+  if (!sameArgs(call.args, [n.big(0), n.big(1), n.big(2), n.big(3)])) return false;
   if (call.sp === null) return true; // slept < SP_DELAY_MS: nr, ip and arguments decide
   return readStackPointer(n.tid) === call.sp;
-}
-
-function sameArgs(a: readonly bigint[], b: readonly bigint[]): boolean {
-  for (let i = 0; i < COMPARED_ARGS; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function isSyscallInsn(memory: TargetMemory, tid: number, rip: bigint): boolean {
-  const code = memory.read(tid, Number(rip), 2);
-  return typeof code !== 'number' && code[0] === 0x0f && code[1] === 0x05;
 }
 
 let nativeStackPointer: StackPointerFn | null = null;

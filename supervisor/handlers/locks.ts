@@ -43,6 +43,7 @@
 // signal takes away after the registry granted it keeps the grant (the
 // call, run again by completeDroppedGetlk, finds it already held); only if it is
 // not run again does the program see EINTR while holding the lock.
+import { frameRegs, MINUS_EINTR, returning, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE } from '../../src/signals/frame.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
   decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
@@ -90,14 +91,6 @@ const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execv
 /** Calls Linux never fails with EINTR that a signal can cut off while notified (the close family only in exact mode). */
 const NR_RT_SIGRETURN = 15;
 const NR_FCNTL = syscallNumber('fcntl')!;
-/** struct sigcontext as rt_sigreturn finds it: sp + 40 (see blocking.ts); rdi @64, rsi @72, rax @104, rip @128. */
-const MCONTEXT = 40;
-const MC_RDI = 64;
-const MC_RSI = 72;
-const MC_RDX = 96;
-const MC_RAX = 104;
-const MC_RIP = 128;
-const MINUS_EINTR = 0xfffffffffffffffcn;
 
 /** The supervisor's handle on one lock call: set once the call sleeps. */
 class LockToken {
@@ -578,23 +571,17 @@ class LockHandlers {
     this.getlkAnswered.delete(n.tid);
     const stack = readStackPointer(n.tid);
     if (stack === null) return;
-    const sp = Number(stack);
-    const at = sp + MCONTEXT + MC_RDI;
-    const regs = memory.read(n.tid, at, MC_RIP + 8 - MC_RDI);
-    if (typeof regs === 'number') return;
-    const frame = regs.slice();
-    const view = new DataView(frame.buffer);
-    const rax = view.getBigUint64(MC_RAX - MC_RDI, true);
-    const rip = Number(view.getBigUint64(MC_RIP - MC_RDI, true));
-    const arg1 = view.getUint32(MC_RSI - MC_RDI, true);
+    const at = Number(stack) + SIGCONTEXT_OFFSET;
+    const sc = memory.read(n.tid, at, SIGCONTEXT_SIZE);
+    if (typeof sc === 'number') return;
+    const regs = frameRegs(sc);
+    const cmd = Number(regs.args[1] & 0xffffffffn);
+    const rip = Number(regs.rip);
     // An F_GETLK we answered (its struct is written) whose answer the kernel dropped because a signal woke
     // the caller at the same moment: the frame says EINTR, or a restart (SA_RESTART). Complete it instead.
-    if (Number(view.getBigUint64(MC_RDX - MC_RDI, true)) === answered.ptr &&
-      (arg1 === F_GETLK || arg1 === F_OFD_GETLK) &&
-      ((rax === MINUS_EINTR && rip === answered.ip) || (rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))) {
-      view.setBigUint64(MC_RAX - MC_RDI, 0n, true);
-      view.setBigUint64(MC_RIP - MC_RDI, BigInt(answered.ip), true);
-      if (memory.write(n.tid, at, frame) === 0) this.restarted++;
+    if (Number(regs.args[2]) === answered.ptr && (cmd === F_GETLK || cmd === F_OFD_GETLK) &&
+      ((regs.rax === MINUS_EINTR && rip === answered.ip) || (regs.rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))) {
+      if (memory.write(n.tid, at + SC.rax, returning(sc, answered.ip, 0n)) === 0) this.restarted++;
     }
   }
 
