@@ -12,6 +12,7 @@ import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
+import { unpinnedInterpreter } from './handlers/exec.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
@@ -98,7 +99,10 @@ export class Sandbox {
     const m = options.manifest;
     const restore = restoredSets(m);
     const filter = sandboxFilter(m);
-    const config = launcherConfig(filter, landlockRules(m.filesystem), m.ipc.namespace);
+    const interpreterMissing = unpinnedInterpreter(m.exec);
+    if (interpreterMissing !== null) throw new SandboxError(`${m.file}: ${interpreterMissing}`);
+    const pins = { files: [...m.exec.trusted.keys()], onlyTrusted: m.exec.onlyTrusted };
+    const config = launcherConfig(filter, landlockRules(m.filesystem, pins), m.ipc.namespace);
     // Non-dumpable: a program of another uid, or of the same uid without
     // CAP_SYS_PTRACE, cannot read /proc/<supervisor>/environ, maps, auxv or
     // pagemap (Landlock refuses PTRACE_MODE_ATTACH only).
