@@ -37,8 +37,8 @@ export function renderSemSysctl(l: SemLimits): string {
   return `${l.semmsl}\t${l.semmns}\t${l.semopm}\t${l.semmni}\n`;
 }
 
-/** proc_dointvec() copies at most PAGE_SIZE - 1 bytes of a write. */
-const WRITE_MAX = 4095;
+/** proc_dointvec() parses at most PAGE_SIZE - 1 bytes of a write: nothing after them can change the result. */
+export const SYSCTL_WRITE_MAX = 4095;
 /** proc_get_long()'s TMPBUFLEN: it looks at 21 characters and refuses a number (with sign) that fills them. */
 const TMPBUFLEN = 22;
 const INT_MAX = 0x7fffffffn;
@@ -92,7 +92,7 @@ function parseInt32(b: Uint8Array, at: number, left: number): [number, number] |
  * leaves earlier ones stored). Returns the bytes consumed or -EINVAL.
  */
 export function parseIntVector(input: Uint8Array, values: number[]): number {
-  let left = Math.min(input.length, WRITE_MAX);
+  let left = Math.min(input.length, SYSCTL_WRITE_MAX);
   let p = 0;
   let first = true;
   let err = 0;

@@ -1,0 +1,85 @@
+// Hostile programs against the supervisor's own resources: what a program
+// makes the supervisor hold is bounded (bytes written to a virtual file,
+// fds for views and lock descriptions, pidfds, semaphores), a supervisor
+// out of fds answers with Linux's errno and keeps serving, and the
+// manifest's [sem] values are ceilings that root inside cannot lift.
+//
+// Memory is the VmHWM (peak RSS) of the sysvisor process, read when the
+// program says "measure" and waits: the supervisor's loop is a thread of
+// that process. Bounds are sizes with generous headroom, never times.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { CLI } from './helpers.js';
+
+const MB = 1024 * 1024;
+const dir = mkdtempSync(join(tmpdir(), 'sysvisor-hostile-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+function manifest(name: string, body: string): string {
+  const file = join(dir, `${name}.toml`);
+  writeFileSync(file, `version = 1\n${body}\n`);
+  return file;
+}
+
+/** VmHWM of a process, in bytes (NaN when it is gone). */
+function peakRss(pid: number): number {
+  try {
+    return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Run {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** The supervisor's VmHWM when the program printed "measure". */
+  peak: number;
+}
+
+/** `sysvisor run -m m -- cmd…`; at a line "measure" the supervisor's peak RSS is read, then the program is let go on (stdin). */
+function run(m: string, cmd: readonly string[], extra: readonly string[] = []): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'run', '-m', m, ...extra, '--', ...cmd], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peak = NaN;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (Number.isNaN(peak) && /^measure$/m.test(stdout)) {
+        peak = peakRss(child.pid!);
+        child.stdin.write('go\n');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => child.kill('SIGKILL'), 280_000);
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr, peak });
+    });
+  });
+}
+
+const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
+
+t.test('1.2 GB written to /proc/sys/kernel/sem: the supervisor keeps 4095 bytes of it and the sandbox goes on', async (t) => {
+  const m = manifest('bigwrite', '');
+  const script = (write: string) =>
+    `${write}echo "write=$?"; cat /proc/sys/kernel/sem; echo measure; read go; ipcmk -S 1 >/dev/null && echo ipcmk ok; echo done`;
+  const base = await run(m, ['/bin/sh', '-c', script('')]);
+  const big = await run(m, ['/bin/sh', '-c', script('head -c 1200M /dev/zero > /proc/sys/kernel/sem; ')]);
+  t.equal(big.signal, null);
+  t.equal(big.status, 0, big.stderr);
+  t.notMatch(big.stderr, /internal error|supervisor loop/);
+  // A pipe carries no errno back: where Linux answers the first write(2) EINVAL, the writer sees success.
+  t.equal(big.stdout, 'write=0\n32000\t1024000000\t500\t32000\nmeasure\nipcmk ok\ndone\n', 'nothing parsed from zeros; the sandbox goes on');
+  t.comment(`supervisor peak RSS: ${mb(base.peak)} without the write, ${mb(big.peak)} after 1200 MB written`);
+  t.ok(big.peak - base.peak < 64 * MB, `1.2 GB written cost the supervisor less than 64 MB (${mb(big.peak - base.peak)})`);
+});
