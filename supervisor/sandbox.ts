@@ -249,11 +249,17 @@ export class Sandbox {
  * filter referenced, so an unreaped one would keep the sandbox from ending.
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
+  const all = listProcesses();
+  if (all === null) { // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
+    setTimeout(() => reapOrphans(mine), REAP_RETRY_MS);
+    return;
+  }
   const info = allocNative(128);
-  for (const p of listProcesses()) {
+  for (const p of all) {
     if (p.state === 'Z' && p.ppid === process.pid && !mine.has(p.pid)) waitid(P_PID, p.pid, info.ptr, WEXITED | WNOHANG);
   }
 }
+const REAP_RETRY_MS = 100;
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
 function notifiedNames(m: Manifest): string[] {

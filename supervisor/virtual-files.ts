@@ -8,6 +8,7 @@
 import { readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { syscallNumber } from '../src/syscalls/table.js';
+import type { FdPool } from './fd-budget.js';
 import type { Credentials } from './processes.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
 import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
@@ -41,6 +42,8 @@ const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 const F_SETFL = 4;
 const EACCES = 13;
+const EMFILE = 24;
+const ENFILE = 23;
 const MFD_CLOEXEC = 1;
 
 export const OPEN_SYSCALLS = ['open', 'openat', 'openat2'] as const;
@@ -55,6 +58,9 @@ export class VirtualFiles {
     private readonly loop: NotificationLoop,
     private readonly memory: TargetMemory,
     private readonly credentials: (tid: number) => Credentials | null,
+    /** The process (tgid) a thread belongs to, which the writer pool charges. */
+    private readonly processOf: (tid: number) => number | null,
+    private readonly pool: FdPool,
     tracer: Tracer | null,
   ) {
     const nrOpen = syscallNumber('open')!;
@@ -96,8 +102,15 @@ export class VirtualFiles {
     const cloexec = (flags & O_CLOEXEC) !== 0;
     if ((flags & O_ACCMODE) === 0) return this.serveText(file.render(), cloexec);
     const creds = this.credentials(n.tid);
-    if (creds === null || file.writer === undefined || !file.writer.mayOpen(creds)) return -EACCES;
-    return this.serveWriter(file.writer, creds, cloexec);
+    const owner = this.processOf(n.tid);
+    if (creds === null || owner === null || file.writer === undefined || !file.writer.mayOpen(creds)) return -EACCES;
+    // Each open writer holds one of our fds until it closes: past a process's
+    // share it is as if its own fd table were full, past the pool the system's.
+    const refused = this.pool.take(owner);
+    if (refused !== null) return refused === 'owner' ? -EMFILE : -ENFILE;
+    const result = this.serveWriter(file.writer, creds, owner, cloexec);
+    if (result !== ANSWERED) this.pool.give(owner);
+    return result;
   }
 
   /** Absolute, normalised path as the target named it; symlinks resolved as the kernel would. */
@@ -131,7 +144,7 @@ export class VirtualFiles {
     return result;
   }
 
-  private serveWriter(file: VirtualWriter, creds: Credentials, cloexec: boolean): number {
+  private serveWriter(file: VirtualWriter, creds: Credentials, owner: number, cloexec: boolean): number {
     const fds = [0, 0];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno();
     const [readEnd, writeEnd] = fds;
@@ -142,7 +155,7 @@ export class VirtualFiles {
       close(readEnd);
       return result;
     }
-    const writer: PendingWriter = { readEnd, held: Buffer.alloc(file.keep), length: 0, file, creds };
+    const writer: PendingWriter = { readEnd, held: Buffer.alloc(file.keep), length: 0, file, creds, owner };
     this.writers.add(writer);
     this.loop.watchFd(readEnd, () => this.drainWriter(writer));
     return result;
@@ -174,6 +187,7 @@ export class VirtualFiles {
         this.writers.delete(w);
         this.loop.unwatchFd(w.readEnd);
         close(w.readEnd);
+        this.pool.give(w.owner);
         w.file.apply(w.held.subarray(0, w.length), w.creds);
       }
       return;
@@ -188,4 +202,6 @@ interface PendingWriter {
   length: number;
   file: VirtualWriter;
   creds: Credentials;
+  /** The opener, charged for our fd until every copy of the write end is closed. */
+  owner: number;
 }

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { CLI } from './helpers.js';
+import { C_BIN, CLI } from './helpers.js';
 
 const MB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'sysvisor-hostile-'));
@@ -43,9 +43,13 @@ interface Run {
 }
 
 /** `sysvisor run -m m -- cmd…`; at a line "measure" the supervisor's peak RSS is read, then the program is let go on (stdin). */
-function run(m: string, cmd: readonly string[], extra: readonly string[] = []): Promise<Run> {
+function run(m: string, cmd: readonly string[], opts: { nofile?: number; extra?: readonly string[] } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'run', '-m', m, ...extra, '--', ...cmd], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const args = [CLI, 'run', '-m', m, ...(opts.extra ?? []), '--', ...cmd];
+    // RLIMIT_NOFILE of the supervisor, soft and hard, when asked: the pools it carves from it do not depend on the machine.
+    const child = opts.nofile === undefined
+      ? spawn(process.execPath, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let peak = NaN;
@@ -82,4 +86,26 @@ t.test('1.2 GB written to /proc/sys/kernel/sem: the supervisor keeps 4095 bytes 
   t.equal(big.stdout, 'write=0\n32000\t1024000000\t500\t32000\nmeasure\nipcmk ok\ndone\n', 'nothing parsed from zeros; the sandbox goes on');
   t.comment(`supervisor peak RSS: ${mb(base.peak)} without the write, ${mb(big.peak)} after 1200 MB written`);
   t.ok(big.peak - base.peak < 64 * MB, `1.2 GB written cost the supervisor less than 64 MB (${mb(big.peak - base.peak)})`);
+});
+
+t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; another process still locks and semops', async (t) => {
+  // The supervisor runs with 8192 fds: its pool for writers is a quarter of what is left after
+  // RESERVE, a process may hold a quarter of that; five flooders of 6,000 opens each.
+  const r = await run(manifest('flood', ''), [`${C_BIN}fd_flood`, '5', '6000', join(dir, 'lockfile')], { nofile: 8192 });
+  t.equal(r.signal, null);
+  t.notMatch(r.stderr, /internal error|supervisor loop|EMFILE/, 'no supervisor error');
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, [
+    'flooder 1: first failure EMFILE',
+    'flooder 2: first failure EMFILE',
+    'flooder 3: first failure EMFILE',
+    'flooder 4: first failure EMFILE',
+    'flooder 5: first failure ENFILE',
+    'other process: F_OFD_SETLK 0',
+    'other process: semop 0',
+    'other process: /proc/sys/kernel/sem read',
+    'after the flood: open for writing ok',
+    'done',
+    '',
+  ].join('\n'));
 });
