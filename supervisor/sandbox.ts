@@ -13,6 +13,7 @@ import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
+import { writeJsonFile } from './json-stream.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
@@ -154,7 +155,7 @@ export class Sandbox {
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
-      if (options.dumpState) await this.writeFinalState(options.dumpState, result.state);
+      if (options.dumpState) writeJsonFile(options.dumpState, result.state);
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
         syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
@@ -235,11 +236,6 @@ export class Sandbox {
     const one = allocNative(8);
     one.view.setUint32(0, 1, true);
     write(this.controlFd, one.ptr, 8);
-  }
-
-  private async writeFinalState(file: string, state: unknown): Promise<void> {
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(file, JSON.stringify(state, null, 2) + '\n');
   }
 }
 

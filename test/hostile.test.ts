@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { C_BIN, CLI } from './helpers.js';
+import { C_BIN, CLI, ROOT } from './helpers.js';
 
 const MB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'sysvisor-hostile-'));
@@ -42,10 +42,26 @@ interface Run {
   peak: number;
 }
 
-/** `sysvisor run -m m -- cmd…`; at a line "measure" the supervisor's peak RSS is read, then the program is let go on (stdin). */
-function run(m: string, cmd: readonly string[], opts: { nofile?: number; extra?: readonly string[] } = {}): Promise<Run> {
+/** Until `file` holds a whole JSON document. */
+async function dumped(file: string): Promise<void> {
+  for (;;) {
+    try {
+      JSON.parse(readFileSync(file, 'utf8'));
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/**
+ * `sysvisor run -m m -- cmd…`. At a line "measure" the supervisor's peak RSS
+ * is read (after a state dump to `dump`, when given: SIGUSR1), then the
+ * program is let go on (a line on its stdin).
+ */
+function run(m: string, cmd: readonly string[], opts: { nofile?: number; dump?: string } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const args = [CLI, 'run', '-m', m, ...(opts.extra ?? []), '--', ...cmd];
+    const args = [CLI, 'run', '-m', m, ...(opts.dump === undefined ? [] : ['--dump-state', opts.dump]), '--', ...cmd];
     // RLIMIT_NOFILE of the supervisor, soft and hard, when asked: the pools it carves from it do not depend on the machine.
     const child = opts.nofile === undefined
       ? spawn(process.execPath, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -53,12 +69,17 @@ function run(m: string, cmd: readonly string[], opts: { nofile?: number; extra?:
     let stdout = '';
     let stderr = '';
     let peak = NaN;
-    child.stdout.on('data', (d: Buffer) => {
+    let measured = false;
+    child.stdout.on('data', async (d: Buffer) => {
       stdout += d;
-      if (Number.isNaN(peak) && /^measure$/m.test(stdout)) {
-        peak = peakRss(child.pid!);
-        child.stdin.write('go\n');
+      if (measured || !/^measure$/m.test(stdout)) return;
+      measured = true;
+      if (opts.dump !== undefined) {
+        child.kill('SIGUSR1');
+        await dumped(opts.dump);
       }
+      peak = peakRss(child.pid!);
+      child.stdin.write('go\n');
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.stdin.on('error', () => {});
@@ -108,4 +129,46 @@ t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; a
     'done',
     '',
   ].join('\n'));
+});
+
+// What the supervisor holds per semaphore and per set (docs/supervisor-bounds.md):
+// values, last pids and otimes are 4 + 4 + 8 bytes a semaphore; a set's
+// objects (perm, queues, maps) about 1.75 KB, rounded up here.
+const BYTES_PER_SEM = 16;
+const BYTES_PER_SET = 2048;
+
+t.test('[sem] of strict.toml are ceilings: root cannot lift them; a sandbox at the ceiling costs what the numbers say', async (t) => {
+  const strict = join(ROOT, 'policies', 'strict.toml');
+  const ceiling = { semmns: 32000, semmni: 128 };
+  const base = await run(strict, ['/bin/sh', '-c', 'echo measure; read go'], { dump: join(dir, 'idle.json') });
+  const script = [
+    'sem() { echo "$1" > /proc/sys/kernel/sem; cat /proc/sys/kernel/sem; }',
+    'sem "2147483647 2147483647 500 32768"',
+    'big=0; for i in 1 2 3 4 5 6 7 8; do ipcmk -S 1048576 >/dev/null 2>&1 && big=$((big+1)); done; echo "sets of 1048576: $big"',
+    'sem "100 10000 16 64"',
+    'sem "200 32001 32 128"',
+    'sem "250 32000 32 128"',
+    'n=0; while [ $n -lt 200 ] && ipcmk -S 250 >/dev/null 2>&1; do n=$((n+1)); done; echo "sets of 250: $n"',
+    'echo measure; read go',
+    'ipcrm --all=sem; echo done',
+  ].join('\n');
+  // The state is dumped at the ceiling before the peak is read: the dump is built from every semaphore.
+  const r = await run(strict, ['/bin/sh', '-c', script], { dump: join(dir, 'ceiling.json') });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, [
+    '250\t32000\t32\t128', // EINVAL: nothing above the ceiling is stored
+    'sets of 1048576: 0',
+    '100\t10000\t16\t64', // lowered
+    '200\t10000\t16\t64', // EINVAL at semmns: semmsl kept, semmns and the rest not
+    '250\t32000\t32\t128', // raised back to the ceiling
+    `sets of 250: ${ceiling.semmni}`,
+    'measure',
+    'done',
+    '',
+  ].join('\n'));
+  const bound = ceiling.semmns * BYTES_PER_SEM + ceiling.semmni * BYTES_PER_SET + 32 * MB;
+  const final = JSON.parse(readFileSync(join(dir, 'ceiling.json'), 'utf8')) as { sem: { sets: unknown[] } };
+  t.equal(final.sem.sets.length, 0, 'the final state, written over the live dump, has no set left');
+  t.comment(`supervisor peak RSS ${mb(base.peak)} idle, ${mb(r.peak)} with ${ceiling.semmni} sets, ${ceiling.semmns} semaphores, dumped`);
+  t.ok(r.peak - base.peak < bound, `at the ceiling the supervisor grew ${mb(r.peak - base.peak)}, under ${mb(bound)} (the semaphores' bytes + 32 MB)`);
 });

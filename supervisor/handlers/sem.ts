@@ -102,8 +102,9 @@ class SemHandlers {
         keep: SYSCTL_WRITE_MAX,
         // procfs sysctl files are 0644 root: writing needs the owner (fsuid 0) or CAP_DAC_OVERRIDE.
         mayOpen: (c) => c.euid === 0 || (c.capEff & 2n) !== 0n,
+        // The manifest's [sem] values are ceilings: root inside may lower them and raise them back, no further.
         apply: (bytes) => {
-          writeSemSysctl(this.registry, bytes);
+          writeSemSysctl(this.registry, bytes, 0, ctx.config.sem);
         },
       },
     });
