@@ -109,9 +109,10 @@ t.test('1.2 GB written to /proc/sys/kernel/sem: the supervisor keeps 4095 bytes 
   t.ok(big.peak - base.peak < 64 * MB, `1.2 GB written cost the supervisor less than 64 MB (${mb(big.peak - base.peak)})`);
 });
 
-t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; another process still locks and semops', async (t) => {
-  // The supervisor runs with 8192 fds: its pool for writers is a quarter of what is left after
-  // RESERVE, a process may hold a quarter of that; five flooders of 6,000 opens each.
+t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; OFD locks: ENOLCK; another process still locks and semops', async (t) => {
+  // The supervisor runs with 8192 fds: its pools for writers and for lock duplicates are a quarter each
+  // of what is left after RESERVE, a process may hold a quarter of a pool; five flooders of 6,000 opens
+  // each, then 6,000 OFD locks through as many descriptions.
   const r = await run(manifest('flood', ''), [`${C_BIN}fd_flood`, '5', '6000', join(dir, 'lockfile')], { nofile: 8192 });
   t.equal(r.signal, null);
   t.notMatch(r.stderr, /internal error|supervisor loop|EMFILE/, 'no supervisor error');
@@ -122,6 +123,7 @@ t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; a
     'flooder 3: first failure EMFILE',
     'flooder 4: first failure EMFILE',
     'flooder 5: first failure ENFILE',
+    'lock flooder: first failure ENOLCK',
     'other process: F_OFD_SETLK 0',
     'other process: semop 0',
     'other process: /proc/sys/kernel/sem read',

@@ -9,6 +9,8 @@
  *   fd_flood FLOODERS ATTEMPTS LOCKFILE
  *
  * Prints per flooder the first failure ("none" if every open succeeded),
+ * then that of one more process taking OFD locks through ATTEMPTS
+ * descriptions of LOCKFILE.many (each costs the supervisor a duplicate),
  * then the other process's results. Runs as root (raises RLIMIT_NOFILE).
  */
 #include "common.h"
@@ -51,6 +53,35 @@ int main(int argc, char **argv)
 		close(p[1]);
 		char line[64];
 		say("flooder %d: first failure %s", i + 1, recv_line(p[0], line, sizeof line));
+		close(p[0]);
+	}
+
+	/* One more holds OFD locks through as many descriptions (one byte each of LOCKFILE.many). */
+	{
+		int p[2];
+		xpipe(p);
+		pid_t locker = xfork();
+		if (locker == 0) {
+			close(p[0]);
+			alarm(0);
+			char many[4096];
+			snprintf(many, sizeof many, "%s.many", argv[3]);
+			int first = 0;
+			for (int i = 0; i < attempts && first == 0; i++) {
+				int fd = open(many, O_RDWR | O_CREAT, 0600);
+				struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = i, .l_len = 1 };
+				if (fd < 0 || fcntl(fd, F_OFD_SETLK, &fl) < 0)
+					first = errno;
+			}
+			send_line(p[1], first == 0 ? "none" : errname(first));
+			pause();
+			_exit(0);
+		}
+		if (flooders < MAX_TRACK)
+			kids[flooders++] = locker;
+		close(p[1]);
+		char line[64];
+		say("lock flooder: first failure %s", recv_line(p[0], line, sizeof line));
 		close(p[0]);
 	}
 
