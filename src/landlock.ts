@@ -1,6 +1,13 @@
 // Landlock rules from the manifest's filesystem allowlists: one
 // path_beneath rule per path with the union of the rights its lists grant.
 // The launcher masks the bits to what the running kernel's ABI handles.
+//
+// Files pinned by [exec] trusted get a rule of their own with the right to
+// execute them (a file-level right: Landlock accepts it on a regular file).
+// With only_trusted no other rule keeps EXECUTE, so the kernel itself refuses
+// to execve anything else, whatever the path string says by the time it
+// reads it. A rule names the inode opened when the sandbox starts: a pinned
+// file replaced by rename is no longer executable.
 
 import type { IpcNamespace } from './manifest/types.js';
 
@@ -40,16 +47,32 @@ export interface LandlockRule {
   access: bigint;
 }
 
-/** Rules for the launcher; `null` policy = every path with every right (still a Landlock domain). */
-export function landlockRules(policy: FilesystemPolicy | null): LandlockRule[] {
-  if (policy === null) return [{ path: '/', access: ALL_RIGHTS }];
+/** [exec] as Landlock sees it: the pinned files, and whether nothing else may be executed. */
+export interface ExecPins {
+  files: readonly string[];
+  onlyTrusted: boolean;
+}
+
+const NO_PINS: ExecPins = { files: [], onlyTrusted: false };
+
+/**
+ * Rules for the launcher; `null` policy = every path with every right (still
+ * a Landlock domain). Pinned files may be executed (and read); with
+ * only_trusted they are the only files that may.
+ */
+export function landlockRules(policy: FilesystemPolicy | null, pins: ExecPins = NO_PINS): LandlockRule[] {
   const rights = new Map<string, bigint>();
   const grant = (paths: readonly string[], access: bigint) => {
     for (const p of paths) rights.set(p, (rights.get(p) ?? 0n) | access);
   };
-  grant(policy.read, READ_RIGHTS);
-  grant(policy.write, WRITE_RIGHTS | READ_RIGHTS);
-  grant(policy.exec, EXEC_RIGHTS | FS.READ_FILE);
+  if (policy === null) grant(['/'], ALL_RIGHTS);
+  else {
+    grant(policy.read, READ_RIGHTS);
+    grant(policy.write, WRITE_RIGHTS | READ_RIGHTS);
+    grant(policy.exec, EXEC_RIGHTS | FS.READ_FILE);
+  }
+  if (pins.onlyTrusted) for (const [path, access] of rights) rights.set(path, access & ~EXEC_RIGHTS);
+  grant(pins.files, EXEC_RIGHTS | FS.READ_FILE);
   return [...rights].map(([path, access]) => ({ path, access }));
 }
 

@@ -5,6 +5,7 @@ import type { ArgTest } from '../src/bpf/build.js';
 import type { LockMode } from '../src/manifest/types.js';
 import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
+import type { FdBudget } from './fd-budget.js';
 import type { NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
 import type { ProcessTable } from './processes.js';
@@ -41,6 +42,8 @@ export interface SupervisorContext {
   tracer: Tracer | null;
   files: VirtualFiles;
   config: WorkerConfig;
+  /** Bounds on the fds the program can make the supervisor hold. */
+  budget: FdBudget;
 }
 
 export interface Feature {

@@ -6,8 +6,9 @@
 // read once per thread. Credentials are per thread in Linux and change with
 // set*id(2), so they are cached per thread and dropped when the thread makes
 // one of those calls (the supervisor traps them for that reason).
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { close, pidfdOpen } from './ffi.js';
+import { procNumbers } from './handlers/fds.js';
 import type { NotificationLoop } from './loop.js';
 
 export interface Credentials {
@@ -197,12 +198,16 @@ export interface TaskStat {
   pgrp: number;
 }
 
-/** Every live thread-group leader of the host with its state letter, parent and group, from /proc/N/stat. */
-export function listProcesses(): Array<{ pid: number } & TaskStat> {
+/**
+ * Every live thread-group leader of the host with its state letter, parent
+ * and group, from /proc/N/stat; null when /proc cannot be listed (EMFILE).
+ */
+export function listProcesses(): Array<{ pid: number } & TaskStat> | null {
+  const pids = procNumbers('/proc');
+  if (pids === null) return null;
   const out: Array<{ pid: number } & TaskStat> = [];
-  for (const name of readdirSync('/proc')) {
-    const pid = Number(name);
-    const s = Number.isInteger(pid) ? readStat(pid) : null;
+  for (const pid of pids) {
+    const s = readStat(pid);
     if (s !== null) out.push({ pid, ...s });
   }
   return out;

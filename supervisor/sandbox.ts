@@ -12,6 +12,8 @@ import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
+import { unpinnedInterpreter } from './handlers/exec.js';
+import { writeJsonFile } from './json-stream.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
@@ -98,7 +100,10 @@ export class Sandbox {
     const m = options.manifest;
     const restore = restoredSets(m);
     const filter = sandboxFilter(m);
-    const config = launcherConfig(filter, landlockRules(m.filesystem), m.ipc.namespace);
+    const interpreterMissing = unpinnedInterpreter(m.exec);
+    if (interpreterMissing !== null) throw new SandboxError(`${m.file}: ${interpreterMissing}`);
+    const pins = { files: [...m.exec.trusted.keys()], onlyTrusted: m.exec.onlyTrusted };
+    const config = launcherConfig(filter, landlockRules(m.filesystem, pins), m.ipc.namespace);
     // Non-dumpable: a program of another uid, or of the same uid without
     // CAP_SYS_PTRACE, cannot read /proc/<supervisor>/environ, maps, auxv or
     // pagemap (Landlock refuses PTRACE_MODE_ATTACH only).
@@ -150,7 +155,7 @@ export class Sandbox {
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
-      if (options.dumpState) await this.writeFinalState(options.dumpState, result.state);
+      if (options.dumpState) writeJsonFile(options.dumpState, result.state);
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
         syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
@@ -232,11 +237,6 @@ export class Sandbox {
     one.view.setUint32(0, 1, true);
     write(this.controlFd, one.ptr, 8);
   }
-
-  private async writeFinalState(file: string, state: unknown): Promise<void> {
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(file, JSON.stringify(state, null, 2) + '\n');
-  }
 }
 
 /**
@@ -245,11 +245,17 @@ export class Sandbox {
  * filter referenced, so an unreaped one would keep the sandbox from ending.
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
+  const all = listProcesses();
+  if (all === null) { // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
+    setTimeout(() => reapOrphans(mine), REAP_RETRY_MS);
+    return;
+  }
   const info = allocNative(128);
-  for (const p of listProcesses()) {
+  for (const p of all) {
     if (p.state === 'Z' && p.ppid === process.pid && !mine.has(p.pid)) waitid(P_PID, p.pid, info.ptr, WEXITED | WNOHANG);
   }
 }
+const REAP_RETRY_MS = 100;
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
 function notifiedNames(m: Manifest): string[] {

@@ -2,11 +2,13 @@
 // (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). The open family is
 // notified; an open of a virtual path is answered with a memfd holding the
 // rendered text (reads) or with the write end of a pipe the supervisor drains
-// (writes), installed atomically with SECCOMP_ADDFD_FLAG_SEND. Every other
+// (writes, keeping only as many bytes as the file's parser would look at),
+// installed atomically with SECCOMP_ADDFD_FLAG_SEND. Every other
 // open is CONTINUEd to the kernel; Landlock, not this, decides access.
 import { readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { syscallNumber } from '../src/syscalls/table.js';
+import type { FdPool } from './fd-budget.js';
 import type { Credentials } from './processes.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
 import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
@@ -18,10 +20,20 @@ import { hex, type Tracer } from './trace.js';
 export interface VirtualFile {
   /** The file's text, rendered at open time (as the kernel's seq_file does at first read). */
   render(): string;
-  /** Apply what a writer wrote once it closes; absent = read-only (EACCES for writers). */
-  write?(text: string, creds: Credentials): void;
+  /** Absent = read-only (EACCES for writers). */
+  writer?: VirtualWriter;
+}
+
+export interface VirtualWriter {
+  /**
+   * Bytes of what a writer writes that are kept for apply(): the rest is
+   * read and discarded, so a writer can never make the supervisor hold more.
+   */
+  keep: number;
   /** May this caller open it for writing? (procfs checks the file mode: root only for sysctls.) */
-  mayWrite?(creds: Credentials): boolean;
+  mayOpen(creds: Credentials): boolean;
+  /** Apply what a writer wrote (its first `keep` bytes) once it closes. */
+  apply(bytes: Uint8Array, creds: Credentials): void;
 }
 
 const AT_FDCWD = -100;
@@ -31,6 +43,8 @@ const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
 const F_SETFL = 4;
 const EACCES = 13;
+const EMFILE = 24;
+const ENFILE = 23;
 const MFD_CLOEXEC = 1;
 
 export const OPEN_SYSCALLS = ['open', 'openat', 'openat2'] as const;
@@ -45,6 +59,9 @@ export class VirtualFiles {
     private readonly loop: NotificationLoop,
     private readonly memory: TargetMemory,
     private readonly credentials: (tid: number) => Credentials | null,
+    /** The process (tgid) a thread belongs to, which the writer pool charges. */
+    private readonly processOf: (tid: number) => number | null,
+    private readonly pool: FdPool,
     tracer: Tracer | null,
   ) {
     const nrOpen = syscallNumber('open')!;
@@ -91,8 +108,15 @@ export class VirtualFiles {
     const cloexec = (flags & O_CLOEXEC) !== 0;
     if ((flags & O_ACCMODE) === 0) return this.serveText(file.render(), cloexec);
     const creds = this.credentials(n.tid);
-    if (creds === null || file.write === undefined || (file.mayWrite && !file.mayWrite(creds))) return -EACCES;
-    return this.serveWriter(file, creds, cloexec);
+    const owner = this.processOf(n.tid);
+    if (creds === null || owner === null || file.writer === undefined || !file.writer.mayOpen(creds)) return -EACCES;
+    // Each open writer holds one of our fds until it closes: past a process's
+    // share it is as if its own fd table were full, past the pool the system's.
+    const refused = this.pool.take(owner);
+    if (refused !== null) return refused === 'owner' ? -EMFILE : -ENFILE;
+    const result = this.serveWriter(file.writer, creds, owner, cloexec);
+    if (result !== ANSWERED) this.pool.give(owner);
+    return result;
   }
 
   /** Absolute, normalised path as the target named it; symlinks resolved as the kernel would. */
@@ -126,7 +150,7 @@ export class VirtualFiles {
     return result;
   }
 
-  private serveWriter(file: VirtualFile, creds: Credentials, cloexec: boolean): number {
+  private serveWriter(file: VirtualWriter, creds: Credentials, owner: number, cloexec: boolean): number {
     const fds = [0, 0];
     if (pipe2(fds, O_CLOEXEC) < 0) return -errno();
     const [readEnd, writeEnd] = fds;
@@ -137,7 +161,7 @@ export class VirtualFiles {
       close(readEnd);
       return result;
     }
-    const writer: PendingWriter = { readEnd, text: '', file, creds };
+    const writer: PendingWriter = { readEnd, held: Buffer.alloc(file.keep), length: 0, file, creds, owner };
     this.writers.add(writer);
     this.loop.watchFd(readEnd, () => this.drainWriter(writer));
     return result;
@@ -160,14 +184,17 @@ export class VirtualFiles {
     for (;;) {
       const got = read(w.readEnd, this.drain.ptr, this.drain.bytes.length);
       if (got > 0) {
-        w.text += Buffer.from(this.drain.bytes.subarray(0, got)).toString('latin1');
+        const kept = Math.min(got, w.held.length - w.length);
+        w.held.set(this.drain.bytes.subarray(0, kept), w.length);
+        w.length += kept;
         continue;
       }
       if (got === 0) { // EOF: every copy of the write end is closed
         this.writers.delete(w);
         this.loop.unwatchFd(w.readEnd);
         close(w.readEnd);
-        w.file.write!(w.text, w.creds);
+        this.pool.give(w.owner);
+        w.file.apply(w.held.subarray(0, w.length), w.creds);
       }
       return;
     }
@@ -176,7 +203,11 @@ export class VirtualFiles {
 
 interface PendingWriter {
   readEnd: number;
-  text: string;
-  file: VirtualFile;
+  /** The first bytes written, up to file.keep; what comes after is discarded. */
+  held: Buffer;
+  length: number;
+  file: VirtualWriter;
   creds: Credentials;
+  /** The opener, charged for our fd until every copy of the write end is closed. */
+  owner: number;
 }

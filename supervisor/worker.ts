@@ -1,13 +1,14 @@
 // The loop's thread: owns the listener, the process table and every
 // feature's state. It blocks in epoll_wait, so the main thread talks to it
 // through an eventfd (to wake it) plus the message port, read synchronously.
-import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
-import { CrashReporter, jsonBigInt } from './crash.js';
+import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
+import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features.js';
+import { writeJsonFile } from './json-stream.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { NativeRule } from './native-rules.js';
@@ -66,8 +67,9 @@ processes = new ProcessTable(loop);
 blocked = new BlockedCalls(loop.native);
 const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
 const memory = new TargetMemory();
-const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), tracer);
-const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config };
+const budget = fdBudget();
+const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), (tid) => processes.processOf(tid)?.tgid ?? null, budget.writers, tracer);
+const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config, budget };
 if (tracer) {
   loop.observer = tracer;
   processes.onExit((p) => tracer.event(p.tgid, `process ${p.tgid} (${p.name}) exited`));
@@ -112,7 +114,7 @@ loop.watchFd(config.controlFd, () => {
 
 function dump(file: string): WorkerMessage {
   try {
-    writeFileSync(file, JSON.stringify(state(), jsonBigInt, 2) + '\n');
+    writeJsonFile(file, state());
     return { type: 'dumped', file };
   } catch (err) {
     return { type: 'dumped', file, error: (err as Error).message };
@@ -128,7 +130,8 @@ try {
   throw new Error(`${(err as Error)?.message ?? err} (crash report: ${file})`, { cause: err });
 }
 for (const f of features) f.shutdown?.();
-const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
+// Posted as objects (a structured clone, no JSON text: see json-stream.ts).
+const final = state();
 loop.close();
 close(config.listenerFd);
 port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final } satisfies WorkerMessage);

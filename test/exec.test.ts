@@ -1,15 +1,18 @@
-// Exec policy: Landlock's exec allowlist ([filesystem] exec, the wall), and
-// the supervisor's extra [exec] checks — files pinned by sha256 (trusted),
+// Exec policy: Landlock's exec rights ([filesystem] exec; pinned files, and
+// with only_trusted nothing else: the wall, proven against a path-swap race),
+// and the supervisor's content check — files pinned by sha256 (trusted),
 // only_trusted — through execve and execveat (dirfd, AT_EMPTY_PATH), with
 // the refusal in --trace, in the final state and in the CLI's summary;
 // manifest errors for [exec]; exec tracking in the process table.
 import { createHash } from 'node:crypto';
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { manifestFromText, observedSyscalls, Sandbox } from '../supervisor/index.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
+import { interpreterOf } from '../src/interpreter.js';
+import { EXEC_RIGHTS, FS, landlockRules } from '../src/landlock.js';
 import { spawnSync } from 'node:child_process';
 import { C_BIN, sysvisor } from './helpers.js';
 
@@ -26,6 +29,8 @@ const sha256 = (file: string) => createHash('sha256').update(readFileSync(file))
 const TRUE = realpathSync('/usr/bin/true');
 const HASH = sha256(TRUE);
 const SH = realpathSync('/bin/sh');
+/** The ELF interpreter of true (and of sh): with only_trusted it must be pinned too. */
+const LOADER = interpreterOf(readFileSync(TRUE))!;
 const ok = join(dir, 'ok'); // an exact copy of true
 const bad = join(dir, 'bad'); // a copy with one byte appended: still runs natively
 const alias = join(dir, 'alias'); // a symlink to bad, listed under this name
@@ -137,7 +142,7 @@ t.test('execveat: relative to a dirfd, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW', asyn
 });
 
 t.test('only_trusted: nothing else runs, missing files still fail as the kernel says', async (t) => {
-  const m = file('only.toml', trusting({ [SH]: sha256(SH), [ok]: HASH }, 'only_trusted = true\n'));
+  const m = file('only.toml', trusting({ [SH]: sha256(SH), [ok]: HASH, [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
   const r = await sysvisor(['run', '-m', m, '--', '/bin/sh', '-c', `${ok} && echo ok; ${unlisted}; echo unlisted=$?; no-such-command-here 2>/dev/null; echo missing=$?`], {
     env: noColor,
   });
@@ -147,6 +152,66 @@ t.test('only_trusted: nothing else runs, missing files still fail as the kernel 
   const self = await sysvisor(['run', '-m', m, '--', unlisted], { env: noColor });
   t.equal(self.status, 126);
   t.match(self.stderr, `sysvisor: refused 1 exec: ${unlisted} (not in exec.trusted)\n`);
+});
+
+t.test('only_trusted in Landlock: exactly the pinned files carry the right to execute', async (t) => {
+  const pins = { files: [ok, LOADER], onlyTrusted: true };
+  const everything = landlockRules(null, pins);
+  t.same(everything.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]), [['/', false], [ok, true], [LOADER, true]]);
+  const lists = landlockRules({ read: ['/etc'], write: ['/tmp'], exec: ['/usr', ok] }, pins);
+  t.same(lists.filter((r) => (r.access & EXEC_RIGHTS) !== 0n).map((r) => r.path), [ok, LOADER], '[filesystem] exec keeps reading, not executing');
+  t.equal(lists.find((r) => r.path === '/usr')?.access, FS.READ_FILE);
+  const pinsOnly = landlockRules(null, { files: [ok], onlyTrusted: false });
+  t.same(pinsOnly.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]), [['/', true], [ok, true]], 'without only_trusted the rest stays executable');
+});
+
+t.test('only_trusted: a second thread swapping the execve path never runs the unpinned file', async (t) => {
+  // Two programs whose paths differ in one byte: p (a copy of true, pinned) and u (a copy of false).
+  const swap = `${C_BIN}exec_swap`;
+  const p = join(dir, 'p');
+  const u = join(dir, 'u');
+  copyFileSync(TRUE, p);
+  copyFileSync('/usr/bin/false', u);
+  const m = file('swap.toml', trusting({ [swap]: sha256(swap), [p]: HASH, [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
+  const attempts = 200;
+  const r = await sysvisor(['run', '-m', m, '--', swap, p, u, String(attempts)], { env: noColor, timeoutMs: 240_000 });
+  t.equal(r.status, 0, r.stderr);
+  const tally = /^pinned ran: (\d+), unpinned ran: (\d+), refused: (\d+), other: (\d+)$/m.exec(r.stdout);
+  t.ok(tally, r.stdout);
+  const [pinned, unpinned, refused, other] = (tally ?? []).slice(1).map(Number);
+  t.equal(unpinned, 0, 'the unpinned file never ran');
+  t.equal(other, 0);
+  t.equal(pinned + refused, attempts);
+  t.comment(`${attempts} attempts: ${pinned} ran the pinned file, ${refused} refused (${r.stderr.trim()})`);
+});
+
+t.test('only_trusted: the kernel refuses a pinned file replaced by an identical copy (Landlock names the inode)', async (t) => {
+  const swapped = join(dir, 'swapped');
+  copyFileSync(TRUE, swapped);
+  const [cp, mv] = ['/bin/cp', '/bin/mv'].map((f) => realpathSync(f));
+  const tools = { [SH]: sha256(SH), [cp]: sha256(cp), [mv]: sha256(mv), [LOADER]: sha256(LOADER) };
+  const m = file('inode.toml', trusting({ ...tools, [swapped]: HASH }, 'only_trusted = true\n'));
+  const r = await sysvisor(['run', '-m', m, '--', SH, '-c', `${swapped}; echo before=$?; ${cp} ${TRUE} ${swapped}.new && ${mv} ${swapped}.new ${swapped}; ${swapped}; echo after=$?`], { env: noColor });
+  t.equal(r.stdout, 'before=0\nafter=126\n');
+  t.notMatch(r.stderr, /refused/, 'the content matches: the supervisor let it through, Landlock refused it');
+});
+
+t.test('only_trusted: interpreters must be pinned too (ELF loader, "#!" line)', async (t) => {
+  const script = join(dir, 'script.sh');
+  writeFileSync(script, '#!/bin/sh\necho script ran\n');
+  chmodSync(script, 0o755);
+  const noLoader = file('noloader.toml', trusting({ [ok]: HASH }, 'only_trusted = true\n'));
+  const r = await sysvisor(['run', '-m', noLoader, '--', ok], { env: noColor });
+  t.equal(r.status, 125);
+  t.equal(r.stderr, `sysvisor: ${noLoader}: exec.trusted."${ok}": its interpreter ${LOADER} is not in exec.trusted; with exec.only_trusted the kernel refuses to run it (pin the interpreter too)\n`);
+  const noShell = file('noshell.toml', trusting({ [script]: sha256(script), [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
+  const s = await sysvisor(['run', '-m', noShell, '--', script], { env: noColor });
+  t.equal(s.status, 125);
+  t.match(s.stderr, `exec.trusted."${script}": its interpreter /bin/sh is not in exec.trusted`);
+  const all = file('script.toml', trusting({ [script]: sha256(script), [SH]: sha256(SH), [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
+  const ran = await sysvisor(['run', '-m', all, '--', script], { env: noColor });
+  t.equal(ran.stdout, 'script ran\n');
+  t.equal(ran.status, 0);
 });
 
 t.test('file locks still see execs when [exec] checks them first (handlers chained)', async (t) => {

@@ -38,7 +38,7 @@ export interface ExecPolicy {
    * Executing a listed file whose content has another hash fails with EACCES.
    */
   trusted: Map<string, string>;
-  /** Refuse (EACCES) the exec of any file not listed in `trusted`. */
+  /** Refuse (EACCES) the exec of any file not listed in `trusted`: no other file has Landlock's exec right. */
   onlyTrusted: boolean;
 }
 
@@ -63,9 +63,9 @@ export interface Manifest {
    */
   filesystem: FilesystemLists | null;
   /**
-   * Checks the supervisor makes when a program calls execve/execveat. An
-   * extra on top of Landlock's exec allowlist (filesystem.exec), not a wall:
-   * a file can change between the check and the kernel's exec (TOCTOU).
+   * Pinned files: Landlock lets them be executed (with onlyTrusted, them
+   * alone); the supervisor checks their content at execve/execveat, which a
+   * file rewritten in place between the check and the exec escapes (TOCTOU).
    */
   exec: ExecPolicy;
   env: {

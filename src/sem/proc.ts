@@ -37,8 +37,8 @@ export function renderSemSysctl(l: SemLimits): string {
   return `${l.semmsl}\t${l.semmns}\t${l.semopm}\t${l.semmni}\n`;
 }
 
-/** proc_dointvec() copies at most PAGE_SIZE - 1 bytes of a write. */
-const WRITE_MAX = 4095;
+/** proc_dointvec() parses at most PAGE_SIZE - 1 bytes of a write: nothing after them can change the result. */
+export const SYSCTL_WRITE_MAX = 4095;
 /** proc_get_long()'s TMPBUFLEN: it looks at 21 characters and refuses a number (with sign) that fills them. */
 const TMPBUFLEN = 22;
 const INT_MAX = 0x7fffffffn;
@@ -92,7 +92,7 @@ function parseInt32(b: Uint8Array, at: number, left: number): [number, number] |
  * leaves earlier ones stored). Returns the bytes consumed or -EINVAL.
  */
 export function parseIntVector(input: Uint8Array, values: number[]): number {
-  let left = Math.min(input.length, WRITE_MAX);
+  let left = Math.min(input.length, SYSCTL_WRITE_MAX);
   let p = 0;
   let first = true;
   let err = 0;
@@ -131,14 +131,28 @@ export interface SemLimitsTarget {
  * non-zero offset are ignored (sysctl_writes_strict), values parsed before
  * an error stay set, and on any error semmni keeps its old value
  * (out of [0, 32768] is ERANGE).
+ *
+ * `ceiling` (the manifest's values): a value may be lowered and raised
+ * back, never above it. One above is refused as proc_dointvec_minmax
+ * refuses a value out of its range (shmmni, msgmni): EINVAL, that value and
+ * the ones after it not stored, the ones before it kept.
  */
-export function writeSemSysctl(target: SemLimitsTarget, input: Uint8Array | string, pos = 0): number {
+export function writeSemSysctl(target: SemLimitsTarget, input: Uint8Array | string, pos = 0, ceiling: SemLimits | null = null): number {
   const bytes = typeof input === 'string' ? new TextEncoder().encode(input) : input;
   if (bytes.length === 0) return 0;
   if (pos !== 0) return bytes.length;
   const cur = target.getLimits();
-  const v = [cur.semmsl, cur.semmns, cur.semopm, cur.semmni];
-  const n = parseIntVector(bytes, v);
+  const old = [cur.semmsl, cur.semmns, cur.semopm, cur.semmni];
+  const v = [...old];
+  let n = parseIntVector(bytes, v);
+  if (ceiling !== null) {
+    const top = [ceiling.semmsl, ceiling.semmns, ceiling.semopm, ceiling.semmni];
+    const over = v.findIndex((x, i) => x > top[i]!);
+    if (over >= 0) {
+      for (let i = over; i < v.length; i++) v[i] = old[i]!;
+      n = -EINVAL;
+    }
+  }
   const next: SemLimits = { semmsl: v[0]!, semmns: v[1]!, semopm: v[2]!, semmni: n < 0 ? cur.semmni : v[3]! };
   const r = target.setLimits(next);
   return n < 0 ? n : r < 0 ? r : n;

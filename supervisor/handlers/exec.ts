@@ -7,10 +7,11 @@
 // file's real path is listed, hashes it (sha256, cached by dev/ino/size/
 // mtime/ctime) and answers EACCES when the hash differs; with only_trusted,
 // an exec of an existing file that is not listed is refused too. Everything
-// else is CONTINUEd. This is an extra check, not the wall: the file can be
-// replaced between the check and the kernel's exec (TOCTOU), and CONTINUE is
-// never a security decision. Landlock's exec allowlist (filesystem.exec) is
-// the wall.
+// else is CONTINUEd. This is the content check, not the wall: the file can
+// be rewritten between the check and the kernel's exec, and another thread
+// can rewrite the path string (TOCTOU); CONTINUE is never a security
+// decision. The wall is Landlock (src/landlock.ts): pinned files carry the
+// right to execute, and with only_trusted nothing else does.
 //
 // Tracking: the result of a CONTINUEd exec is never seen, so an exec the
 // supervisor is shown marks its process; the name is refreshed from /proc
@@ -29,6 +30,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
+import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
@@ -261,6 +263,38 @@ function chain(loop: NotificationLoop, nr: number, first: Handler): void {
 
 function codeOf(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? 'EIO';
+}
+
+/**
+ * With only_trusted the kernel runs a pinned file only if its interpreter (the
+ * ELF loader, a script's "#!" program) may be executed too: Landlock checks
+ * it as it checks the file. The first pinned file whose interpreter is not
+ * pinned, as an error message; null when there is none.
+ */
+export function unpinnedInterpreter(exec: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean }): string | null {
+  if (!exec.onlyTrusted) return null;
+  const pinned = new Set([...exec.trusted.keys()].map(realPathOf));
+  const head = Buffer.alloc(INTERPRETER_HEAD);
+  for (const listed of exec.trusted.keys()) {
+    let fd: number;
+    try {
+      fd = openSync(listed, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+    } catch {
+      continue; // missing or unreadable: the exec fails on its own
+    }
+    let interpreter: string | null;
+    try {
+      interpreter = interpreterOf(head.subarray(0, readSync(fd, head, 0, head.length, 0)));
+    } catch {
+      interpreter = null;
+    } finally {
+      closeSync(fd);
+    }
+    if (interpreter !== null && !pinned.has(realPathOf(interpreter))) {
+      return `exec.trusted."${listed}": its interpreter ${interpreter} is not in exec.trusted; with exec.only_trusted the kernel refuses to run it (pin the interpreter too)`;
+    }
+  }
+  return null;
 }
 
 function realPathOf(listed: string): string {

@@ -19,11 +19,13 @@
 // A description enters the table at its first OFD or flock lock request and
 // leaves when no sandboxed fd refers to it any more (not when its locks are
 // released: the next request would only add it again), so the table is
-// bounded by what the sandbox keeps open, and by locks.max. "Sandboxed" is
+// bounded by what the sandbox keeps open, by locks.max, and by the fd pool
+// (fd-budget.ts) of the supervisor's duplicates. "Sandboxed" is
 // every descendant of the supervisor (sandboxPids()); a process found
 // holding a reference that the process table has not met yet is learnt
 // then, so its exit is seen.
 import { splitDev, type FileId } from '../../src/locks/index.js';
+import type { FdPool } from '../fd-budget.js';
 import {
   allocNative, close, errno, fcntl, fstat, lseek, openPath, pidfdGetfd, read, STAT_SIZE, statPath, SYS, syscall6,
 } from '../ffi.js';
@@ -34,6 +36,8 @@ const SEEK_CUR = 1;
 const EBADF = 9;
 const O_RDONLY_CLOEXEC = 0o2000000;
 const O_DIRECTORY = 0o200000;
+/** open(2) of a /proc entry of a task that has exited. */
+const GONE = new Set([2 /* ENOENT */, 3 /* ESRCH */]);
 /** The supervisor's pid: kcmp compares the target's fds with its own duplicates. */
 const SELF = process.pid;
 
@@ -55,6 +59,8 @@ export interface Description {
   readonly fd: number;
   readonly file: FileId;
   readonly key: string;
+  /** The process whose lock request entered it: the fd pool charges it. */
+  readonly owner: number;
 }
 
 export const fileKeyOf = (f: FileId): string => `${f.major}:${f.minor}:${f.ino}`;
@@ -132,11 +138,14 @@ export function readProc(path: string): string | null {
   return Buffer.from(procBuf.bytes.buffer, procBuf.bytes.byteOffset, len).toString('latin1');
 }
 
-/** The numeric entries of a /proc directory (pids, tids, fds); empty if it is gone. */
-export function procNumbers(path: string): number[] {
+/**
+ * The numeric entries of a /proc directory (pids, tids, fds); empty if it is
+ * gone, null if it could not be read (the supervisor out of fds: EMFILE).
+ */
+export function procNumbers(path: string): number[] | null {
   const out: number[] = [];
   const fd = openPath(path, O_RDONLY_CLOEXEC | O_DIRECTORY);
-  if (fd < 0) return out;
+  if (fd < 0) return GONE.has(errno()) ? out : null;
   const bytes = procBuf.bytes;
   const view = procBuf.view;
   for (;;) {
@@ -160,8 +169,8 @@ export function procNumbers(path: string): number[] {
   return out;
 }
 
-/** Open fds of a process (numbers), from /proc/PID/fd; empty if it is gone. */
-export function openFds(pid: number): number[] {
+/** Open fds of a process (numbers), from /proc/PID/fd; empty if it is gone, null if it could not be read. */
+export function openFds(pid: number): number[] | null {
   return procNumbers(`/proc/${pid}/fd`);
 }
 
@@ -179,7 +188,7 @@ export function sandboxPids(): number[] {
   readChildren(`/proc/${SELF}/task/${SELF}/children`, out, queue);
   while (queue.length > 0) {
     const pid = queue.pop()!;
-    for (const tid of procNumbers(`/proc/${pid}/task`)) readChildren(`/proc/${pid}/task/${tid}/children`, out, queue);
+    for (const tid of procNumbers(`/proc/${pid}/task`) ?? []) readChildren(`/proc/${pid}/task/${tid}/children`, out, queue);
   }
   return out;
 }
@@ -203,7 +212,7 @@ export class DescriptionTable {
   private readonly byId = new Map<number, Description>();
   private readonly byFile = new Map<string, Description[]>();
 
-  constructor(private readonly fds: TargetFds) {}
+  constructor(private readonly fds: TargetFds, private readonly pool: FdPool) {}
 
   get size(): number {
     return this.byId.size;
@@ -229,9 +238,14 @@ export class DescriptionTable {
     return undefined;
   }
 
-  /** Enter a description; the table now owns `dup`. */
-  add(dup: number, file: FileId, key: string): Description {
-    const d: Description = { id: this.nextId++, fd: dup, file, key };
+  /**
+   * Enter a description for process `owner`; the table now owns `dup`. Null
+   * (and `dup` still the caller's) when the fd pool refuses: past the
+   * process's share or the pool's.
+   */
+  add(dup: number, file: FileId, key: string, owner: number): Description | null {
+    if (this.pool.take(owner) !== null) return null;
+    const d: Description = { id: this.nextId++, fd: dup, file, key, owner };
     this.byId.set(d.id, d);
     const list = this.byFile.get(key);
     if (list) list.push(d);
@@ -250,6 +264,7 @@ export class DescriptionTable {
     list.splice(list.indexOf(d), 1);
     if (list.length === 0) this.byFile.delete(d.key);
     close(d.fd);
+    this.pool.give(d.owner);
   }
 
   /**
@@ -265,7 +280,12 @@ export class DescriptionTable {
     const alive = new Set<Description>();
     if (candidates.length === 0) return alive;
     const look = (pid: number): boolean => {
-      for (const fd of openFds(pid)) {
+      const fds = openFds(pid);
+      if (fds === null) { // cannot tell: keep every candidate rather than release a lock still in use
+        for (const d of candidates) alive.add(d);
+        return true;
+      }
+      for (const fd of fds) {
         if (excluded !== null && excluded(pid, fd)) continue;
         for (const d of candidates) {
           if (alive.has(d) || !this.fds.same(pid, fd, d.fd)) continue;

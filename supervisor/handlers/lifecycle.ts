@@ -53,7 +53,8 @@ export const lifecycleFeature: FeatureModule = {
   observesIf: [{ name: 'clone', arg: 0, mask: CLONE_THREAD, clear: true }],
   install(ctx) {
     const { processes, memory } = ctx;
-    const max = ctx.config.process.max;
+    // Each process costs a pidfd: the sandbox holds no more than the supervisor can watch.
+    const max = Math.min(ctx.config.process.max, ctx.budget.processes);
     const pending: PendingCall[] = [];
     /** Threads whose creating call may still be in the kernel: tid -> the call's number and when it was made. */
     const inFlight = new Map<number, { nr: number; at: number }>();
@@ -71,7 +72,7 @@ export const lifecycleFeature: FeatureModule = {
         resolve(now, tid, true);
         if (processes.processes.size + pending.length >= max) return -EAGAIN;
       }
-      if (scannedUpTo < 0) scannedUpTo = lastPid();
+      if (scannedUpTo < 0) scannedUpTo = lastPid() ?? -1;
       pending.push({ tgid: p.tgid, tid, due: now + SCAN_DELAY_MS });
       inFlight.set(tid, { nr, at: now });
       return CONTINUE;
@@ -141,10 +142,15 @@ export const lifecycleFeature: FeatureModule = {
       const unsettled = settle(performance.now());
       const last = lastPid();
       const from = scannedUpTo;
+      if (last === null) return []; // out of fds: the children are learnt at their first call, or at the next scan
       scannedUpTo = last;
       if (from < 0) return [];
       const wanted = (s: TaskStat) => s.state !== 'Z' && s.state !== 'X' && isParent(s.ppid);
-      if (last < from || last - from > MAX_RANGE) return listProcesses().filter(wanted);
+      if (last < from || last - from > MAX_RANGE) {
+        const all = listProcesses();
+        if (all === null) scannedUpTo = from;
+        return (all ?? []).filter(wanted);
+      }
       const out: Array<{ pid: number; ppid: number }> = [];
       let firstFailed = -1;
       for (let pid = from + 1; pid <= last; pid++) {
@@ -175,7 +181,11 @@ export const lifecycleFeature: FeatureModule = {
   },
 };
 
-/** The last pid the kernel allocated in our pid namespace. */
-function lastPid(): number {
-  return Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1'));
+/** The last pid the kernel allocated in our pid namespace; null when it cannot be read (EMFILE). */
+function lastPid(): number | null {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'latin1'));
+  } catch {
+    return null;
+  }
 }

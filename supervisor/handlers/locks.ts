@@ -151,7 +151,7 @@ class LockHandlers {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
     this.getlkAnswered = new TidMap(loop.native);
-    this.descs = new DescriptionTable(this.fds);
+    this.descs = new DescriptionTable(this.fds, ctx.budget.locks);
     this.owners = new PosixOwners(ctx.processes);
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
@@ -283,8 +283,10 @@ class LockHandlers {
         desc = this.descs.findDup(info.fd, info.key);
         if (desc === undefined) {
           if (lock.type === F_UNLCK) return 0; // a description we never saw lock holds nothing
-          if (this.descs.size >= this.ctx.config.locks.max) return -ENOLCK; // each holds one of our fds
-          desc = this.descs.add(info.fd, info.file, info.key);
+          // Each holds one of our fds: bounded by locks.max and the fd pool, like the kernel's lock allocation.
+          const added = this.descs.size < this.ctx.config.locks.max ? this.descs.add(info.fd, info.file, info.key, p.tgid) : null;
+          if (added === null) return -ENOLCK;
+          desc = added;
           keep = true;
         }
       } else if (lock.type !== F_UNLCK) {
@@ -322,8 +324,9 @@ class LockHandlers {
       let desc = this.descs.findDup(info.fd, info.key);
       if (desc === undefined) {
         if (op.type === F_UNLCK) return 0;
-        if (this.descs.size >= this.ctx.config.locks.max) return -ENOMEM; // flock_lock_inode's "no memory"
-        desc = this.descs.add(info.fd, info.file, info.key);
+        const added = this.descs.size < this.ctx.config.locks.max ? this.descs.add(info.fd, info.file, info.key, p.tgid) : null;
+        if (added === null) return -ENOMEM; // flock_lock_inode's "no memory"
+        desc = added;
         keep = true;
       }
       if (op.wait) this.prune();
@@ -439,7 +442,7 @@ class LockHandlers {
     const last = n.uint(1);
     const flagsArg = n.uint(2);
     if (p === null || (flagsArg & CLOSE_RANGE_CLOEXEC) !== 0 || first > last || !this.interested(p)) return CONTINUE;
-    const fds = openFds(p.tgid).filter((fd) => fd >= first && fd <= last);
+    const fds = (openFds(p.tgid) ?? []).filter((fd) => fd >= first && fd <= last);
     this.closing(p, n.tid, fds, (pid, f) => f >= first && f <= last && sameFilesTable(pid, p.tgid));
     return CONTINUE;
   }
@@ -510,19 +513,24 @@ class LockHandlers {
     if (p === null || !this.interested(p)) return CONTINUE;
     const posix = this.owners.holding(p)?.files;
     const entries: ExecFd[] = [];
-    for (const fd of openFds(p.tgid)) {
+    for (const fd of openFds(p.tgid) ?? []) {
       const file = this.fds.fileOf(n.tid, fd);
       if (file === null) continue;
       const key = fileKeyOf(file);
       const isPosix = posix?.has(key) ?? false;
       if (!isPosix && this.descs.onFile(key).length === 0) continue;
       if (!this.fds.cloexec(p.tgid, fd)) continue;
+      // Past the process's share of the fd pool its locks on this fd stay after the exec (until unlock or exit).
+      if (this.ctx.budget.locks.take(p.tgid) !== null) continue;
       const info = this.fds.open(p.pidfd, fd);
-      if (typeof info === 'number') continue;
+      if (typeof info === 'number') {
+        this.ctx.budget.locks.give(p.tgid);
+        continue;
+      }
       entries.push({ fd, dup: info.fd, file, posix: isPosix, desc: this.descs.findDup(info.fd, key) });
     }
     const old = this.execs.get(p.tgid);
-    if (old) for (const e of old.entries) close(e.dup);
+    if (old) for (const e of old.entries) this.closeExecDup(p.tgid, e);
     if (entries.length > 0) {
       if (this.execs.size === 0) this.execDeadline = performance.now() + EXEC_POLL_MS;
       this.execs.set(p.tgid, { tid: n.tid, entries });
@@ -540,7 +548,7 @@ class LockHandlers {
       x.entries = x.entries.filter((e) => {
         if (this.fds.same(tgid, e.fd, e.dup)) {
           if (!over) return true; // not closed yet
-          close(e.dup); // the exec failed: the fd stays
+          this.closeExecDup(tgid, e); // the exec failed: the fd stays
           return false;
         }
         const p = this.ctx.processes.processOf(tgid);
@@ -551,7 +559,7 @@ class LockHandlers {
           this.registry.releasePosix(e.file, owner.id);
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
-        close(e.dup);
+        this.closeExecDup(tgid, e);
         return false;
       });
       if (x.entries.length === 0) this.execs.delete(tgid);
@@ -585,10 +593,15 @@ class LockHandlers {
     }
   }
 
+  private closeExecDup(tgid: number, e: ExecFd): void {
+    close(e.dup);
+    this.ctx.budget.locks.give(tgid);
+  }
+
   private exited(p: ProcessEntry): void {
     const x = this.execs.get(p.tgid);
     if (x) {
-      for (const e of x.entries) close(e.dup);
+      for (const e of x.entries) this.closeExecDup(p.tgid, e);
       this.execs.delete(p.tgid);
     }
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);

@@ -70,12 +70,16 @@ function processReach(processes: ProcessTable, pid: number): Reach {
 
 /** Every process of group `pgrp` must be the sandbox's; an empty group is gone (ESRCH). */
 function groupReach(processes: ProcessTable, pgrp: number): Reach {
-  return membersReach(processes, listProcesses().filter((s) => s.pgrp === pgrp).map((s) => s.pid));
+  const all = listProcesses();
+  if (all === null) return 'outside'; // cannot tell: refuse
+  return membersReach(processes, all.filter((s) => s.pgrp === pgrp).map((s) => s.pid));
 }
 
 /** Every process of real uid `uid` must be the sandbox's (for root, never). */
 function userReach(processes: ProcessTable, uid: number): Reach {
-  return membersReach(processes, listProcesses().map((s) => s.pid).filter((pid) => readIds(pid)?.uid === uid));
+  const all = listProcesses();
+  if (all === null) return 'outside'; // cannot tell: refuse
+  return membersReach(processes, all.map((s) => s.pid).filter((pid) => readIds(pid)?.uid === uid));
 }
 
 function membersReach(processes: ProcessTable, members: readonly number[]): Reach {

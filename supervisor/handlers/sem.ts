@@ -10,7 +10,7 @@ import {
   SEMBUF_SIZE, SEMID64_DS_SIZE, TIMESPEC_SIZE, timespecToNs,
 } from '../../src/sem/abi.js';
 import { SemRegistry } from '../../src/sem/registry.js';
-import { renderSemSysctl, renderSysvipcSem, writeSemSysctl } from '../../src/sem/proc.js';
+import { renderSemSysctl, renderSysvipcSem, SYSCTL_WRITE_MAX, writeSemSysctl } from '../../src/sem/proc.js';
 import type { SemBuf, SemCaller, SemctlIO, SemidDs, SemInfo } from '../../src/sem/types.js';
 import { UndoList } from '../../src/sem/undo.js';
 import type { SemWaiter } from '../../src/sem/waiter.js';
@@ -98,10 +98,14 @@ class SemHandlers {
     ctx.files.register('/proc/sysvipc/sem', { render: () => renderSysvipcSem(this.registry.list()) });
     ctx.files.register('/proc/sys/kernel/sem', {
       render: () => renderSemSysctl(this.registry.getLimits()),
-      // procfs sysctl files are 0644 root: writing needs the owner (fsuid 0) or CAP_DAC_OVERRIDE.
-      mayWrite: (c) => c.euid === 0 || (c.capEff & 2n) !== 0n,
-      write: (text) => {
-        writeSemSysctl(this.registry, Buffer.from(text, 'latin1'));
+      writer: {
+        keep: SYSCTL_WRITE_MAX,
+        // procfs sysctl files are 0644 root: writing needs the owner (fsuid 0) or CAP_DAC_OVERRIDE.
+        mayOpen: (c) => c.euid === 0 || (c.capEff & 2n) !== 0n,
+        // The manifest's [sem] values are ceilings: root inside may lower them and raise them back, no further.
+        apply: (bytes) => {
+          writeSemSysctl(this.registry, bytes, 0, ctx.config.sem);
+        },
       },
     });
     if (ctx.tracer) this.decodeForTrace(ctx);

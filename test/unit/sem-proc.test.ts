@@ -123,3 +123,19 @@ t.test('written limits take effect', async (t) => {
   t.equal(reg.semget(ROOT, IPC_PRIVATE, 1, 0), -28, 'semmni');
   t.equal(reg.semop(ROOT, new UndoList(), id, [{ num: 0, op: 1, flg: 0 }, { num: 1, op: 1, flg: 0 }], null, 0), -7, 'semopm');
 });
+
+t.test('a ceiling (the manifest): values may be lowered and raised back, one above is EINVAL as proc_dointvec_minmax', async (t) => {
+  const ceiling = { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 };
+  const reg = new SemRegistry<number>(ceiling, { isAlive: () => true, complete: () => true }, { monoNs: () => 0n, realSec: () => 0 });
+  const limits = () => renderSemSysctl(reg.getLimits()).trim().split('\t').join(' ');
+  t.equal(writeSemSysctl(reg, '2147483647 2147483647 500 32768', 0, ceiling), -22);
+  t.equal(limits(), '250 32000 32 128', 'nothing above the ceiling is stored');
+  t.equal(writeSemSysctl(reg, '100 10000 16 64', 0, ceiling), 15);
+  t.equal(limits(), '100 10000 16 64', 'lowered');
+  t.equal(writeSemSysctl(reg, '200 32001 32 128', 0, ceiling), -22);
+  t.equal(limits(), '200 10000 16 64', 'the values before the one above are kept, it and the rest are not');
+  t.equal(writeSemSysctl(reg, '250 32000 32 128', 0, ceiling), 16);
+  t.equal(limits(), '250 32000 32 128', 'raised back to the ceiling');
+  t.equal(writeSemSysctl(reg, '-1', 0, ceiling), 2);
+  t.equal(limits(), '-1 32000 32 128', 'below is any int, as in Linux');
+});
