@@ -11,6 +11,7 @@ export {
   type FilesystemLists,
   type ExecPolicy,
   type SemLimits,
+  type LockHost,
   type LockMode,
 } from "./types.js";
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
