@@ -56,6 +56,7 @@ import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
+import { HostLocks } from './host-locks.js';
 
 const EBADF = 9;
 const EINTR = 4;
@@ -137,6 +138,8 @@ class LockHandlers {
   private readonly fds = new TargetFds();
   private readonly descs: DescriptionTable;
   private readonly exact: boolean;
+  /** [locks] host = "coherent": the host kernel holds the sandbox's locks too (null: "isolated"). */
+  private readonly host: HostLocks<LockToken> | null;
   /** Calls sleeping in the registry. */
   private readonly sleepers = new Set<LockToken>();
   private readonly execs = new Map<number, PendingExec>();
@@ -152,9 +155,16 @@ class LockHandlers {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
     this.descs = new DescriptionTable(this.fds);
+    const host = ctx.config.locks.host === 'coherent' ? new HostLocks<LockToken>(loop, this.descs, () => this.registry, ctx.tracer) : null;
+    this.host = host;
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
       complete: (w, errno) => this.complete(w, errno),
+      ...(host === null ? {} : {
+        host: (change, force) => host.apply(change, force),
+        hostWait: (w) => host.wait(w),
+        hostCancel: (w) => host.cancel(w),
+      }),
     }, ctx.config.locks.max);
     if (enabled.has('fcntl')) {
       loop.on(nr('fcntl'), (n) => this.fcntl(n));
@@ -191,10 +201,12 @@ class LockHandlers {
   }
 
   nextDeadline(): number {
-    return this.execs.size > 0 ? this.execDeadline : Infinity;
+    const host = this.host === null ? Infinity : this.host.nextDeadline();
+    return this.execs.size > 0 ? Math.min(host, this.execDeadline) : host;
   }
 
   onTimer(): void {
+    this.host?.onTimer();
     if (this.execs.size === 0 || performance.now() < this.execDeadline) return;
     this.settleExecs();
     this.execDeadline = performance.now() + EXEC_POLL_MS;
@@ -209,6 +221,7 @@ class LockHandlers {
       descriptions: [...this.descs.all()].map((d) => ({ id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}` })),
       sleeping: this.sleepers.size,
       pendingExecs: this.execs.size,
+      host: this.host === null ? { mode: 'isolated' } : this.host.snapshot(),
       restartedAfterSignal: this.restarted,
     };
   }
@@ -253,6 +266,7 @@ class LockHandlers {
         this.prune();
         let found = this.registry.getLk(info.file, who, spec);
         if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
+        if (found === null && this.host !== null) found = this.host.probe(who, info, lock.type, lock.start, lock.end);
         const original = this.flockBuf.slice();
         if (found === null) {
           v.setInt16(0, F_UNLCK, true);
@@ -284,6 +298,7 @@ class LockHandlers {
         }
       } else if (lock.type !== F_UNLCK) {
         this.posixFiles(p).set(info.key, info.file);
+        this.host?.preparePosix(p.tgid, info, lock.type);
       }
       const who = { pid: p.tgid, ...(desc === undefined ? {} : { ofd: desc.id }) };
       if (lock.wait) this.prune();
@@ -465,6 +480,7 @@ class LockHandlers {
       if (posix?.has(key)) {
         posix.delete(key);
         this.registry.releasePosix(file, p.tgid);
+        this.host?.releasePosixFile(p.tgid, key);
       }
       if (this.descs.onFile(key).length === 0) continue;
       const d = this.descs.findTarget(p.tgid, fd, key);
@@ -480,8 +496,8 @@ class LockHandlers {
     let released = false;
     for (const d of candidates) {
       if (alive.has(d)) continue;
+      this.registry.releaseDescription(d.id); // first: the host's copy is released through d.fd
       this.descs.remove(d);
-      this.registry.releaseDescription(d.id);
       released = true;
     }
     return released;
@@ -540,6 +556,7 @@ class LockHandlers {
           const p = this.ctx.processes.processOf(tgid);
           (p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined)?.delete(fileKeyOf(e.file));
           this.registry.releasePosix(e.file, tgid);
+          this.host?.releasePosixFile(tgid, fileKeyOf(e.file));
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
         close(e.dup);
@@ -590,6 +607,7 @@ class LockHandlers {
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
     for (const tid of p.threads) this.getlkAnswered.delete(tid);
     this.registry.releaseAllOfProcess(p.tgid);
+    this.host?.releaseProcess(p.tgid);
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
   }
 
