@@ -265,7 +265,7 @@ for (const journal of ['delete', 'wal'] as const) {
   t.test(`sqlite3 writers on the host and in two sandboxes (journal_mode ${journal}): every row, integrity ok`, { skip: SQLITE ? false : 'SQLITE3 MISSING: install sqlite3 (apt-get install -y sqlite3) to run the mixed-writer test' }, async (t) => {
     const dir = scratch(t);
     const db = join(dir, 'db');
-    const ROWS = 100;
+    const ROWS = 150;
     const setup = await start(SQLITE!, [db, `pragma journal_mode=${journal}; create table t(w text, i int);`]).done;
     t.equal(setup.status, 0, setup.stderr);
     const script = (w: string) => {
