@@ -93,6 +93,8 @@ export class HostLocks<T> {
   private cancelDeadline = Infinity;
   /** Files whose locks stay in the sandbox (warned once each). */
   private readonly refused = new Set<string>();
+  /** The last POSIX host description looked up: a process locking one file asks for it on every call. */
+  private lastPosix: { pid: number; file: FileId; fd: number } | null = null;
   /** Requests the host refused (EAGAIN answered, or waited for). */
   private conflicts = 0;
   private waited = 0;
@@ -195,6 +197,7 @@ export class HostLocks<T> {
         if (s.type === F_RDLCK) this.ofd(fd, F_OFD_SETLK, F_RDLCK, s.start, s.end);
       }
       close(had.fd);
+      this.lastPosix = null;
     }
     if (files === undefined) this.posix.set(pid, (files = new Map()));
     files.set(info.key, host);
@@ -221,6 +224,7 @@ export class HostLocks<T> {
     const h = files?.get(key);
     if (h === undefined) return;
     close(h.fd);
+    this.lastPosix = null;
     files!.delete(key);
     if (files!.size === 0) this.posix.delete(pid);
   }
@@ -229,6 +233,7 @@ export class HostLocks<T> {
   releaseProcess(pid: number): void {
     for (const h of this.posix.get(pid)?.values() ?? []) close(h.fd);
     this.posix.delete(pid);
+    this.lastPosix = null;
   }
 
   nextDeadline(): number {
@@ -249,8 +254,14 @@ export class HostLocks<T> {
 
   /** The host description of an owner: `id` is the pid (POSIX) or the description id. -1: none. */
   private fdOf(kind: LockChange['kind'], id: number, file: FileId): number {
-    if (kind === 'posix') return this.posix.get(id)?.get(fileKeyOf(file))?.fd ?? -1;
-    return this.descs.get(id)?.fd ?? -1;
+    if (kind !== 'posix') return this.descs.get(id)?.fd ?? -1;
+    const last = this.lastPosix;
+    if (last !== null && last.pid === id && last.file.ino === file.ino && last.file.major === file.major && last.file.minor === file.minor) {
+      return last.fd;
+    }
+    const fd = this.posix.get(id)?.get(fileKeyOf(file))?.fd ?? -1;
+    if (fd >= 0) this.lastPosix = { pid: id, file, fd };
+    return fd;
   }
 
   /** open("/proc/self/fd/DUP") with access mode `mode`, checked to be the same file; the fd or -errno. */
