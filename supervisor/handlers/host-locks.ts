@@ -324,7 +324,8 @@ export class HostLocks<T> {
   /**
    * A helper took w's lock on the host: set the owner's host locks over w's
    * range back to what the registry holds for it (all of it when w was
-   * granted). Downgrades and unlocks only, which never wait.
+   * granted). Downgrades and unlocks, which cannot fail, but for the write
+   * lock a helper's read request converted.
    */
   private giveBack(w: Waiter<T>): void {
     const registry = this.registry();
@@ -338,7 +339,10 @@ export class HostLocks<T> {
     let at = w.start;
     for (const s of registry.coverage(w.file, who, w.start, w.end)) {
       if (s.start > at) this.ofd(fd, F_OFD_SETLK, F_UNLCK, at, s.start - 1n);
-      if (s.type !== w.type) this.ofd(fd, F_OFD_SETLK, s.type, s.start, s.end);
+      // A helper's read lock downgraded a write lock the owner keeps: taking it back can meet a host reader.
+      if (s.type !== w.type && this.ofd(fd, F_OFD_SETLK, s.type, s.start, s.end) < 0) {
+        this.refuse(w.file, 'a host lock took the place of a write lock given back');
+      }
       at = s.end === OFFSET_MAX ? OFFSET_MAX : s.end + 1n;
       if (s.end === OFFSET_MAX) return;
     }
