@@ -72,6 +72,16 @@ const CLOSE_RANGE_CLOEXEC = 4;
 const FLOCK_SIZE = 32;
 /** p.data key: Map<fileKey, FileId> of files the process may hold POSIX locks on. */
 const POSIX_FILES = 'locks.posix';
+
+/**
+ * The files process `p` may hold POSIX locks on, by file key (a superset:
+ * entries leave when the locks are released at a close or exec, not at
+ * unlock), or undefined. The one place that says which processes hold POSIX
+ * locks: a close by a process without any releases no POSIX lock.
+ */
+export function posixLockFiles(p: ProcessEntry): Map<string, FileId> | undefined {
+  return p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+}
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;
 
@@ -419,7 +429,7 @@ class LockHandlers {
   // ---- releases ----------------------------------------------------------
 
   private posixFiles(p: ProcessEntry): Map<string, FileId> {
-    let m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    let m = posixLockFiles(p);
     if (m === undefined) {
       m = new Map();
       p.data.set(POSIX_FILES, m);
@@ -430,7 +440,7 @@ class LockHandlers {
   /** Does the process have lock state a close could change? */
   private interested(p: ProcessEntry): boolean {
     if (this.descs.size > 0) return true;
-    const m = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const m = posixLockFiles(p);
     return m !== undefined && m.size > 0;
   }
 
@@ -471,7 +481,7 @@ class LockHandlers {
    * files, and the locks of descriptions no other fd will refer to.
    */
   private closing(p: ProcessEntry, tid: number, fds: readonly number[], excluded: Excluded): void {
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const posix = posixLockFiles(p);
     const candidates: Description[] = [];
     for (const fd of fds) {
       const file = this.fds.fileOf(tid, fd);
@@ -517,7 +527,7 @@ class LockHandlers {
     if (this.execs.size > 0) this.settleExecs();
     const p = this.ctx.processes.processOf(n.tid);
     if (p === null || !this.interested(p)) return CONTINUE;
-    const posix = p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
+    const posix = posixLockFiles(p);
     const entries: ExecFd[] = [];
     for (const fd of openFds(p.tgid)) {
       const file = this.fds.fileOf(n.tid, fd);
@@ -554,7 +564,7 @@ class LockHandlers {
         }
         if (e.posix) {
           const p = this.ctx.processes.processOf(tgid);
-          (p?.data.get(POSIX_FILES) as Map<string, FileId> | undefined)?.delete(fileKeyOf(e.file));
+          if (p !== null) posixLockFiles(p)?.delete(fileKeyOf(e.file));
           this.registry.releasePosix(e.file, tgid);
           this.host?.releasePosixFile(tgid, fileKeyOf(e.file));
         }
