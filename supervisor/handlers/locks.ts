@@ -17,6 +17,12 @@
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
+// Host coherence ([locks] host = "coherent", host-locks.ts): the registry
+// shows every change of an owner's locks to the host first (its host hook),
+// on a host description per owner; a host lock in the way refuses the
+// request or holds it back on a helper thread. POSIX releases here close
+// the process's host descriptions too.
+//
 // A trapped call can be cut off by a signal (see supervisor/blocking.ts,
 // which makes close/dup2/... run again). fcntl and flock have a restart
 // policy for the calls that wait, so the commands and operations that do not
