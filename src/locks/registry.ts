@@ -296,7 +296,7 @@ export class LockRegistry<T> {
     if (w === undefined) return rc;
     // A request waiting for the host is a record, as a blocked one is.
     if (!this.env.room(1)) return w.kind === 'flock' ? -ENOMEM : -ENOLCK;
-    if (!this.hooks.hostWait!(w)) return -ENOLCK;
+    if (this.hooks.hostWait?.(w) !== true) return -ENOLCK;
     this.count++;
     this.pending.add(w);
     w.state = 'host';
@@ -406,7 +406,7 @@ export class LockRegistry<T> {
       this.count--;
     } else if (w.state === 'host') {
       this.count--;
-      this.hooks.hostCancel!(w);
+      this.hooks.hostCancel?.(w);
     }
     this.finish(w);
   }

@@ -88,6 +88,7 @@ const POSIX_FILES = 'locks.posix';
 export function posixLockFiles(p: ProcessEntry): Map<string, FileId> | undefined {
   return p.data.get(POSIX_FILES) as Map<string, FileId> | undefined;
 }
+
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;
 
