@@ -52,6 +52,7 @@ interface Workload {
 }
 
 const FAST_LOCKS = 'version = 1\n[locks]\nmode = "fast"\n';
+const ISOLATED_LOCKS = 'version = 1\n[locks]\nhost = "isolated"\n';
 
 const WORKLOADS: readonly Workload[] = [
   { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 2_000, floor: 'plain' },
@@ -64,7 +65,9 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'w_semtimeout', what: 'semtimedop with a 100 us timeout that expires (EAGAIN), per call', pilot: 100, floor: 'sem', emulated: true },
   { name: 'w_semtimedpp', what: 'w_pingpong waiting with semtimedop (10 s timeout, never expires), per hand-off', pilot: 2_000, floor: 'sem', emulated: true },
   { name: 'w_lock', what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call', pilot: 4_000, floor: 'none', emulated: true },
+  { name: 'w_lock (isolated)', bin: 'w_lock', what: 'w_lock with [locks] host = "isolated" (no host copy of the locks)', pilot: 4_000, floor: 'none', manifest: ISOLATED_LOCKS, emulated: true },
   { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none', emulated: true },
+  { name: 'w_lockpp (isolated)', bin: 'w_lockpp', what: 'w_lockpp with [locks] host = "isolated"', pilot: 2_000, floor: 'none', manifest: ISOLATED_LOCKS, emulated: true },
   { name: 'w_close', what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified)', pilot: 4_000, floor: 'none' },
   { name: 'w_close (fast)', bin: 'w_close', what: 'w_close with [locks] mode = "fast" (close not notified)', pilot: 4_000, floor: 'none', manifest: FAST_LOCKS },
   { name: 'w_fcntl', what: 'fcntl F_GETFL + F_SETFL on a socket, per call (fcntl is notified only for lock commands)', pilot: 4_000, floor: 'none' },

@@ -24,5 +24,23 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
   lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));
   lines.push(color.dim(' the program also waits one notification round trip, ~5 µs here: `npm run bench`, floor column)'));
+  const host = hostLocks(result.state);
+  if (host !== null) {
+    lines.push(`locks: host-coherent; ${host.conflicts} refused by a host lock, ${host.waitedForHost} waited for one`);
+    const n = host.sandboxOnlyFiles.length;
+    if (n > 0) lines.push(color.yellow(`locks: ${n} file${n === 1 ? '' : 's'} held in the sandbox only (the host refused them): ${host.sandboxOnlyFiles.join(' ')}`));
+  }
   return lines.join('\n') + '\n';
+}
+
+interface HostLockStats {
+  conflicts: number;
+  waitedForHost: number;
+  sandboxOnlyFiles: string[];
+}
+
+/** The locks feature's host-coherence counters in a final state, if it ran coherent. */
+function hostLocks(state: unknown): HostLockStats | null {
+  const host = (state as { locks?: { host?: { mode?: string } } } | null)?.locks?.host;
+  return host?.mode === 'coherent' ? (host as HostLockStats & { mode: string }) : null;
 }

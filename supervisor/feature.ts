@@ -2,7 +2,7 @@
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
 import type { ArgTest } from '../src/bpf/build.js';
-import type { LockMode } from '../src/manifest/types.js';
+import type { LockHost, LockMode } from '../src/manifest/types.js';
 import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
 import type { FdBudget } from './fd-budget.js';
@@ -25,8 +25,8 @@ export interface WorkerConfig {
   undoReferencePid: number;
   /** [ipc] persist: where semaphores are saved at exit ("" = nowhere), and the sets restored from it. */
   persist: { file: string; restore: PersistedSet[] };
-  /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does. */
-  locks: { mode: LockMode; max: number };
+  /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does; "coherent" mirrors them onto the host. */
+  locks: { mode: LockMode; host: LockHost; max: number };
   /** [process] max: processes the sandbox may hold at once. */
   process: { max: number };
   /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */

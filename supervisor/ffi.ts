@@ -2,7 +2,7 @@
 // here. Synchronous calls only (an async koffi call costs ~50 µs). Pointers are
 // passed as plain numbers (addresses from koffi.address) or koffi allocations.
 import { fileURLToPath } from 'node:url';
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 
 const libc = koffi.load('libc.so.6');
 
@@ -31,6 +31,9 @@ export const prctl = libc.func('int prctl(int option, unsigned long a, unsigned 
 export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
 export const pipe2 = libc.func('int pipe2(_Out_ int *fds, int flags)') as (fds: number[], flags: number) => number;
 export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
+/** fcntl(2) with a pointer argument (struct flock for F_OFD_SETLK / F_OFD_GETLK). */
+export const fcntlPtr = libc.func('fcntl', 'int', ['int', 'int', 'void *']) as (fd: number, cmd: number, arg: unknown) => number;
+export const flock = libc.func('int flock(int fd, int op)') as (fd: number, op: number) => number;
 export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
 /** stat(2)/fstat(2) into a native struct stat (STAT_SIZE bytes); 0 or -1 with errno. */
 export const statPath = libc.func('int stat(const char *path, void *buf)') as (path: string, buf: unknown) => number;
@@ -59,6 +62,32 @@ export type StackPointerFn = (tid: number) => number | bigint;
 /** Loaded by the loop's thread only, beside the step (it shares the step's open /proc/TID/syscall files). */
 export function loadStackPointer(): StackPointerFn {
   return koffi.load(FASTPATH).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
+}
+
+/** shims/hostwait.c: blocking host lock calls on helper threads (see there). */
+export interface HostWaitLib {
+  init(eventfd: number): number;
+  start(fd: number, op: number, type: number, start: bigint, len: bigint): number;
+  cancel(id: number): void;
+  collect(out: unknown, max: number): number;
+}
+
+const HOSTWAIT = fileURLToPath(new URL('../../shims/build/libsysvisor-hostwait.so', import.meta.url));
+
+/** Loaded by the loop's thread when locks are host-coherent. */
+export function loadHostWait(): HostWaitLib {
+  let lib: LibraryHandle;
+  try {
+    lib = koffi.load(HOSTWAIT);
+  } catch (err) {
+    throw new Error(`cannot load ${HOSTWAIT} (run \`npm run build\`): ${(err as Error).message}`);
+  }
+  return {
+    init: lib.func('int sv_hw_init(int efd)') as HostWaitLib['init'],
+    start: lib.func('int sv_hw_start(int fd, int op, int type, long long start, long long len)') as HostWaitLib['start'],
+    cancel: lib.func('void sv_hw_cancel(int id)') as HostWaitLib['cancel'],
+    collect: lib.func('int sv_hw_collect(void *out, int max)') as HostWaitLib['collect'],
+  };
 }
 
 export function errno(): number {

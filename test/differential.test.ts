@@ -5,11 +5,12 @@
 //
 // Programs run one after another (natively they share the machine's real
 // IPC namespace and keys are derived from pids), each in a fresh temporary
-// working directory, with a 60 s limit.
+// working directory, with a 60 s limit. Lock programs run under sysvisor
+// twice: with the default [locks] host = "coherent" and with "isolated".
 //
 // SYSVISOR_DIFF=name1,prefix2 narrows the run to matching programs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD = join(ROOT, 'test', 'c', 'build');
 const CLI = join(ROOT, 'dist', 'bin', 'sysvisor.js');
 const MANIFEST = join(ROOT, 'policies', 'default.toml');
+/** The default policy with [locks] host = "isolated" (the sandbox's locks invisible to the host). */
+const ISOLATED = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-diff-isolated-'));
+  const path = join(dir, 'isolated.toml');
+  writeFileSync(path, readFileSync(MANIFEST, 'utf8').replace(/^host = .*\n/m, '').replace(/^\[locks\]\n/m, '[locks]\nhost = "isolated"\n'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return path;
+})();
 const TIMEOUT_MS = 60_000;
 
 interface Outcome {
@@ -149,15 +158,19 @@ for (const name of names) {
       await t.test('under sysvisor', { skip: SKIP_MSG }, async () => {});
       return;
     }
-    await t.test('under sysvisor', async (t) => {
-      if (native === undefined) throw new Error('native run missing');
-      const o = await run(process.execPath, [CLI, 'run', '-m', MANIFEST, '--', path], cwd);
-      t.comment(`sysvisor: ${describe(o)} in ${o.ms} ms`);
-      if (o.stderr !== '') t.comment(`sysvisor stderr:\n${o.stderr}`);
-      t.equal(o.timedOut, false, 'finishes in time');
-      t.equal(o.stdout, native.stdout, 'stdout equals native stdout');
-      t.equal(o.signal, native.signal, 'same terminating signal');
-      t.equal(o.status, native.status, 'same exit status');
-    });
+    const manifests: Array<[string, string]> = [['under sysvisor', MANIFEST]];
+    if (name.startsWith('lock_')) manifests.push(['under sysvisor, [locks] host = "isolated"', ISOLATED]);
+    for (const [what, manifest] of manifests) {
+      await t.test(what, async (t) => {
+        if (native === undefined) throw new Error('native run missing');
+        const o = await run(process.execPath, [CLI, 'run', '-m', manifest, '--', path], cwd);
+        t.comment(`sysvisor: ${describe(o)} in ${o.ms} ms`);
+        if (o.stderr !== '') t.comment(`sysvisor stderr:\n${o.stderr}`);
+        t.equal(o.timedOut, false, 'finishes in time');
+        t.equal(o.stdout, native.stdout, 'stdout equals native stdout');
+        t.equal(o.signal, native.signal, 'same terminating signal');
+        t.equal(o.status, native.status, 'same exit status');
+      });
+    }
   });
 }

@@ -27,6 +27,8 @@ export const fileKey = (f: FileId): string => `${f.major}:${f.minor}:${f.ino}`;
  */
 export const posixOwner = (owner: number): string => `p${owner}`;
 export const descOwner = (desc: DescId): string => `d${desc}`;
+/** The pid (POSIX) or description id (OFD, flock) an owner string names. */
+export const ownerNumber = (owner: string): number => Number(owner.slice(1));
 
 /** What every struct file_lock carries. Bare Nodes are requests that never wait. */
 export class Node<T> {
@@ -71,8 +73,8 @@ export interface Waiter<T> {
 export class Request<T> extends Node<T> implements Waiter<T> {
   /** fl_blocker: what this request waits on (a lock or another request). */
   blocker: Node<T> | null = null;
-  /** new -> blocked <-> woken (detached, about to retry) -> done. */
-  state: 'new' | 'blocked' | 'woken' | 'done' = 'new';
+  /** new -> blocked or host (waits for a host lock) <-> woken (detached, about to retry) -> done. */
+  state: 'new' | 'blocked' | 'host' | 'woken' | 'done' = 'new';
 
   constructor(
     kind: LockKind,

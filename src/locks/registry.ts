@@ -3,7 +3,7 @@
  * limit, POSIX deadlock detection across files, and the waking and retrying
  * of blocked requests. Replies to blocked callers go through LockHooks.
  */
-import { F_UNLCK, F_WRLCK, type LockType, OFFSET_MAX, type Range, SEEK_SET, type UserFlock } from './abi.js';
+import { ENOLCK, ENOMEM, F_UNLCK, F_WRLCK, type LockType, OFFSET_MAX, type Range, SEEK_SET, type UserFlock } from './abi.js';
 import {
   type Conflict,
   type DescId,
@@ -32,6 +32,26 @@ export interface LockHooks<T> {
   isAlive(w: Waiter<T>): boolean;
   /** Answer a waiter: 0 or -errno. False when the answer could not be delivered: a grant is undone. */
   complete(w: Waiter<T>, errno: number): boolean;
+  /**
+   * Host coherence (absent: the sandbox's locks are its own). Make `change`
+   * on the host just before the registry applies it: 0, or -errno when a
+   * host lock is in the way (the host is then unchanged). `force` (releases,
+   * rollbacks): the registry applies the change whatever this returns.
+   */
+  host?(change: LockChange, force: boolean): number;
+  /** Wait, off the caller's thread, until the host lock in w's way goes; then call hostDone(w). False: no helper left. */
+  hostWait?(w: Waiter<T>): boolean;
+  /** w no longer waits (interrupted, its process gone): stop its host wait. */
+  hostCancel?(w: Waiter<T>): void;
+}
+
+/** One owner's locks on a file about to change: type F_UNLCK releases [start, end]. */
+export interface LockChange extends Range {
+  readonly kind: LockKind;
+  readonly type: LockType;
+  /** posixOwner(pid) or descOwner(desc): see ownerNumber. */
+  readonly owner: string;
+  readonly file: FileId;
 }
 
 /** Who calls fcntl: the process, and for F_OFD_* the open file description. */
@@ -120,6 +140,7 @@ export class LockRegistry<T> {
       wake: (n) => this.wake(n),
       deadlock: (w, blocker) => this.deadlock(w, blocker),
       block: (blocker, w, conflict, noRoom) => this.block(blocker, w, conflict, noRoom),
+      host: (n, w, force) => this.host(n, w, force),
     };
   }
 
@@ -192,6 +213,25 @@ export class LockRegistry<T> {
     this.settle();
   }
 
+  /** The host wait of w is over (the host lock went, or the wait failed): retry w. */
+  hostDone(w: Waiter<T>): void {
+    if (!(w instanceof Request) || w.state !== 'host') return;
+    w.state = 'woken';
+    this.count--;
+    this.woken.push(w);
+    this.settle();
+  }
+
+  /** The POSIX (no ofd) or OFD locks of the caller on the file within [start, end]. */
+  coverage(file: FileId, who: FcntlCaller, start: bigint, end: bigint): Segment[] {
+    return this.files.get(fileKey(file))?.segments(fcntlOwner(who)[1], start, end) ?? [];
+  }
+
+  /** The type of the description's flock lock on the file, if it holds one. */
+  flockHeld(file: FileId, desc: DescId): LockType | undefined {
+    return this.files.get(fileKey(file))?.flockType(descOwner(desc));
+  }
+
   /** The waiter was interrupted: forget it without answering. */
   cancel(w: Waiter<T>): void {
     if (w instanceof Request && this.pending.has(w)) this.drop(w);
@@ -257,6 +297,20 @@ export class LockRegistry<T> {
       else this.blockedBy.set(w.owner, [w]);
     }
     this.wake(w); // requests that queued behind w may not conflict with its new blocker
+    return DEFERRED;
+  }
+
+  private host(n: Node<T>, w: Request<T> | undefined, force: boolean): number {
+    const rc = this.hooks.host === undefined ? 0 : this.hooks.host(n, force);
+    if (rc === 0 || force) return 0;
+    if (w === undefined) return rc;
+    // A request waiting for the host is a record, as a blocked one is.
+    if (!this.env.room(1)) return w.kind === 'flock' ? -ENOMEM : -ENOLCK;
+    if (this.hooks.hostWait?.(w) !== true) return -ENOLCK;
+    this.count++;
+    this.pending.add(w);
+    w.state = 'host';
+    this.wake(w); // requests queued behind w no longer have it in their way
     return DEFERRED;
   }
 
@@ -360,6 +414,9 @@ export class LockRegistry<T> {
       this.unhash(w);
       w.blocker = null;
       this.count--;
+    } else if (w.state === 'host') {
+      this.count--;
+      this.hooks.hostCancel?.(w);
     }
     this.finish(w);
   }

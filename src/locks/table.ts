@@ -10,7 +10,7 @@ import {
   type FileId,
   flockConflict,
   Lock,
-  type Node,
+  Node,
   posixConflict,
   type Request,
   testConflict,
@@ -32,6 +32,13 @@ export interface TableEnv<T> {
   deadlock(w: Request<T>, blocker: Lock<T>): boolean;
   /** Queue w under blocker; DEFERRED, or -noRoom when no record is left. */
   block(blocker: Lock<T>, w: Request<T>, conflict: Conflict<T>, noRoom: number): number;
+  /**
+   * The sandbox's rules let `n` through: make the same change on the host,
+   * just before the table applies it. 0; -errno when a host lock is in the
+   * way (nothing changed); DEFERRED when `waiter` now waits for the host.
+   * `force` (a release, a rollback): 0 whatever the host says.
+   */
+  host(n: Node<T>, waiter: Request<T> | undefined, force: boolean): number;
 }
 
 /** A piece of an owner's coverage, as plain values. */
@@ -123,6 +130,8 @@ export class LockTable<T> {
     const fresh = absorber === undefined && req.type !== F_UNLCK;
     const need = (fresh ? 1 : 0) + (split ? 1 : 0) - gone.length;
     if (!force && need > 0 && !this.env.room(need)) return -ENOLCK; // "no luck": no record to allocate
+    const host = this.env.host(req, waiter, force);
+    if (host !== 0) return host;
 
     let lock = absorber;
     for (const fl of gone) {
@@ -157,16 +166,30 @@ export class LockTable<T> {
       this.flocks.splice(this.flocks.indexOf(own), 1);
       this.env.removed(this, own);
     }
-    if (req.type === F_UNLCK) return 0;
+    // The host drops the old lock in the same call that asks for the new one,
+    // as flock_lock_inode does; only when that call is not made is it dropped alone.
+    const dropOnHost = (): void => {
+      if (own) this.env.host(unlockOf(req), undefined, true);
+    };
+    if (req.type === F_UNLCK) {
+      dropOnHost();
+      return 0;
+    }
     if (!force) {
       const fl = this.flocks.find((l) => flockConflict(req, l));
       if (fl) {
+        dropOnHost();
         if (!waiter) return -EAGAIN; // LOCK_NB: EWOULDBLOCK
         return this.env.block(fl, waiter, flockConflict, ENOMEM);
       }
       // flock_lock_inode reports a failed lock allocation as ENOMEM, not ENOLCK.
-      if (!this.env.room(1)) return -ENOMEM;
+      if (!this.env.room(1)) {
+        dropOnHost();
+        return -ENOMEM;
+      }
     }
+    const host = this.env.host(req, waiter, force);
+    if (host !== 0) return host;
     const l = this.fromRequest(req, req.start, req.end);
     this.flocks.push(l);
     this.env.added(this, l);
@@ -204,5 +227,7 @@ export class LockTable<T> {
     this.env.removed(this, l);
   }
 }
+
+const unlockOf = <T>(n: Node<T>): Node<T> => new Node<T>(n.kind, F_UNLCK, n.start, n.end, n.owner, n.pid, n.desc, n.file);
 
 const copy = <T>(l: Lock<T>): Lock<T> => new Lock<T>(l.kind, l.type, l.start, l.end, l.owner, l.pid, l.desc, l.file);

@@ -75,7 +75,7 @@ export function describeManifest(m: Manifest): string {
     `env:        ${m.env.inherit ? "inherit the caller's environment" : `only ${list(m.env.pass)}`}` +
       (set.length > 0 ? `; set ${set.join(" ")}` : ""),
     `sem:        semmsl=${m.sem.semmsl} semmns=${m.sem.semmns} semopm=${m.sem.semopm} semmni=${m.sem.semmni}`,
-    `locks:      mode=${m.locks.mode} max=${m.locks.max}`,
+    `locks:      mode=${m.locks.mode} host=${m.locks.host} max=${m.locks.max}`,
     `process:    max=${m.process.max}`,
     `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
   );

@@ -12,6 +12,7 @@ export {
   type FilesystemLists,
   type ExecPolicy,
   type SemLimits,
+  type LockHost,
   type LockMode,
 } from "./types.js";
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";

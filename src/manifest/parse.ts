@@ -19,6 +19,7 @@ import {
   SEM_DEFAULTS,
   type FilesystemLists,
   type IpcNamespace,
+  type LockHost,
   type LockMode,
   type Manifest,
 } from "./types.js";
@@ -38,7 +39,7 @@ const SCHEMA: Record<string, readonly string[]> = {
   exec: ["trusted", "only_trusted"],
   env: ["inherit", "pass", "set"],
   sem: ["semmsl", "semmns", "semopm", "semmni"],
-  locks: ["mode", "max"],
+  locks: ["mode", "host", "max"],
   process: ["max"],
   ipc: ["persist", "namespace"],
 };
@@ -147,7 +148,7 @@ function skeleton(file: string): Manifest {
     exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
     sem: { ...SEM_DEFAULTS },
-    locks: { mode: "exact", max: LOCKS_DEFAULT_MAX },
+    locks: { mode: "exact", host: "coherent", max: LOCKS_DEFAULT_MAX },
     process: { max: PROCESS_DEFAULT_MAX },
     ipc: { persist: "", namespace: "auto" },
   };
@@ -346,6 +347,11 @@ function checkLocks(c: Checker, v: unknown, m: Manifest): void {
   if (mode !== undefined) {
     if (mode === "exact" || mode === "fast") m.locks.mode = mode satisfies LockMode;
     else c.report([...path, "mode"], `expected "exact" or "fast", got "${mode}"`);
+  }
+  const host = c.string(t.host, [...path, "host"]);
+  if (host !== undefined) {
+    if (host === "coherent" || host === "isolated") m.locks.host = host satisfies LockHost;
+    else c.report([...path, "host"], `expected "coherent" or "isolated", got "${host}"`);
   }
   const max = c.int(t.max, [...path, "max"], LIMITS.locksMax);
   if (max !== undefined) m.locks.max = max;

@@ -9,6 +9,9 @@ export type IpcNamespace = "private" | "auto" | "host";
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
+/** Whether the sandbox's file locks are also held on the host kernel (consumed by the file-lock code). */
+export type LockHost = "coherent" | "isolated";
+
 /** kernel.sem of the sandbox, in /proc/sys/kernel/sem order. */
 export interface SemLimits {
   /** SEMMSL: max semaphores per set (semget nsems). */
@@ -80,6 +83,8 @@ export interface Manifest {
   locks: {
     /** "exact": trap close/dup* to release POSIX locks exactly; "fast": do not. */
     mode: LockMode;
+    /** "coherent": mirror every lock onto the host and respect host locks; "isolated": the sandbox's locks are its own. */
+    host: LockHost;
     /** Lock records beyond this many fail with ENOLCK. */
     max: number;
   };

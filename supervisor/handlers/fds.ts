@@ -48,6 +48,8 @@ export interface OpenFileInfo {
   file: FileId;
   key: string;
   size: bigint;
+  /** st_mode (file type and permissions). */
+  mode: number;
   /** f_flags (O_ACCMODE, O_PATH, ...). */
   flags: number;
 }
@@ -83,7 +85,7 @@ export class TargetFds {
     }
     const file = this.fileId();
     const flags = fcntl(dup, F_GETFL, 0);
-    return { fd: dup, file, key: fileKeyOf(file), size: this.u64(48), flags };
+    return { fd: dup, file, key: fileKeyOf(file), size: this.u64(48), mode: this.stat.view.getUint32(24, true), flags };
   }
 
   /** The current offset of an open file description (through our duplicate); 0 where there is none (pipes). */
@@ -220,6 +222,10 @@ export class DescriptionTable {
 
   all(): IterableIterator<Description> {
     return this.byId.values();
+  }
+
+  get(id: number): Description | undefined {
+    return this.byId.get(id);
   }
 
   onFile(key: string): readonly Description[] {

@@ -18,6 +18,12 @@
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
+// Host coherence ([locks] host = "coherent", host-locks.ts): the registry
+// shows every change of an owner's locks to the host first (its host hook),
+// on a host description per owner; a host lock in the way refuses the
+// request or holds it back on a helper thread. POSIX releases here close
+// the process's host descriptions too.
+//
 // A trapped call can be cut off by a signal (see supervisor/blocking.ts,
 // which makes close/dup2/... run again). fcntl and flock have a restart
 // policy for the calls that wait, so the commands and operations that do not
@@ -61,6 +67,7 @@ import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
+import { HostLocks } from './host-locks.js';
 import { PosixOwners, sameFilesTable } from './lock-owners.js';
 
 const EBADF = 9;
@@ -136,6 +143,8 @@ class LockHandlers {
   private readonly descs: DescriptionTable;
   private readonly owners: PosixOwners;
   private readonly exact: boolean;
+  /** [locks] host = "coherent": the host kernel holds the sandbox's locks too (null: "isolated"). */
+  private readonly host: HostLocks<LockToken> | null;
   /** Calls sleeping in the registry. */
   private readonly sleepers = new Set<LockToken>();
   private readonly execs = new Map<number, PendingExec>();
@@ -153,9 +162,16 @@ class LockHandlers {
     this.getlkAnswered = new TidMap(loop.native);
     this.descs = new DescriptionTable(this.fds, ctx.budget.locks);
     this.owners = new PosixOwners(ctx.processes);
+    const host = ctx.config.locks.host === 'coherent' ? new HostLocks<LockToken>(loop, this.descs, () => this.registry, ctx.tracer) : null;
+    this.host = host;
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
       complete: (w, errno) => this.complete(w, errno),
+      ...(host === null ? {} : {
+        host: (change, force) => host.apply(change, force),
+        hostWait: (w) => host.wait(w),
+        hostCancel: (w) => host.cancel(w),
+      }),
     }, ctx.config.locks.max);
     if (enabled.has('fcntl')) {
       loop.on(nr('fcntl'), (n) => this.fcntl(n));
@@ -195,10 +211,12 @@ class LockHandlers {
   }
 
   nextDeadline(): number {
-    return this.execs.size > 0 ? this.execDeadline : Infinity;
+    const host = this.host === null ? Infinity : this.host.nextDeadline();
+    return this.execs.size > 0 ? Math.min(host, this.execDeadline) : host;
   }
 
   onTimer(): void {
+    this.host?.onTimer();
     if (this.execs.size === 0 || performance.now() < this.execDeadline) return;
     this.settleExecs();
     this.execDeadline = performance.now() + EXEC_POLL_MS;
@@ -213,6 +231,7 @@ class LockHandlers {
       descriptions: [...this.descs.all()].map((d) => ({ id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}` })),
       sleeping: this.sleepers.size,
       pendingExecs: this.execs.size,
+      host: this.host === null ? { mode: 'isolated' } : this.host.snapshot(),
       restartedAfterSignal: this.restarted,
     };
   }
@@ -258,6 +277,7 @@ class LockHandlers {
         this.prune();
         let found = this.registry.getLk(info.file, who, spec);
         if (found !== null && !this.exact && this.reapDead(info.key, ofd)) found = this.registry.getLk(info.file, who, spec);
+        if (found === null && this.host !== null) found = this.host.probe(who, info, lock.type, lock.start, lock.end);
         const original = this.flockBuf.slice();
         if (found === null) {
           v.setInt16(0, F_UNLCK, true);
@@ -291,6 +311,7 @@ class LockHandlers {
         }
       } else if (lock.type !== F_UNLCK) {
         this.owners.addFile(owner, info.key, info.file);
+        this.host?.preparePosix(owner.id, info, lock.type);
       }
       const who = { pid: p.tgid, owner: owner.id, ...(desc === undefined ? {} : { ofd: desc.id }) };
       if (lock.wait) this.prune();
@@ -473,6 +494,7 @@ class LockHandlers {
       if (owner?.files.has(key)) {
         this.owners.removeFile(owner, key);
         this.registry.releasePosix(file, owner.id);
+        this.host?.releasePosixFile(owner.id, key);
       }
       if (this.descs.onFile(key).length === 0) continue;
       const d = this.descs.findTarget(p.tgid, fd, key);
@@ -489,8 +511,8 @@ class LockHandlers {
     let released = false;
     for (const d of candidates) {
       if (alive.has(d)) continue;
+      this.registry.releaseDescription(d.id); // first: the host's copy is released through d.fd
       this.descs.remove(d);
-      this.registry.releaseDescription(d.id);
       released = true;
     }
     this.publishHeld();
@@ -557,6 +579,7 @@ class LockHandlers {
         if (e.posix && owner !== undefined) {
           this.owners.removeFile(owner, fileKeyOf(e.file));
           this.registry.releasePosix(e.file, owner.id);
+          this.host?.releasePosixFile(owner.id, fileKeyOf(e.file));
         }
         if (e.desc !== undefined && !candidates.includes(e.desc)) candidates.push(e.desc);
         this.closeExecDup(tgid, e);
@@ -606,7 +629,9 @@ class LockHandlers {
     }
     for (const t of [...this.sleepers]) if (t.pid === p.tgid) this.sleepers.delete(t);
     for (const tid of p.threads) this.getlkAnswered.delete(tid);
-    this.registry.releaseAllOfProcess(p.tgid, this.owners.leave(p));
+    const gone = this.owners.leave(p);
+    this.registry.releaseAllOfProcess(p.tgid, gone);
+    if (gone !== null) this.host?.releaseOwner(gone);
     if (this.descs.size > 0) this.releaseUnreferenced([...this.descs.all()], null);
     this.publishHeld();
   }

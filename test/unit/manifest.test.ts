@@ -173,7 +173,10 @@ t.test("limits", async (t) => {
   ]);
   t.same(messages("version = 1\n[locks]\nmax = 0\n"), ["m.toml:3: locks.max: 0 out of range 1..2147483647 (INT_MAX)"]);
   t.same(messages('version = 1\n[locks]\nmode = "slow"\n'), ['m.toml:3: locks.mode: expected "exact" or "fast", got "slow"']);
+  t.same(messages('version = 1\n[locks]\nhost = "shared"\n'), ['m.toml:3: locks.host: expected "coherent" or "isolated", got "shared"']);
+  t.equal(parse('version = 1\n[locks]\nhost = "isolated"\n').locks.host, "isolated");
   const m = parse("version = 1\n[sem]\nsemmni = 32768\nsemmsl = 2147483647\n[locks]\nmode = \"fast\"\n");
+  t.equal(m.locks.host, "coherent", "coherent by default");
   t.equal(m.sem.semmni, 32768);
   t.equal(m.sem.semmsl, 2147483647);
   t.equal(m.locks.mode, "fast");
@@ -391,7 +394,7 @@ t.test("defaults", async (t) => {
     exec: { trusted: new Map(), onlyTrusted: false },
     env: { inherit: true, pass: [], set: {} },
     sem: { semmsl: 32000, semmns: 1024000000, semopm: 500, semmni: 32000 },
-    locks: { mode: "exact", max: 1048576 },
+    locks: { mode: "exact", host: "coherent", max: 1048576 },
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
   });
