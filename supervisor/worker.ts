@@ -1,7 +1,6 @@
 // The loop's thread: owns the listener, the process table and every
 // feature's state. It blocks in epoll_wait, so the main thread talks to it
 // through an eventfd (to wake it) plus the message port, read synchronously.
-import { writeFileSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
@@ -12,10 +11,11 @@ import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { TargetMemory } from './memory.js';
 import { ProcessTable } from './processes.js';
+import { writeSlot, type FileSlot } from './safe-file.js';
 import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
 
-export type ControlMessage = { type: 'stop' } | { type: 'dump'; file: string };
+export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
@@ -104,16 +104,17 @@ loop.watchFd(config.controlFd, () => {
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
     const msg = m.message as ControlMessage;
     if (msg.type === 'stop') loop.requestStop();
-    else if (msg.type === 'dump') port.postMessage(dump(msg.file));
+    else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
   }
 });
 
-function dump(file: string): WorkerMessage {
+/** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
+function dump(slot: FileSlot): WorkerMessage {
   try {
-    writeFileSync(file, JSON.stringify(state(), jsonBigInt, 2) + '\n');
-    return { type: 'dumped', file };
+    writeSlot(slot, JSON.stringify(state(), jsonBigInt, 2) + '\n', 'replace');
+    return { type: 'dumped', file: slot.path };
   } catch (err) {
-    return { type: 'dumped', file, error: (err as Error).message };
+    return { type: 'dumped', file: slot.path, error: (err as Error).message };
   }
 }
 
