@@ -227,8 +227,11 @@ export function openRunDirectory(path: string, create: boolean): number {
     const fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0);
     if (fd < 0) {
       const e = errno();
-      if (e === ELOOP) throw new FileError(`run directory ${path}: is a symbolic link`);
-      if (e === ENOTDIR) throw new FileError(`run directory ${path}: is not a directory`);
+      // O_DIRECTORY|O_NOFOLLOW on a link fails ENOTDIR: look again (O_PATH) only to word the refusal.
+      if (e === ENOTDIR || e === ELOOP) {
+        const link = statAt({ dirFd: parent, name, path })?.isSymbolicLink() ?? false;
+        throw new FileError(`run directory ${path}: is ${link ? 'a symbolic link' : 'not a directory'}`);
+      }
       throw failure(`run directory ${path}`, 'cannot open it', e);
     }
     try {
