@@ -172,11 +172,13 @@ export function openForWriting(slot: FileSlot): number {
   for (let i = 0; i < ATTEMPTS; i++) {
     const fd = openat(slot.dirFd, slot.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0o644);
     if (fd >= 0) return fd;
-    if (errno() !== EEXIST) throw failure(slot.path, 'cannot create it', errno());
+    const created = errno();
+    if (created !== EEXIST) throw failure(slot.path, 'cannot create it', created);
     const pathFd = openat(slot.dirFd, slot.name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0);
     if (pathFd < 0) {
-      if (errno() === ENOENT) continue; // removed since: create it again
-      throw failure(slot.path, 'cannot open it', errno());
+      const e = errno();
+      if (e === ENOENT) continue; // removed since: create it again
+      throw failure(slot.path, 'cannot open it', e);
     }
     try {
       const st = fstatSync(pathFd);
@@ -223,7 +225,8 @@ export function openRunDirectory(path: string, create: boolean): number {
   const name = basename(path);
   try {
     const made = create && mkdirat(parent, name, 0o700) === 0;
-    if (create && !made && errno() !== EEXIST) throw failure(`run directory ${path}`, 'cannot create it', errno());
+    const mkdirErr = made || !create ? 0 : errno();
+    if (mkdirErr !== 0 && mkdirErr !== EEXIST) throw failure(`run directory ${path}`, 'cannot create it', mkdirErr);
     const fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0);
     if (fd < 0) {
       const e = errno();
@@ -272,7 +275,8 @@ function createTemp(slot: FileSlot): { fd: number; temp: string } {
     const temp = `.${slot.name.slice(0, 100)}.${randomBytes(8).toString('hex')}.tmp`;
     const fd = openat(slot.dirFd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0o600);
     if (fd >= 0) return { fd, temp };
-    if (errno() !== EEXIST) throw failure(slot.path, 'cannot create a temporary file beside it', errno());
+    const e = errno();
+    if (e !== EEXIST) throw failure(slot.path, 'cannot create a temporary file beside it', e);
   }
   throw new FileError(`${slot.path}: no free temporary name beside it after ${ATTEMPTS} tries`);
 }
