@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // The sysvisor command line: thin over supervisor/ (yargs for parsing,
 // chalk for colour; chalk honours NO_COLOR/FORCE_COLOR and non-TTY output).
-import { existsSync, openSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, type Stats } from 'node:fs';
 import { Chalk } from 'chalk';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -14,6 +12,9 @@ import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { describeManifest, manifestWarnings } from '../src/manifest/index.js';
 import { disassemble } from '../src/bpf/interp.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
+import {
+  closeSlot, openForWriting, openRunDirectory, openSlot, readSlot, removeSlot, runDirectoryPath, statAt, type FileSlot,
+} from '../supervisor/safe-file.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const noColor = 'NO_COLOR' in process.env && process.env.NO_COLOR !== '';
@@ -45,31 +46,48 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   let trace: { fd: number; color: boolean } | undefined;
   if (argv.trace || argv.traceFile) {
     if (argv.traceFile) {
+      const slot = userSlot('--trace-file', argv.traceFile);
       try {
-        trace = { fd: openSync(argv.traceFile, 'w'), color: false };
+        trace = { fd: openForWriting(slot), color: false };
       } catch (err) {
-        fail(`cannot open trace file ${argv.traceFile}: ${(err as Error).message}`, EXIT_USAGE);
+        fail(`--trace-file: ${(err as Error).message}`, EXIT_USAGE);
+      } finally {
+        closeSlot(slot);
       }
     } else {
       trace = { fd: 2, color: !noColor && process.stderr.isTTY === true };
     }
   }
+  const dumpSlot = argv.dumpState === undefined ? undefined : userSlot('--dump-state', argv.dumpState);
   const [cmd, ...args] = argv.command;
   const sandbox = new Sandbox();
-  const dumpFile = argv.dumpState ?? liveDumpPath(process.pid);
+  // Made now, so that `ps/ipcs --pid` finds the directory before its first SIGUSR1; a failure is told at SIGUSR1.
+  let liveSlot: FileSlot | Error;
+  try {
+    liveSlot = dumpSlot ?? liveDumpSlot(process.pid, true);
+  } catch (err) {
+    liveSlot = err as Error;
+  }
   const onUsr1 = () => {
-    sandbox.dumpState(dumpFile).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
+    if (liveSlot instanceof Error) process.stderr.write(`${errColor.red('sysvisor:')} no state dump: ${liveSlot.message}\n`);
+    else sandbox.dumpState(liveSlot).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
   };
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
   try {
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true, subreaper: true,
+    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true,
       warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`) });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;
   } finally {
     process.off('SIGUSR1', onUsr1);
+    if (!(liveSlot instanceof Error) && liveSlot !== dumpSlot) {
+      // The live dump is for `ps/ipcs --pid` while the run lasts.
+      removeSlot(liveSlot);
+      closeSlot(liveSlot);
+    }
+    if (dumpSlot !== undefined) closeSlot(dumpSlot);
   }
   if (result.launchError) fail(`cannot start ${cmd}: ${result.launchError}`, EXIT_SUPERVISOR);
   if (result.signal === 'SIGSYS') {
@@ -84,29 +102,80 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   process.exitCode = result.status;
 }
 
-/** Where a running sandbox without --dump-state writes its state on SIGUSR1. */
-function liveDumpPath(pid: number): string {
-  return join(tmpdir(), `sysvisor-${pid}.json`);
+/** A path the user gave for sysvisor to write: its directory opened once, a link or a non-regular file refused. */
+function userSlot(option: string, path: string): FileSlot {
+  try {
+    return openSlot(path);
+  } catch (err) {
+    fail(`${option}: ${(err as Error).message}`, EXIT_USAGE);
+  }
 }
+
+/**
+ * Where a running sandbox without --dump-state writes its state on SIGUSR1:
+ * sysvisor-PID.json in the private run directory (made by the run, only
+ * opened by `ps/ipcs --pid`).
+ */
+function liveDumpSlot(pid: number, create: boolean): FileSlot {
+  const dir = runDirectoryPath();
+  const name = `sysvisor-${pid}.json`;
+  return { dirFd: openRunDirectory(dir, create), name, path: `${dir}/${name}` };
+}
+
+/** Which file a name holds now: a dump replaces the file (a new inode), so a change of identity means a new dump. */
+const identity = (st: Stats | null) => (st === null ? '' : `${st.dev}:${st.ino}`);
 
 /** Read a state dump: from a file, or by asking a running sandbox (SIGUSR1) for a fresh one. */
 async function readState(file: string | undefined, pid: number | undefined): Promise<StateDump> {
-  let path = file;
-  if (pid !== undefined) {
-    path ??= liveDumpPath(pid);
-    const before = existsSync(path) ? statSync(path).mtimeMs : 0;
+  if (pid === undefined) {
+    if (file === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run`', EXIT_USAGE);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      fail(`cannot read state ${file}: ${(err as Error).message}`, EXIT_USAGE);
+    }
+    return parseState(file, text);
+  }
+  let slot: FileSlot;
+  try {
+    slot = file === undefined ? liveDumpSlot(pid, false) : openSlot(file);
+  } catch (err) {
+    fail(`no state of sysvisor process ${pid}: ${(err as Error).message}`, EXIT_SUPERVISOR);
+  }
+  try {
+    const now = () => {
+      try {
+        return identity(statAt(slot));
+      } catch {
+        return '';
+      }
+    };
+    const before = now();
     try {
       process.kill(pid, 'SIGUSR1');
     } catch (err) {
       fail(`cannot signal sysvisor process ${pid}: ${(err as Error).message}`, EXIT_USAGE);
     }
-    for (let i = 0; i < 100 && (!existsSync(path) || statSync(path).mtimeMs === before); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!existsSync(path) || statSync(path).mtimeMs === before) fail(`sysvisor process ${pid} wrote no state to ${path} (is it a sysvisor run?)`, EXIT_SUPERVISOR);
+    for (let i = 0; i < 100 && [before, ''].includes(now()); i++) await new Promise((r) => setTimeout(r, 50));
+    if ([before, ''].includes(now())) fail(`sysvisor process ${pid} wrote no state to ${slot.path} (is it a sysvisor run?)`, EXIT_SUPERVISOR);
+    let text: string | null = null;
+    try {
+      text = readSlot(slot);
+    } catch (err) {
+      fail(`cannot read state: ${(err as Error).message}`, EXIT_SUPERVISOR);
+    }
+    if (text === null) fail(`sysvisor process ${pid} wrote no state to ${slot.path}`, EXIT_SUPERVISOR);
+    return parseState(slot.path, text);
+  } finally {
+    closeSlot(slot);
   }
-  if (path === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run`', EXIT_USAGE);
+}
+
+function parseState(path: string, text: string): StateDump {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     fail(`cannot read state ${path}: ${(err as Error).message}`, EXIT_USAGE);
   }
@@ -130,7 +199,7 @@ await yargs(hideBin(process.argv))
     .option('trace', { type: 'boolean', default: false, describe: 'print every notified syscall with decoded arguments and result to stderr' })
     .option('trace-file', { type: 'string', describe: 'write the trace to this file instead of stderr' })
     .option('stats', { type: 'boolean', default: false, describe: 'print counts and p50/p99 service latency per syscall at exit' })
-    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: $TMPDIR/sysvisor-PID.json)' })
+    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID)' })
     .positional('command', { type: 'string', array: true, describe: 'program and arguments (after --)' })
     .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false }),
   async (argv) => {

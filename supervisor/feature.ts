@@ -9,6 +9,7 @@ import type { FdBudget } from './fd-budget.js';
 import type { NotificationLoop } from './loop.js';
 import type { TargetMemory } from './memory.js';
 import type { ProcessTable } from './processes.js';
+import type { FileSlot } from './safe-file.js';
 import type { Tracer } from './trace.js';
 import type { VirtualFiles } from './virtual-files.js';
 
@@ -23,8 +24,8 @@ export interface WorkerConfig {
   sem: { semmsl: number; semmns: number; semopm: number; semmni: number };
   /** A process of ours that has no kernel SysV undo list, to tell NULL lists apart with kcmp; 0 if none. */
   undoReferencePid: number;
-  /** [ipc] persist: where semaphores are saved at exit ("" = nowhere), and the sets restored from it. */
-  persist: { file: string; restore: PersistedSet[] };
+  /** [ipc] persist: where semaphores are saved at exit (null = nowhere), and the sets restored from it. */
+  persist: { slot: FileSlot | null; restore: PersistedSet[] };
   /** File locks: "exact" also watches close/dup2/exec to release POSIX locks as Linux does; "coherent" mirrors them onto the host. */
   locks: { mode: LockMode; host: LockHost; max: number };
   /** [process] max: processes the sandbox may hold at once. */

@@ -39,6 +39,30 @@ export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (f
 export const statPath = libc.func('int stat(const char *path, void *buf)') as (path: string, buf: unknown) => number;
 export const fstat = libc.func('int fstat(int fd, void *buf)') as (fd: number, buf: unknown) => number;
 export const openPath = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
+/** The *at calls: every file the supervisor creates is named relative to a directory it opened once (see safe-file.ts). */
+export const openat = libc.func('int openat(int dirfd, const char *path, int flags, ...)') as (
+  dirfd: number, path: string, flags: number, modeType: 'uint32', mode: number) => number;
+export const mkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)') as (dirfd: number, path: string, mode: number) => number;
+export const renameat2 = libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)') as (
+  oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
+export const linkat = libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)') as (
+  oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
+export const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)') as (dirfd: number, path: string, flags: number) => number;
+/** openat2(2) with struct open_how { u64 flags, mode, resolve }; the fd, or -errno. Paths up to PATH_MAX bytes. */
+const openHow = allocNative(24);
+const openatPath = allocNative(4097);
+export function openat2(dirfd: number, path: string, flags: number, resolve: number): number {
+  const bytes = Buffer.from(path);
+  if (bytes.length >= openatPath.bytes.length) return -36; // ENAMETOOLONG
+  openatPath.bytes.set(bytes);
+  openatPath.bytes[bytes.length] = 0;
+  openHow.view.setBigUint64(0, BigInt(flags), true);
+  openHow.view.setBigUint64(8, 0n, true);
+  openHow.view.setBigUint64(16, BigInt(resolve), true);
+  const fd = syscall6(SYS.openat2, dirfd, openatPath.address, openHow.address, 24, 0, 0);
+  return fd < 0 ? -errno() : fd;
+}
+export const RESOLVE = { NO_MAGICLINKS: 0x02, BENEATH: 0x08, IN_ROOT: 0x10 } as const;
 /** x86_64 struct stat: st_dev u64 @0, st_ino u64 @8, st_mode u32 @24, st_size i64 @48. */
 export const STAT_SIZE = 144;
 
@@ -116,6 +140,7 @@ export const SYS = {
   kcmp: 312,
   getdents64: 217,
   tgkill: 234,
+  openat2: 437,
 } as const;
 
 export function pidfdOpen(pid: number): number {

@@ -4,22 +4,17 @@
 // larger than V8's longest string (~512 MB), and the string would double
 // the supervisor's memory at the moment it dumps. The text is what
 // JSON.stringify(value, jsonBigInt, 2) + "\n" gives.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 
 /** Bytes gathered before each write(2). */
 const CHUNK = 1 << 16;
 
-/** Write `value` to `file` (created or truncated) as indented JSON; bigints as decimal strings. Throws the write's error. */
-export function writeJsonFile(file: string, value: unknown): void {
-  const fd = openSync(file, 'w');
-  try {
-    const out = new ChunkWriter(fd);
-    emit(out, value, '');
-    out.put('\n');
-    out.flush();
-  } finally {
-    closeSync(fd);
-  }
+/** Write `value` to the open file `fd` as indented JSON; bigints as decimal strings. Throws the write's error. */
+export function writeJson(fd: number, value: unknown): void {
+  const out = new ChunkWriter(fd);
+  emit(out, value, '');
+  out.put('\n');
+  out.flush();
 }
 
 class ChunkWriter {

@@ -2,7 +2,6 @@
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
 // worker thread until every sandboxed task is gone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -13,12 +12,13 @@ import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
-import { writeJsonFile } from './json-stream.js';
+import { writeJson } from './json-stream.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
+import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -32,8 +32,8 @@ export interface RunOptions {
   /** Environment the manifest's env rules start from (default: process.env). */
   env?: NodeJS.ProcessEnv;
   trace?: { fd: number; color: boolean };
-  /** Write the state dump here at exit. */
-  dumpState?: string;
+  /** Write the state dump here at exit: a path, or a slot the caller opened (safe-file.ts) and closes. */
+  dumpState?: string | FileSlot;
   /** Forward SIGINT/SIGTERM/SIGHUP to the target (the CLI does). */
   forwardSignals?: boolean;
   /**
@@ -68,8 +68,8 @@ export class SandboxError extends Error {}
 export class Sandbox {
   private worker: Worker | null = null;
   private controlFd = -1;
-  /** Dumps asked for and not written yet, in order. */
-  private readonly dumps: Array<{ file: string; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Dumps asked for and not written yet, in order; `owned` slots were opened here and are closed here. */
+  private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly queued: ControlMessage[] = [];
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
@@ -79,15 +79,22 @@ export class Sandbox {
     return new Sandbox().run(cmd, args, options);
   }
 
-  /** Ask the running sandbox to write its state as JSON. */
   /**
-   * Ask the running sandbox to write its state as JSON to `file`; resolves
-   * once it is written. Asked before the loop runs, it waits for it.
+   * Ask the running sandbox to write its state as JSON to `target` (a path,
+   * or a slot the caller keeps open); resolves once it is written. Asked
+   * before the loop runs, it waits for it.
    */
-  dumpState(file: string): Promise<void> {
+  dumpState(target: string | FileSlot): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.dumps.push({ file, resolve, reject });
-      this.control({ type: 'dump', file });
+      let slot: FileSlot;
+      try {
+        slot = typeof target === 'string' ? openSlot(target) : target;
+      } catch (err) {
+        reject(new SandboxError(`state dump: ${(err as Error).message}`));
+        return;
+      }
+      this.dumps.push({ slot, owned: typeof target === 'string', resolve, reject });
+      this.control({ type: 'dump', slot });
     });
   }
 
@@ -98,7 +105,21 @@ export class Sandbox {
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
-    const restore = restoredSets(m);
+    const persist = m.ipc.persist === '' ? null : slotFor('ipc.persist', m.ipc.persist);
+    let finalDump: FileSlot | null = null;
+    try {
+      finalDump = typeof options.dumpState === 'string' ? slotFor('dumpState', options.dumpState) : null;
+      return await this.runWith(cmd, args, options, persist === null ? [] : restoredSets(persist, m), persist,
+        finalDump ?? (typeof options.dumpState === 'object' ? options.dumpState : undefined));
+    } finally {
+      if (persist !== null) closeSlot(persist);
+      if (finalDump !== null) closeSlot(finalDump);
+    }
+  }
+
+  private async runWith(cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
+    finalDump: FileSlot | undefined): Promise<RunResult> {
+    const m = options.manifest;
     const filter = sandboxFilter(m);
     const interpreterMissing = unpinnedInterpreter(m.exec);
     if (interpreterMissing !== null) throw new SandboxError(`${m.file}: ${interpreterMissing}`);
@@ -150,12 +171,18 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
-      if (options.dumpState) writeJsonFile(options.dumpState, result.state);
+      if (finalDump !== undefined) {
+        try {
+          writeSlot(finalDump, (fd) => writeJson(fd, result.state), 'replace');
+        } catch (err) {
+          throw new SandboxError(`state dump at exit: ${(err as Error).message}`);
+        }
+      }
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
         syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
@@ -165,7 +192,10 @@ export class Sandbox {
       if (options.subreaper) process.off('SIGCHLD', reap);
       this.reference?.kill('SIGKILL');
       this.reference = null;
-      for (const d of this.dumps.splice(0)) d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.file}`));
+      for (const d of this.dumps.splice(0)) {
+        if (d.owned) closeSlot(d.slot);
+        d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.slot.path}`));
+      }
       this.queued.length = 0;
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
@@ -207,9 +237,10 @@ export class Sandbox {
           done = true;
           resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
         } else if (msg.type === 'dumped') {
-          const i = this.dumps.findIndex((d) => d.file === msg.file);
+          const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
-          if (msg.error) d?.reject(new SandboxError(`state dump to ${msg.file} failed: ${msg.error}`));
+          if (d?.owned) closeSlot(d.slot);
+          if (msg.error) d?.reject(new SandboxError(`state dump failed: ${msg.error}`));
           else d?.resolve();
         }
       });
@@ -269,14 +300,28 @@ export function sandboxFilter(m: Manifest): Uint8Array {
   return compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m), notifyIf: conditionallyObserved(m.syscalls.emulate) });
 }
 
-/** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */
-function restoredSets(m: Manifest): PersistedSet[] {
-  const file = m.ipc.persist;
-  if (file === '' || !existsSync(file)) return [];
+/** A user-given path's slot (safe-file.ts): a link or a non-regular file there stops the launch with the reason. */
+function slotFor(what: string, path: string): FileSlot {
   try {
-    return decodePersisted(readFileSync(file, 'utf8'), m.sem).sets;
+    return openSlot(path);
   } catch (err) {
-    throw new SandboxError(`ipc.persist: ${file}: ${(err as Error).message}`);
+    throw new SandboxError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+/** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */
+function restoredSets(slot: FileSlot, m: Manifest): PersistedSet[] {
+  let text: string | null;
+  try {
+    text = readSlot(slot);
+  } catch (err) {
+    throw new SandboxError(`ipc.persist: ${(err as Error).message}`);
+  }
+  if (text === null) return [];
+  try {
+    return decodePersisted(text, m.sem).sets;
+  } catch (err) {
+    throw new SandboxError(`ipc.persist: ${slot.path}: ${(err as Error).message}`);
   }
 }
 

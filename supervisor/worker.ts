@@ -8,16 +8,17 @@ import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features.js';
-import { writeJsonFile } from './json-stream.js';
+import { writeJson } from './json-stream.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { NativeRule } from './native-rules.js';
 import { TargetMemory } from './memory.js';
 import { ProcessTable } from './processes.js';
+import { writeSlot, type FileSlot } from './safe-file.js';
 import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
 
-export type ControlMessage = { type: 'stop' } | { type: 'dump'; file: string };
+export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
@@ -108,16 +109,17 @@ loop.watchFd(config.controlFd, () => {
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
     const msg = m.message as ControlMessage;
     if (msg.type === 'stop') loop.requestStop();
-    else if (msg.type === 'dump') port.postMessage(dump(msg.file));
+    else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
   }
 });
 
-function dump(file: string): WorkerMessage {
+/** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
+function dump(slot: FileSlot): WorkerMessage {
   try {
-    writeJsonFile(file, state());
-    return { type: 'dumped', file };
+    writeSlot(slot, (fd) => writeJson(fd, state()), 'replace');
+    return { type: 'dumped', file: slot.path };
   } catch (err) {
-    return { type: 'dumped', file, error: (err as Error).message };
+    return { type: 'dumped', file: slot.path, error: (err as Error).message };
   }
 }
 

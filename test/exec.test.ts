@@ -5,7 +5,7 @@
 // the refusal in --trace, in the final state and in the CLI's summary;
 // manifest errors for [exec]; exec tracking in the process table.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, copyFileSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -212,6 +212,29 @@ t.test('only_trusted: interpreters must be pinned too (ELF loader, "#!" line)', 
   const ran = await sysvisor(['run', '-m', all, '--', script], { env: noColor });
   t.equal(ran.stdout, 'script ran\n');
   t.equal(ran.status, 0);
+});
+
+t.test('execs are resolved as the program sees them: in its chroot, never through the supervisor\'s /proc/self', async (t) => {
+  const via = `${C_BIN}exec_via`;
+  const m = file('via.toml', trusting({ [via]: sha256(via), [ok]: HASH, [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
+  t.equal(native(via, ['fd', unlisted]).status, 0, 'natively /proc/self/fd/N runs the file open there');
+  const byFd = await sysvisor(['run', '-m', m, '--', via, 'fd', unlisted], { env: noColor });
+  t.equal(byFd.stdout, 'execve: EACCES\n');
+  t.equal(byFd.stderr, `sysvisor: refused 1 exec: ${unlisted} (not in exec.trusted)\n`, "the program's fd, not the supervisor's");
+  t.equal((await sysvisor(['run', '-m', m, '--', via, 'fd', ok], { env: noColor })).status, 0, 'a trusted file by its fd runs');
+  // Through a link to /dev/fd: /proc/self would be resolved as the supervisor's.
+  const fdLink = join(dir, 'fd-link');
+  symlinkSync('/dev/fd/0', fdLink);
+  const linked = await sysvisor(['run', '-m', m, '--', via, 'link', fdLink, ok], { env: noColor });
+  t.equal(linked.stdout, 'execve: EACCES\n');
+  t.match(linked.stderr, `sysvisor: refused 1 exec: ${fdLink} (it goes through a /proc magic link`);
+  // The jail holds another file at the trusted path: the kernel would run that one.
+  const jail = mkdtempSync(join(dir, 'jail-'));
+  mkdirSync(join(jail, dir), { recursive: true });
+  copyFileSync(bad, join(jail, ok));
+  const chrooted = await sysvisor(['run', '-m', m, '--', via, 'chroot', jail, ok], { env: noColor });
+  t.equal(chrooted.stdout, 'execve: EACCES\n');
+  t.equal(chrooted.stderr, `sysvisor: refused 1 exec: ${join(jail, ok)} (not in exec.trusted)\n`);
 });
 
 t.test('file locks still see execs when [exec] checks them first (handlers chained)', async (t) => {

@@ -93,10 +93,11 @@ t.test('a notified syscall without a handler gets ENOSYS, and the loop survives'
 });
 
 t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash report with the state is written', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-crash-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const runtime = mkdtempSync(join(tmpdir(), 'sysvisor-crash-'));
+  t.teardown(() => rmSync(runtime, { recursive: true, force: true }));
+  const dir = join(runtime, 'sysvisor'); // the private run directory
   const r = spawnSync(process.execPath, [CLI, 'run', '--', `${C_BIN}fault_handler`], {
-    encoding: 'utf8', env: { ...process.env, SYSVISOR_TEST_FAULT: 'semget', TMPDIR: dir },
+    encoding: 'utf8', env: { ...process.env, SYSVISOR_TEST_FAULT: 'semget', XDG_RUNTIME_DIR: runtime },
   });
   t.equal(r.status, 0, 'the program ran to its end');
   t.equal(r.stdout, 'semget: -1 ENOSYS\n'.repeat(5) + 'semctl(IPC_INFO) afterwards: ok\ndone\n');

@@ -62,6 +62,8 @@ export interface Waiter<T> {
   readonly start: bigint;
   readonly end: bigint;
   readonly pid: number;
+  /** posixOwner(files table) or descOwner(desc): whose lock it will be (ownerNumber gives the number). */
+  readonly owner: string;
   readonly desc: DescId | undefined;
   readonly file: FileId;
 }

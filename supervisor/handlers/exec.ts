@@ -2,16 +2,22 @@
 // process table.
 //
 // Checks ([exec] trusted, only_trusted): the supervisor reads the path the
-// program passes, resolves it as the kernel would (relative to the caller's
-// cwd or dirfd; execveat AT_EMPTY_PATH names the fd itself), and when the
+// program passes, resolves it as the kernel will for the caller (openat2:
+// absolute paths from the caller's root, RESOLVE_IN_ROOT; relative ones from
+// its cwd or dirfd; execveat AT_EMPTY_PATH names the fd itself), and when the
 // file's real path is listed, hashes it (sha256, cached by dev/ino/size/
 // mtime/ctime) and answers EACCES when the hash differs; with only_trusted,
-// an exec of an existing file that is not listed is refused too. Everything
-// else is CONTINUEd. This is the content check, not the wall: the file can
-// be rewritten between the check and the kernel's exec, and another thread
-// can rewrite the path string (TOCTOU); CONTINUE is never a security
-// decision. The wall is Landlock (src/landlock.ts): pinned files carry the
-// right to execute, and with only_trusted nothing else does.
+// an exec of an existing file that is not listed is refused too. A path the
+// supervisor cannot resolve as the caller's is refused while checking: one
+// through a /proc magic link (/dev/fd/N, a link to /proc/self/exe: the
+// supervisor would follow its own "self"; /proc/self/exe and /proc/self/fd/N
+// named as such are resolved with the caller's pid), or, in a chroot, a
+// relative path that leaves its directory. Everything else is CONTINUEd.
+// This is the content check, not the wall: the file can be rewritten between
+// the check and the kernel's exec, and another thread can rewrite the path
+// string (TOCTOU); CONTINUE is never a security decision. The wall is
+// Landlock (src/landlock.ts): pinned files carry the right to execute, and
+// with only_trusted nothing else does.
 //
 // Tracking: the result of a CONTINUEd exec is never seen, so an exec the
 // supervisor is shown marks its process; the name is refreshed from /proc
@@ -28,11 +34,13 @@
 // under a stream of signals). With --trace, the name is refreshed at every
 // exit_group, so exit events name the program that ran.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
+import { getSystemErrorMap } from 'node:util';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
+import { close, errno, openat2, openPath, RESOLVE } from '../ffi.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
 import type { Notification } from '../notification.js';
 import { inExec } from '../processes.js';
@@ -42,8 +50,14 @@ const EACCES = 13;
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
-/** open(2) flag; libuv adds O_CLOEXEC to every open. */
 const O_PATH = 0o10000000;
+const O_NOFOLLOW = 0o400000;
+const O_CLOEXEC = 0o2000000;
+const ELOOP = 40;
+const EXDEV = 18;
+const EAGAIN = 11;
+/** openat2 with RESOLVE_BENEATH/IN_ROOT answers EAGAIN when a rename raced a ".." walk: tries. */
+const RESOLVE_TRIES = 3;
 const AT_FLAGS: ReadonlyArray<readonly [number, string]> = [[AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'], [AT_EMPTY_PATH, 'AT_EMPTY_PATH']];
 /** Failures to resolve a path that the kernel's exec reports itself (execvp's PATH search relies on ENOENT). */
 const KERNEL_REPORTS = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
@@ -89,6 +103,7 @@ class ExecHandlers implements Feature {
   /** "dev:ino:size:mtime:ctime" -> sha256 hex. */
   private readonly digests = new Map<string, string>();
   private chunk: Buffer | null = null;
+  private readonly root = statSync('/');
   /** Processes whose name may have changed: tgid -> the thread that called exec. */
   private readonly pending = new Map<number, number>();
   private deadline = Infinity;
@@ -166,7 +181,7 @@ class ExecHandlers implements Feature {
     this.lastTid = n.tid;
     this.lastPath = typeof raw === 'number' ? null : raw;
     if (!this.checking) return CONTINUE;
-    const refusal = this.check(n.tid, dirfd, raw, atFlags);
+    const refusal = this.check(p?.tgid ?? n.tid, n.tid, dirfd, raw, atFlags);
     // A notification that is no longer valid was read from a task that is gone: nothing to refuse.
     if (refusal === null || !this.ctx.loop.currentValid()) return CONTINUE;
     const pid = p?.tgid ?? n.tid;
@@ -177,19 +192,16 @@ class ExecHandlers implements Feature {
   }
 
   /** Why this exec must be refused, or null to let the kernel decide. */
-  private check(tid: number, dirfd: number, raw: string | number, atFlags: number): { path: string; reason: string } | null {
+  private check(tgid: number, tid: number, dirfd: number, raw: string | number, atFlags: number): { path: string; reason: string } | null {
     if (typeof raw === 'number') {
       // The kernel would fail with EFAULT; a task whose memory cannot be read is not let through unchecked.
       return this.onlyTrusted ? { path: '(unreadable)', reason: 'the path could not be read' } : null;
     }
     if (raw === '' && (atFlags & AT_EMPTY_PATH) === 0) return null; // ENOENT
-    const base = dirfd === AT_FDCWD ? `/proc/${tid}/cwd` : `/proc/${tid}/fd/${dirfd}`;
-    const where = raw.startsWith('/') ? raw : raw === '' ? base : `${base}/${raw}`;
-    let fd: number;
-    try {
-      fd = openSync(where, O_PATH | (atFlags & AT_SYMLINK_NOFOLLOW ? constants.O_NOFOLLOW : 0));
-    } catch (err) {
-      const code = codeOf(err);
+    const fd = this.resolve(tgid, tid, dirfd, raw, (atFlags & AT_SYMLINK_NOFOLLOW) !== 0);
+    if (typeof fd === 'string') return { path: raw, reason: fd };
+    if (fd < 0) {
+      const code = errnoName(-fd);
       return this.onlyTrusted && !KERNEL_REPORTS.has(code) ? { path: raw, reason: `cannot be resolved (${code})` } : null;
     }
     try {
@@ -210,7 +222,51 @@ class ExecHandlers implements Feature {
       // The file or the task vanished under us.
       return this.onlyTrusted ? { path: raw, reason: `cannot be checked (${codeOf(err)})` } : null;
     } finally {
-      closeSync(fd);
+      close(fd);
+    }
+  }
+
+  /**
+   * An O_PATH fd of the file the exec names, resolved as the kernel will for
+   * `tid`; -errno when it cannot be (the kernel's own failures among them),
+   * or why the supervisor cannot resolve it as the caller's. The start (the
+   * caller's root, cwd or dirfd) is a /proc magic link opened on purpose;
+   * the path crosses none, except the caller's own /proc/self/exe or
+   * /proc/self/fd/N named as such (see procSelf).
+   */
+  private resolve(tgid: number, tid: number, dirfd: number, raw: string, nofollow: boolean): number | string {
+    const absolute = raw.startsWith('/');
+    const start = openPath(absolute ? `/proc/${tid}/root` : dirfd === AT_FDCWD ? `/proc/${tid}/cwd` : `/proc/${tid}/fd/${dirfd}`, O_PATH | O_CLOEXEC);
+    if (start < 0) return -errno();
+    if (raw === '') return start; // AT_EMPTY_PATH: the fd itself
+    try {
+      // Relative paths resolve against our root; in a chroot, only beneath their start is that the caller's.
+      const how = absolute ? RESOLVE.IN_ROOT : this.rootIsOurs(tid) ? 0 : RESOLVE.BENEATH;
+      const flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+      let fd = -EAGAIN;
+      for (let i = 0; i < RESOLVE_TRIES && fd === -EAGAIN; i++) fd = openat2(start, raw, flags, how | RESOLVE.NO_MAGICLINKS);
+      if (fd === -EXDEV) return 'a relative path that leaves its directory in a chroot cannot be checked';
+      if (fd === -EAGAIN) return 'renames raced its resolution';
+      if (fd !== -ELOOP) return fd;
+      const own = procSelf(raw, tgid, tid);
+      if (own !== null && this.rootIsOurs(tid)) return openat2(AT_FDCWD, own, flags, 0);
+      // A symlink loop (the kernel's ELOOP too), or a magic link: allowed, only a loop fails the same way.
+      const magic = openat2(start, raw, flags, how);
+      if (magic >= 0) close(magic);
+      return magic === -ELOOP ? fd
+        : 'it goes through a /proc magic link (/proc/self/fd, /dev/fd, /proc/PID/exe), which the supervisor cannot check as the program\'s';
+    } finally {
+      close(start);
+    }
+  }
+
+  /** Is the caller's root directory ours (no chroot)? */
+  private rootIsOurs(tid: number): boolean {
+    try {
+      const theirs = statSync(`/proc/${tid}/root`);
+      return theirs.dev === this.root.dev && theirs.ino === this.root.ino;
+    } catch {
+      return false;
     }
   }
 
@@ -259,6 +315,22 @@ function chain(loop: NotificationLoop, nr: number, first: Handler): void {
     const r = first(n);
     return r === CONTINUE ? next(n) : r;
   });
+}
+
+/**
+ * The caller's exe or fd N named through /proc/self or /proc/thread-self,
+ * spelled with its pid: those name whoever resolves them, so the supervisor
+ * must not. Only these exact forms, whose one link is the final magic link;
+ * null for anything else.
+ */
+function procSelf(raw: string, tgid: number, tid: number): string | null {
+  const m = /^\/proc\/(self|thread-self)\/(exe|fd\/\d+)$/.exec(raw);
+  if (m === null) return null;
+  return m[1] === 'self' ? `/proc/${tgid}/${m[2]}` : `/proc/${tgid}/task/${tid}/${m[2]}`;
+}
+
+function errnoName(e: number): string {
+  return getSystemErrorMap().get(-e)?.[0] ?? `errno ${e}`;
 }
 
 function codeOf(err: unknown): string {

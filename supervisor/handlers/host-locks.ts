@@ -355,7 +355,7 @@ export class HostLocks<T> {
 const lengthOf = (start: bigint, end: bigint): bigint => (end === OFFSET_MAX ? 0n : end - start + 1n);
 
 /** The id of the owner a waiter belongs to: its pid (POSIX) or its description. */
-const ownerOf = <T>(w: Waiter<T>): number => (w.kind === 'posix' ? w.pid : Number(w.desc));
+const ownerOf = <T>(w: Waiter<T>): number => ownerNumber(w.owner);
 
 /** (dev, ino) of a struct stat. */
 const fileOfStat = (stat: DataView): FileId => ({ ...splitDev(stat.getBigUint64(0, true)), ino: stat.getBigUint64(8, true) });

@@ -2,7 +2,6 @@
 // semtimedop/semctl notifications, call the SemRegistry (src/sem holds every
 // rule), encode the answer. Also serves /proc/sysvipc/sem and
 // /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
-import { renameSync, writeFileSync } from 'node:fs';
 import { encodePersisted } from '../../src/sem/persist.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
@@ -21,6 +20,7 @@ import { ANSWERED, PENDING } from '../loop.js';
 import type { Notification } from '../notification.js';
 import type { Credentials, ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
+import { writeSlot } from '../safe-file.js';
 import { OPEN_SYSCALLS } from '../virtual-files.js';
 
 const EFAULT = 14;
@@ -125,15 +125,14 @@ class SemHandlers {
     return this.registry.snapshot();
   }
 
-  /** [ipc] persist: write the sets for the next run, atomically (a crash leaves the old file). */
+  /** [ipc] persist: write the sets for the next run, atomically and durably (a crash leaves the old file or the new one). */
   shutdown(): void {
-    const file = this.ctx.config.persist.file;
-    if (file === '') return;
+    const slot = this.ctx.config.persist.slot;
+    if (slot === null) return;
     try {
-      writeFileSync(`${file}.tmp`, encodePersisted(this.registry.snapshot()));
-      renameSync(`${file}.tmp`, file);
+      writeSlot(slot, encodePersisted(this.registry.snapshot()), 'replace');
     } catch (err) {
-      process.stderr.write(`sysvisor: could not save semaphores to ${file} ([ipc] persist): ${(err as Error).message}\n`);
+      process.stderr.write(`sysvisor: could not save semaphores ([ipc] persist): ${(err as Error).message}\n`);
     }
   }
 
