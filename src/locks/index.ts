@@ -10,4 +10,6 @@ export {
   type LocksSnapshot,
   type NodeSnapshot,
   type LockSpec,
+  type LockWaiterInfo,
+  type WaiterSnapshot,
 } from './registry.js';
