@@ -6,7 +6,9 @@ import { Chalk } from 'chalk';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { syscallName } from '../src/syscalls/table.js';
-import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult } from '../supervisor/index.js';
+import {
+  builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult, type StallReport,
+} from '../supervisor/index.js';
 import { renderStats } from './report.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { describeManifest, manifestWarnings } from '../src/manifest/index.js';
@@ -15,10 +17,14 @@ import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-
 import {
   closeSlot, openForWriting, openRunDirectory, openSlot, readSlot, removeSlot, runDirectoryPath, statAt, type FileSlot,
 } from '../supervisor/safe-file.js';
+import { buildWaitGraph } from '../src/waits/graph.js';
+import { type Paint, renderStall, renderWaitsDot, renderWaitsText } from '../src/waits/render.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const noColor = 'NO_COLOR' in process.env && process.env.NO_COLOR !== '';
 const errColor = new Chalk({ level: !noColor && process.stderr.isTTY ? 1 : 0 });
+const outColor = new Chalk({ level: !noColor && process.stdout.isTTY ? 1 : 0 });
+const paint = (c: typeof errColor): Paint => ({ alarm: (s) => c.red.bold(s), warn: (s) => c.yellow(s), dim: (s) => c.dim(s) });
 
 /** Exit status for failures of sysvisor itself (as env(1)/docker use 125). */
 const EXIT_SUPERVISOR = 125;
@@ -76,7 +82,7 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
   let result: RunResult;
   try {
     result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true,
-      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`) });
+      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`), onStall: reportStall });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;
@@ -90,7 +96,10 @@ async function run(argv: { manifest?: string; trace: boolean; traceFile?: string
     if (dumpSlot !== undefined) closeSlot(dumpSlot);
   }
   if (result.launchError) fail(`cannot start ${cmd}: ${result.launchError}`, EXIT_SUPERVISOR);
-  if (result.signal === 'SIGSYS') {
+  if (result.stalled) {
+    process.stderr.write(`${errColor.red('sysvisor:')} the watchdog ended the sandbox after a ${result.stalled.stall.kind} of `
+      + `${result.stalled.stallMs} ms ([watchdog] action = "kill"): exit status ${result.status}\n`);
+  } else if (result.signal === 'SIGSYS') {
     process.stderr.write(`${errColor.red('sysvisor:')} ${cmd} was killed by SIGSYS: it made a syscall the policy forbids `
       + `(a 32-bit int 0x80 or x32 syscall, or one listed under syscalls.kill)\n`);
   } else if (result.signal) {
@@ -109,6 +118,21 @@ function userSlot(option: string, path: string): FileSlot {
   } catch (err) {
     fail(`${option}: ${(err as Error).message}`, EXIT_USAGE);
   }
+}
+
+/** The watchdog found a deadlock or stall: the graph on stderr, and where the state at that moment went. */
+function reportStall(r: StallReport): void {
+  process.stderr.write(`${errColor.red('sysvisor:')} ${renderStall(r.stall, r.graph, r.stallMs, paint(errColor))}`);
+  if (r.file !== null) process.stderr.write(`${errColor.red('sysvisor:')} the state at the ${r.stall.kind} is in ${r.file} (\`sysvisor waits ${r.file}\`)\n`);
+  if (r.fileError !== undefined) process.stderr.write(`${errColor.yellow('sysvisor: warning:')} could not write the state at the ${r.stall.kind}: ${r.fileError}\n`);
+}
+
+/** `sysvisor waits`: the wait-for graph of a dump or of a running sandbox. */
+function waits(state: StateDump, format: string): string {
+  const graph = buildWaitGraph(state);
+  if (format === 'json') return JSON.stringify(graph, null, 2) + '\n';
+  if (format === 'dot') return renderWaitsDot(graph);
+  return renderWaitsText(graph, paint(outColor));
 }
 
 /**
@@ -218,7 +242,12 @@ await yargs(hideBin(process.argv))
     .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
     .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' }),
   async (argv) => { process.stdout.write(renderPs(await readState(argv.file, argv.pid))); })
-  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps')
+  .command('waits [file]', 'show who waits for whom in a running sandbox (--pid) or a state dump: blocked calls, cycles, deadlock', (y) => y
+    .positional('file', { type: 'string', describe: 'state dump written by --dump-state (or by the watchdog at a stall)' })
+    .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' })
+    .option('format', { choices: ['text', 'json', 'dot'] as const, default: 'text' as const, describe: 'text for a terminal, JSON (docs/WAITS.md), DOT for Graphviz' }),
+  async (argv) => { process.stdout.write(waits(await readState(argv.file, argv.pid), argv.format)); })
+  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps, waits')
   .strict()
   .version(pkg.version)
   .help()

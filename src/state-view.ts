@@ -2,11 +2,11 @@
 // `sysvisor ipcs` (semaphores, like ipcs -s with values, waiters and undo)
 // and `sysvisor ps` (the process tree and what each process holds).
 import type { SemSnapshot } from './sem/registry.js';
+import type { WaitInput } from './waits/graph.js';
 
-export interface StateDump {
-  processes?: Array<{ pid: number; ppid: number; name: string; threads: number[] }>;
+export interface StateDump extends WaitInput {
+  processes?: Array<{ pid: number; ppid: number; name: string; threads: number[]; tasks?: number[] }>;
   sem?: SemSnapshot;
-  locks?: unknown;
 }
 
 /** Is this plausibly a sysvisor state dump? (a clear error beats a stack trace on a foreign file) */

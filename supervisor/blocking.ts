@@ -148,6 +148,13 @@ export class BlockedCalls {
     return call;
   }
 
+  /** performance.now() when the longest sleeper started sleeping, or null if none sleeps (the watchdog's cheap test). */
+  oldestSince(): number | null {
+    let oldest: number | null = null;
+    for (const call of this.live.values()) if (oldest === null || call.since < oldest) oldest = call.since;
+    return oldest;
+  }
+
   /** When the oldest sleeper without a stack pointer is due for one (performance.now() ms), or Infinity. */
   nextDeadline(): number {
     while (this.unread.length > 0 && !this.isLive(this.unread[0])) this.unread.shift();

@@ -12,6 +12,7 @@ import type { ProcessTable } from './processes.js';
 import type { FileSlot } from './safe-file.js';
 import type { Tracer } from './trace.js';
 import type { VirtualFiles } from './virtual-files.js';
+import type { WatchdogConfig } from './watchdog.js';
 
 /** The part of the manifest the loop's thread needs (plain data: it crosses a worker boundary). */
 export interface WorkerConfig {
@@ -33,6 +34,8 @@ export interface WorkerConfig {
   /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */
   exec: { trusted: Array<[string, string]>; onlyTrusted: boolean };
   trace: { fd: number; color: boolean } | null;
+  /** [watchdog]: the stall threshold (0 = off), the action, where to dump the state at a stall. */
+  watchdog: WatchdogConfig;
 }
 
 export interface SupervisorContext {

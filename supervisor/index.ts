@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { defaultManifest, parseManifest, type Manifest } from '../src/manifest/index.js';
 import { EMULABLE } from './features.js';
 
-export { Sandbox, SandboxError, sandboxFilter, type RunOptions, type RunResult } from './sandbox.js';
+export { EXIT_STALLED, Sandbox, SandboxError, sandboxFilter, type RunOptions, type RunResult } from './sandbox.js';
+export type { StallReport } from './watchdog.js';
 export { ManifestError, type Manifest } from '../src/manifest/index.js';
 export { EMULABLE, observedSyscalls } from './features.js';
 

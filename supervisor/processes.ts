@@ -163,9 +163,14 @@ export class ProcessTable {
     // Names change at exec, which is not always observed: read them fresh for a dump.
     for (const p of this.processes.values()) this.renamed(p.tgid);
     return [...this.processes.values()].map((p) => ({
-      pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b),
+      pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
     }));
   }
+}
+
+/** Every thread of a process now (/proc/PID/task), ascending; `threads` holds only those seen in a notified call. */
+function tasksOf(tgid: number): number[] {
+  return (procNumbers(`/proc/${tgid}/task`) ?? []).sort((a, b) => a - b);
 }
 
 function readStatus(tid: number): Map<string, string> | null {

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
+import { renderStall } from '../src/waits/render.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
@@ -19,6 +20,7 @@ import {
 import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
+import type { StallReport } from './watchdog.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -44,7 +46,12 @@ export interface RunOptions {
   subreaper?: boolean;
   /** Called with a message when the sandbox starts weaker than the manifest's default asks (no private IPC namespace). */
   warn?: (message: string) => void;
+  /** [watchdog]: called once per deadlock or stall (default: the report, plain, on stderr). */
+  onStall?: (report: StallReport) => void;
 }
+
+/** Exit status when the watchdog ended the sandbox ([watchdog] action = "kill"), as timeout(1) uses it. */
+export const EXIT_STALLED = 124;
 
 export interface RunResult {
   /** Exit status as a shell reports it: the code, or 128+N when killed by signal N. */
@@ -61,6 +68,8 @@ export interface RunResult {
   launchError?: string;
   /** "private", or "host" and why: the kernel IPC namespace the program ran in. */
   ipcNamespace?: string;
+  /** The deadlock or stall for which the watchdog ended the sandbox; `status` is then EXIT_STALLED. */
+  stalled?: StallReport;
 }
 
 export class SandboxError extends Error {}
@@ -173,7 +182,8 @@ export class Sandbox {
       const finished = this.startWorker({
         listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
-      });
+        watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
+      }, options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)));
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
       if (finalDump !== undefined) {
@@ -183,9 +193,10 @@ export class Sandbox {
           throw new SandboxError(`state dump at exit: ${(err as Error).message}`);
         }
       }
+      const stalled = result.stalled === null ? {} : { stalled: result.stalled };
       return {
-        status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
+        status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED, exitCode: code, signal, stats: result.stats, state: result.state,
+        syncWakeUp: result.syncWakeUp, ipcNamespace, ...stalled, ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -221,7 +232,9 @@ export class Sandbox {
     return fd;
   }
 
-  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
+  private startWorker(
+    config: WorkerConfig, onStall: (r: StallReport) => void,
+  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const worker = new Worker(WORKER, { workerData: config });
@@ -229,13 +242,17 @@ export class Sandbox {
     return new Promise((resolve, reject) => {
       let syncWakeUp = false;
       let done = false;
+      let stalled: StallReport | null = null;
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'ready') {
           syncWakeUp = msg.syncWakeUp;
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled });
+        } else if (msg.type === 'stall') {
+          if (msg.report.action === 'kill') stalled = msg.report;
+          onStall(msg.report);
         } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;

@@ -3,6 +3,7 @@
 // through an eventfd (to wake it) plus the message port, read synchronously.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
+import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
 import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
@@ -17,11 +18,13 @@ import { ProcessTable } from './processes.js';
 import { writeSlot, type FileSlot } from './safe-file.js';
 import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
+import { type StallReport, Watchdog } from './watchdog.js';
 
 export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
+  | { type: 'stall'; report: StallReport }
   | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown };
 
 const config = workerData as WorkerConfig;
@@ -86,6 +89,9 @@ loop.on(SYS_RT_SIGRETURN, (n) => {
 loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
 const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
+if (config.watchdog.stallMs > 0) {
+  features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
+}
 for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
 // After the features: the syscalls they set a restart policy for are not made transparent.
 blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
@@ -97,9 +103,11 @@ if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(
   });
 }
 
-function state(): unknown {
-  const out: Record<string, unknown> = { processes: processes.snapshot() };
+/** The dump: every feature's state, when it was taken, and the wait-for graph built from them. */
+function state(): Record<string, unknown> {
+  const out: Record<string, unknown> = { time: Date.now(), processes: processes.snapshot() };
   for (const f of features) if (f.snapshot) out[f.name] = f.snapshot();
+  out.waits = buildWaitGraph(out as WaitInput);
   return out;
 }
 

@@ -17,7 +17,7 @@ const noColor = { ...process.env, NO_COLOR: '1' };
 t.test('--help and --version', async (t) => {
   const help = await sysvisor(['--help']);
   t.equal(help.status, 0);
-  for (const cmd of ['run', 'manifest check', 'ipcs', 'ps']) t.match(help.stdout, `sysvisor ${cmd}`);
+  for (const cmd of ['run', 'manifest check', 'ipcs', 'ps', 'waits']) t.match(help.stdout, `sysvisor ${cmd}`);
   const version = await sysvisor(['--version']);
   t.equal(version.stdout.trim(), JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).version);
 });

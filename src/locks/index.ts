@@ -12,4 +12,6 @@ export {
   type LocksSnapshot,
   type NodeSnapshot,
   type LockSpec,
+  type LockWaiterInfo,
+  type WaiterSnapshot,
 } from './registry.js';

@@ -10,10 +10,12 @@ import {
   descOwner,
   type FileId,
   fileKey,
+  flockConflict,
   insertBlock,
   type Lock,
   type LockKind,
   Node,
+  posixConflict,
   posixOwner,
   Request,
   type Waiter,
@@ -97,10 +99,28 @@ export interface FileSnapshot {
   readonly flock: LockSnapshot[];
 }
 
+/** A blocked request and what it waits for. */
+export interface WaiterSnapshot extends NodeSnapshot, Partial<LockWaiterInfo> {
+  /** The file, as "major:minor:ino". */
+  readonly file: string;
+  /** The applied locks in its way: their owners must release them. */
+  readonly blockers: NodeSnapshot[];
+  /** The request it is queued behind (__locks_insert_block), which goes first; null when it waits on a lock. */
+  readonly behind: NodeSnapshot | null;
+}
+
+/** What the supervisor knows of a blocked request beyond the registry: its thread and since when it waits (epoch ms). */
+export interface LockWaiterInfo {
+  readonly tid: number;
+  readonly since: number;
+}
+
 export interface LocksSnapshot {
   readonly max: number;
   readonly records: number;
   readonly files: FileSnapshot[];
+  /** Every blocked request, oldest first. */
+  readonly waiters: WaiterSnapshot[];
 }
 
 /** posix_locks_deadlock gives up after this many hops (and then says "no deadlock"). */
@@ -245,7 +265,21 @@ export class LockRegistry<T> {
     return renderProcLocks(all.sort((a, b) => b.seq - a.seq));
   }
 
-  snapshot(): LocksSnapshot {
+  /** The whole state as plain data; `info` adds what the supervisor knows of each blocked request. */
+  snapshot(info?: (w: Waiter<T>) => LockWaiterInfo | null): LocksSnapshot {
+    const waiters: WaiterSnapshot[] = [];
+    for (const w of this.pending) {
+      if (w.state !== 'blocked') continue;
+      const t = this.files.get(fileKey(w.file));
+      const inWay = w.kind === 'flock' ? (t?.flocks ?? []).filter((l) => flockConflict(w, l)) : (t?.posix ?? []).filter((l) => posixConflict(w, l));
+      waiters.push({
+        ...node(w),
+        file: fileKey(w.file),
+        blockers: inWay.map(node),
+        behind: w.blocker instanceof Request ? node(w.blocker) : null,
+        ...info?.(w),
+      });
+    }
     const files = [...this.files.values()].map((t) => ({
       major: t.file.major,
       minor: t.file.minor,
@@ -253,7 +287,7 @@ export class LockRegistry<T> {
       posix: t.posix.map(snap),
       flock: t.flocks.map(snap),
     }));
-    return { max: this.max, records: this.count, files };
+    return { max: this.max, records: this.count, files, waiters };
   }
 
   private table(file: FileId): LockTable<T> {

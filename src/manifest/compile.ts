@@ -78,6 +78,7 @@ export function describeManifest(m: Manifest): string {
     `locks:      mode=${m.locks.mode} host=${m.locks.host} max=${m.locks.max}`,
     `process:    max=${m.process.max}`,
     `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
+    `watchdog:   ${m.watchdog.stallMs === 0 ? "off" : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`}`,
   );
   return lines.join("\n");
 }

@@ -14,8 +14,9 @@ export {
   type SemLimits,
   type LockHost,
   type LockMode,
+  type WatchdogAction,
 } from "./types.js";
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
 export { locateKeys, lineOf, type LineMap } from "./locate.js";
-export { parseManifest, defaultManifest, type ParseOptions } from "./parse.js";
+export { parseManifest, defaultManifest, parseDuration, type ParseOptions } from "./parse.js";
 export { compileFilter, manifestFilterSpec, describeManifest, manifestWarnings, type CompileOptions } from "./compile.js";

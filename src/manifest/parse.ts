@@ -22,6 +22,7 @@ import {
   type LockHost,
   type LockMode,
   type Manifest,
+  type WatchdogAction,
 } from "./types.js";
 
 export interface ParseOptions {
@@ -33,7 +34,7 @@ type Table = Record<string, unknown>;
 
 /** Known keys of each table (order = documentation order). */
 const SCHEMA: Record<string, readonly string[]> = {
-  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc"],
+  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc", "watchdog"],
   syscalls: ["emulate", "deny", "kill"],
   filesystem: ["read", "write", "exec"],
   exec: ["trusted", "only_trusted"],
@@ -42,6 +43,7 @@ const SCHEMA: Record<string, readonly string[]> = {
   locks: ["mode", "host", "max"],
   process: ["max"],
   ipc: ["persist", "namespace"],
+  watchdog: ["stall", "action"],
 };
 
 /** The kernel hands these to no seccomp filter (kernel/seccomp.c seccomp_uprobe_exception). */
@@ -151,6 +153,7 @@ function skeleton(file: string): Manifest {
     locks: { mode: "exact", host: "coherent", max: LOCKS_DEFAULT_MAX },
     process: { max: PROCESS_DEFAULT_MAX },
     ipc: { persist: "", namespace: "auto" },
+    watchdog: { stallMs: 0, action: "report" },
   };
 }
 
@@ -381,6 +384,35 @@ function checkIpc(c: Checker, v: unknown, m: Manifest): void {
   }
 }
 
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m)$/;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000 } as const;
+
+/** "500ms", "5s", "1.5s", "2m" -> milliseconds (rounded); null if it is no such duration. */
+export function parseDuration(text: string): number | null {
+  const m = DURATION.exec(text);
+  return m === null ? null : Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
+}
+
+function checkWatchdog(c: Checker, v: unknown, m: Manifest): void {
+  const path = ["watchdog"];
+  const t = c.table(v, path);
+  if (t === undefined) return;
+  const stall = c.string(t.stall, [...path, "stall"]);
+  if (stall !== undefined) {
+    const ms = parseDuration(stall);
+    const { min, max, why } = LIMITS.stallMs;
+    if (ms === null) c.report([...path, "stall"], `expected a duration such as "500ms", "5s" or "2m", got "${stall}"`);
+    else if (ms < min || ms > max) c.report([...path, "stall"], `"${stall}" out of range 1ms..24h (${why})`);
+    else m.watchdog.stallMs = ms;
+  }
+  const action = c.string(t.action, [...path, "action"]);
+  if (action !== undefined) {
+    if (action === "report" || action === "kill") m.watchdog.action = action satisfies WatchdogAction;
+    else c.report([...path, "action"], `expected "report" or "kill", got "${action}"`);
+    if (t.stall === undefined) c.report([...path, "action"], "has no effect without watchdog.stall (the watchdog is off)");
+  }
+}
+
 function syntaxReason(e: TomlError): string {
   const first = e.message.split("\n")[0] ?? e.message;
   return `invalid TOML: ${first.replace(/^Invalid TOML document: /, "")}`;
@@ -414,6 +446,7 @@ export function parseManifest(text: string, file: string, opts: ParseOptions): M
   checkLocks(c, doc.locks, m);
   checkProcess(c, doc.process, m);
   checkIpc(c, doc.ipc, m);
+  checkWatchdog(c, doc.watchdog, m);
 
   if (c.errors.length > 0) {
     const all = [...c.errors].sort((a, b) => a.line - b.line);

@@ -6,6 +6,9 @@
 /** Whether the sandbox gets its own kernel IPC namespace ([ipc] namespace). */
 export type IpcNamespace = "private" | "auto" | "host";
 
+/** What the stall watchdog does when it finds a deadlock or stall ([watchdog] action). */
+export type WatchdogAction = "report" | "kill";
+
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
@@ -102,6 +105,12 @@ export interface Manifest {
      */
     namespace: IpcNamespace;
   };
+  watchdog: {
+    /** How long a deadlock or stall must last before `action` (milliseconds); 0 = no watchdog. */
+    stallMs: number;
+    /** "report": print the wait-for graph to stderr once per stall; "kill": also end the sandbox (exit status 124). */
+    action: WatchdogAction;
+  };
 }
 
 /** The four SysV semaphore syscalls and the two lock calls, emulated unless a manifest says otherwise. */
@@ -143,6 +152,7 @@ export const LIMITS = {
   semmni: { min: 1, max: IPCMNI, why: "IPCMNI" },
   locksMax: { min: 1, max: INT_MAX, why: "INT_MAX" },
   processMax: { min: 1, max: PID_MAX_LIMIT, why: "PID_MAX_LIMIT" },
+  stallMs: { min: 1, max: 86_400_000, why: "one day" },
 } as const;
 
 export const LOCKS_DEFAULT_MAX = 1048576;

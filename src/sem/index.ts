@@ -4,7 +4,7 @@ export * from './constants.js';
 export * from './errno.js';
 export { ipcperms, isOwner } from './perm.js';
 export * from './proc.js';
-export { SemRegistry, type SemSetStat, type SemSnapshot } from './registry.js';
+export { SemRegistry, type SemSetStat, type SemSnapshot, type SemWaiterInfo } from './registry.js';
 export type * from './types.js';
 export { UndoEntry, UndoList } from './undo.js';
 export { SemWaiter, type SemWaiterState } from './waiter.js';

@@ -34,11 +34,22 @@ export interface SemSnapshot {
       values: number[];
       pids: number[];
       /** Sleepers in wake-up scan order: global lists, then per semaphore. */
-      waiters: Array<{ pid: number; sops: SemBuf[]; blocking: number; deadlineNs: string | null }>;
+      waiters: Array<{ pid: number; sops: SemBuf[]; blocking: number; deadlineNs: string | null } & Partial<SemWaiterInfo>>;
       /** SEM_UNDO adjustments held for this set, by owning UndoList. */
       undo: Array<{ owner: number; adj: number[] }>;
+      /** Live processes that called semop on the set (candidates to change it), ascending. */
+      users: number[];
     }
   >;
+}
+
+/** What the supervisor knows of a sleeping semop beyond the registry: its thread and times (epoch ms). */
+export interface SemWaiterInfo {
+  tid: number;
+  /** When it started sleeping. */
+  since: number;
+  /** When its timeout expires (semtimedop), or null. */
+  deadline: number | null;
 }
 
 /** Range of the int values of /proc/sys/kernel/sem. */
@@ -242,6 +253,7 @@ export class SemRegistry<T> {
     if (!set) return -EINVAL;
     if (max >= set.nsems) return -EFBIG;
     if (!ipcperms(c, set.perm, alter ? S_IWUGO : S_IRUGO)) return -EACCES;
+    set.users.add(c.pid);
     const adj = entry ? entry.adj : null;
     const r = set.perform(ops, end, adj, c.pid);
     if (r < 0) return r;
@@ -565,8 +577,13 @@ export class SemRegistry<T> {
       .map((s) => ({ id: s.id, index: s.index, ...this.semid64(s) }));
   }
 
-  /** The whole state as plain JSON data. */
-  snapshot(): SemSnapshot {
+  /** The process exited: it no longer counts among the sets' users. */
+  forgetUser(pid: number): void {
+    for (const set of this.sets.values()) set.users.delete(pid);
+  }
+
+  /** The whole state as plain JSON data; `info` adds what the supervisor knows of each sleeper. */
+  snapshot(info?: (w: SemWaiter<T>) => SemWaiterInfo | null): SemSnapshot {
     return {
       limits: this.getLimits(),
       usedSems: this.usedSems,
@@ -581,8 +598,10 @@ export class SemRegistry<T> {
             sops: w.sops(),
             blocking: w.blocking,
             deadlineNs: w.deadline === null ? null : w.deadline.toString(),
+            ...info?.(w),
           })),
           undo: [...s.undos].map((e) => ({ owner: e.list.owner, adj: [...e.adj] })),
+          users: [...s.users].sort((a, b) => a - b),
         };
       }),
     };

@@ -50,6 +50,8 @@ export class SemSet<T> {
   private queued = 0;
   /** Every undo entry for this set, to clear (SETVAL, SETALL) or drop (IPC_RMID). */
   readonly undos = new Set<UndoEntry>();
+  /** Processes that called semop on the set (tgids; forgotten at exit): who may change it, for the wait-for graph. */
+  readonly users = new Set<number>();
   /** sempid values overwritten by the last successful perform(), for rollback(). */
   private pidLog = new Int32Array(8);
 

@@ -273,6 +273,11 @@ export class DescriptionTable {
     this.pool.give(d.owner);
   }
 
+  /** The sandboxed processes holding an fd to the description, ascending (for the wait-for graph: a walk of every fd table). */
+  holders(d: Description): number[] {
+    return sandboxPids().filter((pid) => (openFds(pid) ?? []).some((fd) => this.fds.same(pid, fd, d.fd))).sort((a, b) => a - b);
+  }
+
   /**
    * Which of `candidates` some sandboxed process still refers to through an
    * fd, not counting the fds `excluded` names (they are being closed).

@@ -222,13 +222,26 @@ class LockHandlers {
     this.execDeadline = performance.now() + EXEC_POLL_MS;
   }
 
+  /**
+   * The registry's state, each blocked request with its thread and since when
+   * it waits; a description some request waits on lists the processes
+   * holding an fd to it (who could release its OFD or flock locks).
+   */
   snapshot(): unknown {
     if (this.execs.size > 0) this.settleExecs();
     this.prune();
+    const registry = this.registry.snapshot((w) => w.token.blocked === null ? null : {
+      tid: w.token.blocked.record.tid,
+      since: performance.timeOrigin + w.token.blocked.since,
+    });
+    const awaited = new Set(registry.waiters.flatMap((w) => [...w.blockers, ...(w.behind ? [w.behind] : [])]).map((n) => n.desc));
     return {
       mode: this.exact ? 'exact' : 'fast',
-      ...this.registry.snapshot(),
-      descriptions: [...this.descs.all()].map((d) => ({ id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}` })),
+      ...registry,
+      descriptions: [...this.descs.all()].map((d) => ({
+        id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}`,
+        ...(awaited.has(String(d.id)) ? { holders: this.descs.holders(d) } : {}),
+      })),
       sleeping: this.sleepers.size,
       pendingExecs: this.execs.size,
       host: this.host === null ? { mode: 'isolated' } : this.host.snapshot(),

@@ -121,8 +121,15 @@ class SemHandlers {
     this.registry.expire();
   }
 
+  /** The registry's state, each sleeper with its thread, since when it sleeps and its deadline (epoch ms). */
   snapshot(): unknown {
-    return this.registry.snapshot();
+    const nowNs = process.hrtime.bigint();
+    const epoch = Date.now();
+    return this.registry.snapshot((w) => w.token === null ? null : {
+      tid: w.token.record.tid,
+      since: performance.timeOrigin + w.token.since,
+      deadline: w.deadline === null ? null : epoch + Number(w.deadline - nowNs) / 1e6,
+    });
   }
 
   /** [ipc] persist: write the sets for the next run, atomically and durably (a crash leaves the old file or the new one). */
@@ -255,6 +262,7 @@ class SemHandlers {
   }
 
   private exited(p: ProcessEntry): void {
+    this.registry.forgetUser(p.tgid);
     const list = p.data.get(UNDO_KEY) as UndoList | undefined;
     if (list !== undefined) this.registry.exitUndo(list, p.tgid);
   }

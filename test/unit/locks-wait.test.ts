@@ -146,6 +146,17 @@ t.test('waiter trees and wake-ups match Linux', async (t) => {
         ],
       },
     ],
+    // What each blocked request waits for (the wait-for graph's input).
+    waiters: [
+      {
+        kind: 'posix', type: 'WRITE', start: '5', end: '6', pid: 400, file: '254:0:2146904',
+        blockers: [{ kind: 'posix', type: 'WRITE', start: '5', end: '5', pid: 200 }], behind: null,
+      },
+      {
+        kind: 'flock', type: 'READ', start: '0', end: 'EOF', pid: 700, desc: 'H', file: '254:0:2146904',
+        blockers: [{ kind: 'flock', type: 'WRITE', start: '0', end: 'EOF', pid: 600, desc: 'G' }], behind: null,
+      },
+    ],
   });
   t.same(JSON.parse(JSON.stringify(reg.snapshot())), reg.snapshot(), 'snapshot is plain JSON');
 });

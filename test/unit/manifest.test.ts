@@ -6,6 +6,7 @@ import {
   editDistance,
   manifestWarnings,
   locateKeys,
+  parseDuration,
   parseManifest,
   renderPath,
   suggest,
@@ -64,7 +65,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
     'm.toml:3: syscalls.emulte: unknown key (did you mean "emulate"?)',
   ]);
   t.same(messages("version = 1\nfoo = 1\n"), [
-    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
   ]);
   t.same(messages("version = 1\n[sem]\nsemmax = 1\n"), [
     'm.toml:3: sem.semmax: unknown key (did you mean "semmsl"?)',
@@ -78,7 +79,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
   ]);
   t.same(messages("version = 1\n[[ipc]]\npersist = \"\"\n"), ["m.toml:2: ipc: expected a table, got array"]);
   t.same(messages("version = 1\n[[extra]]\na = 1\n[[extra]]\n"), [
-    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
   ]);
 });
 
@@ -277,7 +278,7 @@ t.test("every problem is collected, earliest line first", async (t) => {
       "m.toml:3: sem.semmni: 0 out of range 1..32768 (IPCMNI)",
       'm.toml:5: syscalls.emulate[0]: unknown syscall "semopp" (did you mean "semop"?)',
       'm.toml:7: locks.mode: expected "exact" or "fast", got "x"',
-      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
     ],
   );
   t.equal(e, e.errors[0]);
@@ -397,6 +398,7 @@ t.test("defaults", async (t) => {
     locks: { mode: "exact", host: "coherent", max: 1048576 },
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
+    watchdog: { stallMs: 0, action: "report" },
   });
   t.equal(d.syscalls.deny.size, 3);
   // A section only overrides what it names.
@@ -445,6 +447,22 @@ t.test("manifestWarnings: one line when io_uring is allowed", async (t) => {
   t.match(allowed[0]!, /releases no POSIX locks/);
   t.match(allowed[0]!, /\/proc\/locks/);
   t.same(manifestWarnings(parse("version = 1\n[syscalls]\nemulate = []\ndeny = {}\n")), [], "nothing emulated, nothing bypassed");
+});
+
+t.test("[watchdog]: stall durations and the action", async (t) => {
+  t.same(parse("version = 1\n").watchdog, { stallMs: 0, action: "report" }, "off by default");
+  t.same(parse('version = 1\n[watchdog]\nstall = "5s"\naction = "kill"\n').watchdog, { stallMs: 5000, action: "kill" });
+  for (const [text, ms] of [["500ms", 500], ["1.5s", 1500], ["2m", 120000], ["24h", null], ["5", null], ["-1s", null], ["s", null]] as const) {
+    t.equal(parseDuration(text), ms, text);
+  }
+  t.same(messages('version = 1\n[watchdog]\n\nstall = "5 s"\n'), ['m.toml:4: watchdog.stall: expected a duration such as "500ms", "5s" or "2m", got "5 s"']);
+  t.same(messages('version = 1\n[watchdog]\nstall = "0ms"\n'), ['m.toml:3: watchdog.stall: "0ms" out of range 1ms..24h (one day)']);
+  t.same(messages('version = 1\n[watchdog]\nstall = 5\n'), ["m.toml:3: watchdog.stall: expected a string, got integer"]);
+  t.same(messages('version = 1\n[watchdog]\nstall = "1s"\naction = "abort"\n'), ['m.toml:4: watchdog.action: expected "report" or "kill", got "abort"']);
+  t.same(messages('version = 1\n[watchdog]\naction = "kill"\n'), ["m.toml:3: watchdog.action: has no effect without watchdog.stall (the watchdog is off)"]);
+  t.same(messages('version = 1\n[watchdog]\nstal = "1s"\n'), ['m.toml:3: watchdog.stal: unknown key (did you mean "stall"?)']);
+  t.match(describeManifest(parse('version = 1\n[watchdog]\nstall = "2m"\n')), /watchdog: {3}stall=120000ms action=report/);
+  t.match(describeManifest(parse("version = 1\n")), /watchdog: {3}off/);
 });
 
 t.test("describeManifest", async (t) => {
