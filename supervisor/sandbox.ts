@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
+import { syscallNumber } from '../src/syscalls/table.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import {
@@ -260,7 +261,13 @@ function notifiedNames(m: Manifest): string[] {
 
 /** The seccomp program for a manifest: what it emulates, denies and kills, plus what the enabled features observe. */
 export function sandboxFilter(m: Manifest): Uint8Array {
-  return compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m), notifyIf: conditionallyObserved(m.syscalls.emulate) });
+  return compileFilter(m, { notify: [...observedSyscalls(m.syscalls.emulate, m), ...testNotified()], notifyIf: conditionallyObserved(m.syscalls.emulate) });
+}
+
+/** Test hook: SYSVISOR_TEST_NOTIFY=name makes the filter notify a syscall no feature handles, to drive the loop's no-handler answer (ENOSYS) end to end. */
+function testNotified(): string[] {
+  const name = process.env.SYSVISOR_TEST_NOTIFY;
+  return name !== undefined && syscallNumber(name) !== undefined ? [name] : [];
 }
 
 /** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */
