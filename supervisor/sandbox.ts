@@ -10,6 +10,7 @@ import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
+import { syscallNumber } from '../src/syscalls/table.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
@@ -314,7 +315,13 @@ function notifiedNames(m: Manifest): string[] {
 
 /** The seccomp program for a manifest: what it emulates, denies and kills, plus what the enabled features observe. */
 export function sandboxFilter(m: Manifest): Uint8Array {
-  return compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m), notifyIf: conditionallyObserved(m.syscalls.emulate) });
+  return compileFilter(m, { notify: [...observedSyscalls(m.syscalls.emulate, m), ...testNotified()], notifyIf: conditionallyObserved(m.syscalls.emulate) });
+}
+
+/** Test hook: SYSVISOR_TEST_NOTIFY=name makes the filter notify a syscall no feature handles, to drive the loop's no-handler answer (ENOSYS) end to end. */
+function testNotified(): string[] {
+  const name = process.env.SYSVISOR_TEST_NOTIFY;
+  return name !== undefined && syscallNumber(name) !== undefined ? [name] : [];
 }
 
 /** A user-given path's slot (safe-file.ts): a link or a non-regular file there stops the launch with the reason. */

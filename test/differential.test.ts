@@ -8,6 +8,11 @@
 // working directory, with a 60 s limit. Lock programs run under sysvisor
 // twice: with the default [locks] host = "coherent" and with "isolated".
 //
+// The sandbox runs in a private IPC namespace, where a call that slipped past
+// the supervisor would get the same answers from the kernel: each sandboxed
+// run also prints --stats, and the calls the program must have sent to the
+// supervisor (CALLS) have to be counted there.
+//
 // SYSVISOR_DIFF=name1,prefix2 narrows the run to matching programs.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,6 +38,34 @@ const ISOLATED = (() => {
   return path;
 })();
 const TIMEOUT_MS = 60_000;
+
+const SEM_CALLS = ['semget', 'semop', 'semtimedop', 'semctl'];
+/** fcntl is notified for the lock commands (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*); a filter that notifies every fcntl counts the others too. */
+const LOCK_CALLS = ['fcntl', 'flock'];
+/**
+ * Per program (by name or prefix, first match): groups of syscalls, each of
+ * which the supervisor must have counted at least once in the sandboxed run.
+ * A program missing here fails: a new one must say what it sends.
+ */
+const CALLS: ReadonlyArray<readonly [string, readonly (readonly string[])[]]> = [
+  ['sem_', [SEM_CALLS]],
+  ['lock_', [LOCK_CALLS]],
+  ['proc_mtfork', [SEM_CALLS, LOCK_CALLS]],
+  ['proc_tree', [SEM_CALLS]],
+  ['proc_reach', [['prlimit64', 'setpriority', 'ioprio_set', 'sched_setaffinity', 'sched_setscheduler']]],
+  // No emulated call: the signals' rt_sigreturn reach the supervisor (most are answered in C, still counted).
+  ['proc_signal_storm', [['rt_sigreturn']]],
+  ['proc_signal_second', [SEM_CALLS, LOCK_CALLS, ['rt_sigreturn']]],
+];
+
+/** The "sysvisor stats" table at the end of stderr: count per syscall name, and the stderr before it. */
+function parseStats(stderr: string): { counts: Map<string, number>; rest: string } | null {
+  const at = stderr.search(/^sysvisor stats: /m);
+  if (at < 0) return null;
+  const counts = new Map<string, number>();
+  for (const m of stderr.slice(at).matchAll(/^(\w+) +(\d+) /gm)) counts.set(m[1]!, Number(m[2]));
+  return { counts, rest: stderr.slice(0, at) };
+}
 
 interface Outcome {
   status: number | null;
@@ -163,13 +196,22 @@ for (const name of names) {
     for (const [what, manifest] of manifests) {
       await t.test(what, async (t) => {
         if (native === undefined) throw new Error('native run missing');
-        const o = await run(process.execPath, [CLI, 'run', '-m', manifest, '--', path], cwd);
+        const o = await run(process.execPath, [CLI, 'run', '--stats', '-m', manifest, '--', path], cwd);
         t.comment(`sysvisor: ${describe(o)} in ${o.ms} ms`);
-        if (o.stderr !== '') t.comment(`sysvisor stderr:\n${o.stderr}`);
+        const stats = parseStats(o.stderr);
+        const stderr = stats?.rest ?? o.stderr;
+        if (stderr !== '') t.comment(`sysvisor stderr:\n${stderr}`);
         t.equal(o.timedOut, false, 'finishes in time');
         t.equal(o.stdout, native.stdout, 'stdout equals native stdout');
         t.equal(o.signal, native.signal, 'same terminating signal');
         t.equal(o.status, native.status, 'same exit status');
+        const groups = CALLS.find(([prefix]) => name.startsWith(prefix))?.[1];
+        t.ok(groups, `${name} has an entry in CALLS (the calls it must send to the supervisor)`);
+        t.ok(stats, 'sysvisor printed its stats');
+        for (const group of groups ?? []) {
+          const count = group.reduce((n, call) => n + (stats?.counts.get(call) ?? 0), 0);
+          t.ok(count > 0, `the supervisor answered ${group.join('/')} (${count} counted)`);
+        }
       });
     }
   });
