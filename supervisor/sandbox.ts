@@ -17,6 +17,7 @@ import {
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
+import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -59,6 +60,10 @@ export interface RunResult {
   launchError?: string;
   /** "private", or "host" and why: the kernel IPC namespace the program ran in. */
   ipcNamespace?: string;
+  /** How the [proc] views were served: "fuse", "notify" (with why, after a fallback) or "off". */
+  procViews?: string;
+  /** FUSE requests the views answered. */
+  viewRequests?: number;
 }
 
 export class SandboxError extends Error {}
@@ -95,17 +100,28 @@ export class Sandbox {
   }
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
-    const m = options.manifest;
-    const restore = restoredSets(m);
-    const filter = sandboxFilter(m);
-    const config = launcherConfig(filter, landlockRules(m.filesystem), m.ipc.namespace);
+    const asked = options.manifest;
+    const restore = restoredSets(asked);
+    const plan = planViews(asked);
+    if (plan.kind === 'error') throw new SandboxError(plan.message);
+    const viewFds = plan.kind === 'fuse' ? plan.fds : [];
+    const notifying = withViews(asked, 'notify');
+    const m = plan.kind === 'fuse' ? withViews(asked, 'fuse') : plan.kind === 'off' ? withViews(asked, 'off') : notifying;
+    const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying) : null;
+    let config: string;
+    try {
+      config = launcherConfig(sandboxFilter(m), landlockRules(m.filesystem), m.ipc.namespace, launcherViews(plan), fallback);
+    } catch (err) {
+      closeViews(viewFds);
+      throw err;
+    }
     // Non-dumpable: a program of another uid, or of the same uid without
     // CAP_SYS_PTRACE, cannot read /proc/<supervisor>/environ, maps, auxv or
     // pagemap (Landlock refuses PTRACE_MODE_ATTACH only).
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
-      stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'],
+      stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe', ...viewFds],
       env: environment(m.env, options.env ?? process.env),
       cwd: options.cwd,
     });
@@ -119,8 +135,13 @@ export class Sandbox {
     const controlSocket = child.stdio[3] as Writable & Readable;
     controlSocket.write(config);
     const reply = await firstLine(controlSocket);
-    const started = /^listener (\d+) ipc=(.*)$/.exec(reply);
+    const started = /^listener (\d+) ipc=([^\t]*)\tviews=(.*)$/.exec(reply);
     const ipcNamespace = started?.[2];
+    const views = reportedViews(plan, started?.[3]);
+    const served = views.served === 'notify' ? notifying : m;
+    const mounted = views.served === 'fuse' && plan.kind === 'fuse'
+      ? { mounted: plan.files.map((f, i) => ({ fd: plan.fds[i]!, path: f.path, mode: f.mode })), devices: mountedDevices(child.pid!) }
+      : { mounted: [], devices: [] };
     if (ipcNamespace?.startsWith('host (unshare')) {
       options.warn?.(`no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`);
     }
@@ -145,15 +166,16 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
-        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
       if (options.dumpState) await this.writeFinalState(options.dumpState, result.state);
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
+        syncWakeUp: result.syncWakeUp, ipcNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
+        viewRequests: result.viewRequests, ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -162,6 +184,7 @@ export class Sandbox {
       this.reference = null;
       for (const d of this.dumps.splice(0)) d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.file}`));
       this.queued.length = 0;
+      closeViews(viewFds);
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
       this.worker = null;
@@ -186,7 +209,7 @@ export class Sandbox {
     return fd;
   }
 
-  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
+  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; viewRequests: number }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const worker = new Worker(WORKER, { workerData: config });
@@ -200,7 +223,7 @@ export class Sandbox {
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, viewRequests: msg.viewRequests });
         } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.file === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;

@@ -1,6 +1,7 @@
 // Virtual files: /proc entries whose truth lives in the supervisor
-// (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). The open family is
-// notified; an open of a virtual path is answered with a memfd holding the
+// (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). Where they are not
+// mounted over the /proc files (proc-fuse.ts) the open family is notified
+// ([proc] views "notify", or "auto" unprivileged); an open of a virtual path is answered with a memfd holding the
 // rendered text (reads) or with the write end of a pipe the supervisor drains
 // (writes), installed atomically with SECCOMP_ADDFD_FLAG_SEND. Every other
 // open is CONTINUEd to the kernel; Landlock, not this, decides access.
@@ -19,6 +20,8 @@ export interface VirtualFile {
   render(): string;
   /** Apply what a writer wrote once it closes; absent = read-only (EACCES for writers). */
   write?(text: string, creds: Credentials): void;
+  /** One write(2) of `data` at offset `pos`, applied at once (the FUSE views see each): bytes taken or -errno. */
+  writeAt?(data: Uint8Array, pos: number, creds: Credentials): number;
   /** May this caller open it for writing? (procfs checks the file mode: root only for sysctls.) */
   mayWrite?(creds: Credentials): boolean;
 }
@@ -67,6 +70,11 @@ export class VirtualFiles {
   register(path: string, file: VirtualFile): void {
     this.files.set(path, file);
     this.basenames.add(posix.basename(path));
+  }
+
+  /** The file registered under `path`. */
+  file(path: string): VirtualFile | undefined {
+    return this.files.get(path);
   }
 
   private openat2(n: Notification): number {

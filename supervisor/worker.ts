@@ -11,6 +11,7 @@ import { enabledFeatures } from './features.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { TargetMemory } from './memory.js';
+import { ProcFuse } from './proc-fuse.js';
 import { ProcessTable } from './processes.js';
 import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
@@ -19,7 +20,7 @@ export type ControlMessage = { type: 'stop' } | { type: 'dump'; file: string };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
-  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown };
+  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number };
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
@@ -82,6 +83,8 @@ loop.on(SYS_RT_SIGRETURN, (n) => {
 const enabled = new Set(config.emulate);
 for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
 for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
+// After the features: they register the files the views serve.
+const views = new ProcFuse(loop, config.views.mounted, files);
 // After the features: the syscalls they set a restart policy for are not made transparent.
 blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
 // Test hook: the handler of one syscall throws, to drive the fault path end to end.
@@ -129,4 +132,4 @@ for (const f of features) f.shutdown?.();
 const final = JSON.parse(JSON.stringify(state(), jsonBigInt));
 loop.close();
 close(config.listenerFd);
-port.postMessage({ type: 'finished', stats: loop.stats.summary(), state: final } satisfies WorkerMessage);
+port.postMessage({ type: 'finished', stats: loop.stats.summary(), state: final, viewRequests: views.requests } satisfies WorkerMessage);

@@ -73,6 +73,7 @@ export function describeManifest(m: Manifest): string {
     `locks:      mode=${m.locks.mode} max=${m.locks.max}`,
     `process:    max=${m.process.max}`,
     `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
+    `proc:       views=${m.proc.views}`,
   );
   return lines.join("\n");
 }

@@ -12,6 +12,7 @@ export {
   type ExecPolicy,
   type SemLimits,
   type LockMode,
+  type ProcViews,
 } from "./types.js";
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
 export { locateKeys, lineOf, type LineMap } from "./locate.js";

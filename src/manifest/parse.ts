@@ -20,6 +20,7 @@ import {
   type IpcNamespace,
   type LockMode,
   type Manifest,
+  type ProcViews,
 } from "./types.js";
 
 export interface ParseOptions {
@@ -31,7 +32,7 @@ type Table = Record<string, unknown>;
 
 /** Known keys of each table (order = documentation order). */
 const SCHEMA: Record<string, readonly string[]> = {
-  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc"],
+  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc", "proc"],
   syscalls: ["emulate", "deny", "kill"],
   filesystem: ["read", "write", "exec"],
   exec: ["trusted", "only_trusted"],
@@ -40,6 +41,7 @@ const SCHEMA: Record<string, readonly string[]> = {
   locks: ["mode", "max"],
   process: ["max"],
   ipc: ["persist", "namespace"],
+  proc: ["views"],
 };
 
 /** The kernel hands these to no seccomp filter (kernel/seccomp.c seccomp_uprobe_exception). */
@@ -149,6 +151,7 @@ function skeleton(file: string): Manifest {
     locks: { mode: "exact", max: LOCKS_DEFAULT_MAX },
     process: { max: PROCESS_DEFAULT_MAX },
     ipc: { persist: "", namespace: "auto" },
+    proc: { views: "auto" },
   };
 }
 
@@ -372,6 +375,16 @@ function checkIpc(c: Checker, v: unknown, m: Manifest): void {
   }
 }
 
+function checkProc(c: Checker, v: unknown, m: Manifest): void {
+  const path = ["proc"];
+  const t = c.table(v, path);
+  if (t === undefined) return;
+  const views = c.string(t.views, [...path, "views"]);
+  if (views === undefined) return;
+  if (views === "auto" || views === "fuse" || views === "notify" || views === "off") m.proc.views = views satisfies ProcViews;
+  else c.report([...path, "views"], `expected "auto", "fuse", "notify" or "off", got "${views}"`);
+}
+
 function syntaxReason(e: TomlError): string {
   const first = e.message.split("\n")[0] ?? e.message;
   return `invalid TOML: ${first.replace(/^Invalid TOML document: /, "")}`;
@@ -405,6 +418,7 @@ export function parseManifest(text: string, file: string, opts: ParseOptions): M
   checkLocks(c, doc.locks, m);
   checkProcess(c, doc.process, m);
   checkIpc(c, doc.ipc, m);
+  checkProc(c, doc.proc, m);
 
   if (c.errors.length > 0) {
     const all = [...c.errors].sort((a, b) => a.line - b.line);

@@ -6,6 +6,17 @@
 /** Whether the sandbox gets its own kernel IPC namespace ([ipc] namespace). */
 export type IpcNamespace = "private" | "auto" | "host";
 
+/**
+ * How the /proc files the supervisor owns (/proc/sysvipc/sem,
+ * /proc/sys/kernel/sem, /proc/locks) are served ([proc] views). "fuse": a
+ * FUSE file system of the supervisor's mounted over each, in a mount
+ * namespace of the sandbox's (root only; opens are not notified); "notify":
+ * every open/openat/openat2 is notified and those files answered with a
+ * memfd or a pipe; "auto": fuse when permitted, else notify; "off": not
+ * served, the program reads the kernel's files.
+ */
+export type ProcViews = "auto" | "fuse" | "notify" | "off";
+
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
@@ -96,6 +107,9 @@ export interface Manifest {
      * permitted, else the host's with a warning, "host": the host's.
      */
     namespace: IpcNamespace;
+  };
+  proc: {
+    views: ProcViews;
   };
 }
 

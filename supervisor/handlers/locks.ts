@@ -52,7 +52,6 @@ import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
 import type { Notification } from '../notification.js';
 import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
-import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
@@ -123,8 +122,9 @@ interface ExecFd {
 export const locksFeature: FeatureModule = {
   name: 'locks',
   emulates: ['fcntl', 'flock'],
-  // The open family serves /proc/locks; rt_sigreturn repairs calls a signal cut off.
-  observes: [...OPEN_SYSCALLS, 'rt_sigreturn'],
+  // rt_sigreturn repairs calls a signal cut off.
+  observes: ['rt_sigreturn'],
+  views: [{ path: '/proc/locks', mode: 0o444 }],
   observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
   install(ctx, enabled) {
     return new LockHandlers(ctx, enabled);

@@ -202,6 +202,14 @@ t.test("paths and environment", async (t) => {
   t.equal(parse('version = 1\n[ipc]\nnamespace = "host"\n').ipc.namespace, "host");
 });
 
+t.test("[proc] views", async (t) => {
+  for (const v of ["auto", "fuse", "notify", "off"]) t.equal(parse(`version = 1\n[proc]\nviews = "${v}"\n`).proc.views, v);
+  t.same(messages('version = 1\n\n[proc]\nviews = "mount"\n'), ['m.toml:4: proc.views: expected "auto", "fuse", "notify" or "off", got "mount"']);
+  t.same(messages('version = 1\n[proc]\nviews = 1\n'), ["m.toml:3: proc.views: expected a string, got integer"]);
+  t.same(messages('version = 1\n[proc]\nview = "fuse"\n'), ['m.toml:3: proc.view: unknown key (did you mean "views"?)']);
+  t.match(describeManifest(parse('version = 1\n[proc]\nviews = "off"\n')), /proc: +views=off/);
+});
+
 t.test("[exec] trusted files and only_trusted", async (t) => {
   const h = "ab".repeat(32);
   const m = parse(
@@ -389,6 +397,7 @@ t.test("defaults", async (t) => {
     locks: { mode: "exact", max: 1048576 },
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
+    proc: { views: "auto" },
   });
   t.equal(d.syscalls.deny.size, 0);
   // A section only overrides what it names.
