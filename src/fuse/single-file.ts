@@ -79,7 +79,7 @@ export class SingleFileServer {
       }
       case OP.OPEN: return this.open(h.unique, body);
       case OP.READ: return this.read(h.unique, body);
-      case OP.WRITE: return this.write(h.unique, body, h);
+      case OP.WRITE: return this.write(h.unique, body, { uid: h.uid, gid: h.gid, pid: h.pid });
       case OP.RELEASE: {
         const r = decodeReleaseIn(body);
         if (r !== null) this.handles.delete(r.fh);

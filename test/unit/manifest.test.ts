@@ -63,7 +63,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
     'm.toml:3: syscalls.emulte: unknown key (did you mean "emulate"?)',
   ]);
   t.same(messages("version = 1\nfoo = 1\n"), [
-    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, proc)",
   ]);
   t.same(messages("version = 1\n[sem]\nsemmax = 1\n"), [
     'm.toml:3: sem.semmax: unknown key (did you mean "semmsl"?)',
@@ -77,7 +77,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
   ]);
   t.same(messages("version = 1\n[[ipc]]\npersist = \"\"\n"), ["m.toml:2: ipc: expected a table, got array"]);
   t.same(messages("version = 1\n[[extra]]\na = 1\n[[extra]]\n"), [
-    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, proc)",
   ]);
 });
 
@@ -281,7 +281,7 @@ t.test("every problem is collected, earliest line first", async (t) => {
       "m.toml:3: sem.semmni: 0 out of range 1..32768 (IPCMNI)",
       'm.toml:5: syscalls.emulate[0]: unknown syscall "semopp" (did you mean "semop"?)',
       'm.toml:7: locks.mode: expected "exact" or "fast", got "x"',
-      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc)",
+      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, proc)",
     ],
   );
   t.equal(e, e.errors[0]);
