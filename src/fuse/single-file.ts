@@ -20,11 +20,13 @@ import {
 const EPERM = 1;
 const EIO = 5;
 const EBADF = 9;
+const EACCES = 13;
 const ENOTTY = 25;
 const ENOSYS = 38;
 const EPROTO = 71;
 const S_IFREG = 0o100000;
 const O_ACCMODE = 3;
+const O_RDONLY = 0;
 const O_WRONLY = 1;
 /** Largest WRITE the kernel sends us (the minimum it accepts): a sysctl write is parsed from one page at most. */
 export const MAX_WRITE = 4096;
@@ -41,7 +43,7 @@ export interface Caller {
 export interface ServedFile {
   /** The file's text, rendered at open. */
   render(): string;
-  /** A write(2) of `data` at offset `pos`: bytes taken or -errno. Absent: read-only (EIO, as procfs). */
+  /** A write(2) of `data` at offset `pos`: bytes taken or -errno. Absent: read-only (opens for writing fail EACCES). */
   writeAt?(data: Uint8Array, pos: number, caller: Caller): number;
 }
 
@@ -113,8 +115,11 @@ export class SingleFileServer {
   private open(unique: bigint, body: Uint8Array): Uint8Array {
     const o = decodeOpenIn(body);
     if (o === null) return encodeReply(unique, -EIO);
-    // The kernel checked the mode (default_permissions); root may open a 0444 procfs file for writing (writes fail EIO).
-    const snapshot = (o.flags & O_ACCMODE) === O_WRONLY ? null : Buffer.from(this.file.render(), 'latin1');
+    // The kernel checked the mode (default_permissions), which lets root open a 0444 file for writing.
+    // procfs would too (and fail its writes with EIO); the notified open refuses it: so do we, alike in every mode.
+    const access = o.flags & O_ACCMODE;
+    if (access !== O_RDONLY && this.file.writeAt === undefined) return encodeReply(unique, -EACCES);
+    const snapshot = access === O_WRONLY ? null : Buffer.from(this.file.render(), 'latin1');
     const fh = this.nextFh++;
     this.handles.set(fh, snapshot);
     return encodeReply(unique, 0, encodeOpenOut(fh, FOPEN_DIRECT_IO | FOPEN_NOFLUSH));
@@ -132,8 +137,8 @@ export class SingleFileServer {
   private write(unique: bigint, body: Uint8Array, caller: Caller): Uint8Array {
     const w = decodeWriteIn(body);
     if (w === null) return encodeReply(unique, -EIO);
-    if (!this.handles.has(w.fh)) return encodeReply(unique, -EBADF);
-    if (this.file.writeAt === undefined) return encodeReply(unique, -EIO); // procfs: a file without a write method
+    // Only a writable open of a writable file gets WRITEs from the kernel.
+    if (!this.handles.has(w.fh) || this.file.writeAt === undefined) return encodeReply(unique, -EBADF);
     // Any non-zero offset stays non-zero (sysctl_writes_strict ignores those writes).
     const pos = w.offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(w.offset);
     const result = this.file.writeAt(w.data, pos, caller);

@@ -109,22 +109,23 @@ t.test('OPEN renders a snapshot that READ slices; every open is direct I/O and n
   t.equal(read(6n, 10), '', 'at the end');
   t.equal(read(1n << 62n, 10), '', 'far past the end');
   t.equal(renders, 1);
-  const again = u64(reply(s.handle(request(OP.OPEN, openIn(2)))).payload, 0);
+  const again = u64(reply(s.handle(request(OP.OPEN, openIn(0o100000)))).payload, 0);
   t.not(again, fh, 'a handle per open');
   t.equal(s.openFiles, 2);
   t.equal(reply(s.handle(request(OP.RELEASE, releaseIn(fh)))).error, 0);
   t.equal(s.openFiles, 1);
   t.equal(reply(s.handle(request(OP.READ, readIn(fh, 0n, 10)))).error, -9, 'a released handle: EBADF');
   t.equal(renders, 2);
-  const writeOnly = u64(reply(s.handle(request(OP.OPEN, openIn(1)))).payload, 0);
-  t.equal(renders, 2, 'a write-only open renders nothing');
-  t.equal(reply(s.handle(request(OP.WRITE, writeIn(writeOnly, 0n, 'x')))).error, -5, 'a file without a write method: EIO, as procfs');
+  t.equal(reply(s.handle(request(OP.OPEN, openIn(1)))).error, -13, 'a read-only file opened for writing: EACCES, as the notified open answers');
+  t.equal(reply(s.handle(request(OP.OPEN, openIn(2)))).error, -13, 'for reading and writing too');
 });
 
 t.test('WRITE: applied at once with its offset and the caller; the result is write(2)\'s', async (t) => {
   const writes: Array<[string, number, Caller]> = [];
   const file: ServedFile = {
-    render: () => '',
+    render: () => {
+      throw new Error('a write-only open rendered the text');
+    },
     writeAt: (data, pos, caller) => {
       writes.push([Buffer.from(data).toString(), pos, caller]);
       return data.length === 3 ? -34 : data.length;
@@ -132,6 +133,7 @@ t.test('WRITE: applied at once with its offset and the caller; the result is wri
   };
   const s = new SingleFileServer(file, 0o644, 0);
   const fh = u64(reply(s.handle(request(OP.OPEN, openIn(1)))).payload, 0);
+  t.equal(s.openFiles, 1, 'a write-only open (it renders nothing)');
   const ok = reply(s.handle(request(OP.WRITE, writeIn(fh, 0n, '250 32000 32 128\n'))));
   t.same([ok.error, u32(ok.payload, 0)], [0, 17]);
   t.equal(reply(s.handle(request(OP.WRITE, writeIn(fh, 17n, 'bad')))).error, -34, 'an error reaches write(2)');
