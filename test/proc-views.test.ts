@@ -4,7 +4,8 @@
 // and a root write of kernel.sem; "off" leaves the kernel's files; "auto"
 // falls back to the notified open when namespaces are not permitted.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -94,4 +95,19 @@ t.test('without CAP_SYS_ADMIN: "auto" falls back to the notified open, "fuse" do
   const fuse = await exec('setpriv', [...noAdmin, '-m', join(dir, 'fuse.toml'), '--', '/bin/true']);
   t.equal(fuse.status, 125);
   t.match(fuse.stderr, /sysvisor: cannot start \/bin\/true: proc\.views = "fuse": unshare\(CLONE_NEWNS\): Operation not permitted/);
+});
+
+// The loop serves the views: an attribute request from the loop's own thread
+// would wait forever. The exec check (on with [exec] trusted) must not stat a
+// view it resolves through /proc/PID/cwd; the kernel refuses to execute it.
+t.test('an exec of a view is refused by the kernel, the exec check does not wait on the loop', async (t) => {
+  const dir = scratch(t);
+  const sh = realpathSync('/bin/sh');
+  const digest = createHash('sha256').update(readFileSync(sh)).digest('hex');
+  writeFileSync(join(dir, 'exec.toml'), `version = 1\n[exec]\ntrusted = { "${sh}" = "sha256:${digest}" }\n[proc]\nviews = "fuse"\n`);
+  const r = await exec(process.execPath, [CLI, 'run', '-m', join(dir, 'exec.toml'), '--', '/bin/sh', '-c', 'cd /proc/sysvipc && ./sem; echo "exit $?"'],
+    { timeoutMs: 30_000 });
+  t.equal(r.signal, null, 'finished');
+  t.equal(r.stdout, 'exit 126\n');
+  t.match(r.stderr, /\.\/sem: Permission denied/);
 });
