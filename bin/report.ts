@@ -8,6 +8,10 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   const lines = [
     color.bold(`sysvisor stats: ${total} notifications answered, SYNC_WAKE_UP ${result.syncWakeUp ? 'on' : 'off'}, exit status ${result.status}`),
   ];
+  if (result.procViews !== undefined) {
+    const fuse = result.procViews === 'fuse' ? `, ${result.viewRequests ?? 0} FUSE requests answered` : '';
+    lines.push(`/proc views: ${result.procViews}${fuse}`);
+  }
   if (rows.length === 0) return lines.join('\n') + '\n';
   lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'in C'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`));
   for (const r of rows) {

@@ -7,13 +7,20 @@
  *   filter <hex of struct sock_filter[]>   the seccomp program (required)
  *   fs <access bits> <path>                a Landlock path_beneath rule
  *   ipc private|auto|host                  the IPC namespace (default host)
+ *   view <fd> <mode> <path>                a [proc] view: mount the supervisor's FUSE
+ *                                          connection (/dev/fuse, inherited on fd) over
+ *                                          path, a file of that octal mode
+ *   view-fallback <hex of sock_filter[]>   the program to install instead when the
+ *                                          views cannot be mounted (proc.views "auto")
  *   go                                     end of configuration
  *
- * The launcher enters a new IPC namespace as asked, sets no_new_privs,
+ * The launcher enters a new IPC namespace as asked, mounts the views in a
+ * private mount namespace, sets no_new_privs,
  * enters a Landlock domain (always, so that the target can neither ptrace nor
  * signal the supervisor), installs the filter with
  * SECCOMP_FILTER_FLAG_NEW_LISTENER, reports "listener <fd> ipc=private" (or
- * "ipc=host" and why) on the control socket, waits for the supervisor to copy
+ * "ipc=host" and why), a tab and "views=fuse" ("none" without view lines,
+ * "notify" and why after a fallback) on the control socket, waits for the supervisor to copy
  * the fd (pidfd_getfd) and acknowledge with one byte, closes every descriptor
  * the target must not inherit and execs the target.  Every failure is reported
  * on the control socket ("error <text>") and on stderr, with what was
@@ -31,6 +38,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,6 +46,7 @@
 
 #define CONTROL_FD 3
 #define MAX_CONFIG (1 << 20)
+#define MAX_VIEWS 8
 
 /* Landlock ABI, defined here because the build machine's headers may predate it. */
 #define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
@@ -232,6 +241,67 @@ static const char *enter_ipc_namespace(char *report, size_t len)
 	return report;
 }
 
+/*
+ * The [proc] views: files the supervisor serves (its FUSE connections, one a
+ * file), each mounted directly over the /proc file in a mount namespace of
+ * the sandbox's own, so that opening them needs no notification. / is made a
+ * slave first: nothing mounted here propagates to the host, and the host's
+ * later mounts still reach the sandbox. The fds are closed whatever happens.
+ * Returns "fuse", "none" without view lines, or (with a "view-fallback"
+ * line) "notify (why)" after undoing the mounts; without a fallback a
+ * failure stops the launch.
+ */
+static const char *mount_views(char *report, size_t len)
+{
+	struct { int fd; unsigned mode; char path[4096]; } views[MAX_VIEWS];
+	int count = 0;
+	for (const char *p = config; *p; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, "view ", 5) != 0)
+			continue;
+		size_t n = (size_t)(strchr(p, '\n') - p);
+		int offset;
+		if (count == MAX_VIEWS)
+			fail("more than %d view lines", MAX_VIEWS);
+		if (sscanf(p + 5, "%d %o %n", &views[count].fd, &views[count].mode, &offset) != 2 || 5 + (size_t)offset >= n ||
+		    n - 5 - (size_t)offset >= sizeof views[count].path)
+			fail("bad configuration line \"%.*s\"", (int)n, p);
+		memcpy(views[count].path, p + 5 + offset, n - 5 - (size_t)offset);
+		views[count].path[n - 5 - offset] = 0;
+		count++;
+	}
+	if (count == 0)
+		return "none";
+	char why[512] = "";
+	int mounted = 0;
+	if (unshare(CLONE_NEWNS) < 0) {
+		snprintf(why, sizeof why, "unshare(CLONE_NEWNS): %s", strerror(errno));
+	} else if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		snprintf(why, sizeof why, "make / a slave mount (MS_REC|MS_SLAVE): %s", strerror(errno));
+	} else {
+		for (; mounted < count; mounted++) {
+			char options[128];
+			snprintf(options, sizeof options, "fd=%d,rootmode=%o,user_id=0,group_id=0,default_permissions,allow_other",
+				 views[mounted].fd, S_IFREG | views[mounted].mode);
+			if (mount("sysvisor", views[mounted].path, "fuse.sysvisor", MS_NOSUID | MS_NODEV | MS_NOEXEC, options) < 0) {
+				snprintf(why, sizeof why, "mount fuse.sysvisor (%s) on %s: %s", options, views[mounted].path, strerror(errno));
+				break;
+			}
+		}
+	}
+	for (int i = 0; i < count; i++)
+		close(views[i].fd);
+	if (!why[0])
+		return "fuse";
+	size_t n;
+	if (!directive("view-fallback", &n))
+		fail("proc.views = \"fuse\": %s", why);
+	for (int i = 0; i < mounted; i++)
+		if (umount2(views[i].path, MNT_DETACH) < 0)
+			fail("undo the view on %s after \"%s\": umount2: %s", views[i].path, why, strerror(errno));
+	snprintf(report, len, "notify (%s)", why);
+	return report;
+}
+
 int main(int argc, char **argv)
 {
 	/* A process with no SysV undo list (single-threaded, never cloned with
@@ -252,15 +322,19 @@ int main(int argc, char **argv)
 	}
 	read_config();
 
-	size_t hex_len;
-	const char *filter_hex = directive("filter", &hex_len);
-	if (!filter_hex)
-		fail("configuration has no filter line");
-	unsigned short count;
-	struct sock_filter *insns = parse_filter(filter_hex, hex_len, &count);
-
 	char ipc_report[256];
 	const char *ipc = enter_ipc_namespace(ipc_report, sizeof ipc_report);
+	char views_report[640];
+	const char *views = mount_views(views_report, sizeof views_report);
+
+	/* Without the views mounted, the open family is notified instead: the fallback program. */
+	const char *which = strncmp(views, "notify", 6) == 0 ? "view-fallback" : "filter";
+	size_t hex_len;
+	const char *filter_hex = directive(which, &hex_len);
+	if (!filter_hex)
+		fail("configuration has no %s line", which);
+	unsigned short count;
+	struct sock_filter *insns = parse_filter(filter_hex, hex_len, &count);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
 	apply_landlock(config);
@@ -274,7 +348,7 @@ int main(int argc, char **argv)
 	}
 	free(insns);
 
-	if (dprintf(CONTROL_FD, "listener %d ipc=%s\n", listener, ipc) < 0)
+	if (dprintf(CONTROL_FD, "listener %d ipc=%s\tviews=%s\n", listener, ipc, views) < 0)
 		fail("report listener fd: %s", strerror(errno));
 	char ack;
 	ssize_t n;

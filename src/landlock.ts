@@ -76,9 +76,23 @@ export function landlockRules(policy: FilesystemPolicy | null, pins: ExecPins = 
   return [...rights].map(([path, access]) => ({ path, access }));
 }
 
-/** The launcher's configuration text (see shims/launcher.c). */
-export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], ipcNamespace: IpcNamespace): string {
+/** A [proc] view for the launcher to mount: the FUSE connection it inherits on `fd`, over `path`, a file of `mode`. */
+export interface LauncherView {
+  fd: number;
+  mode: number;
+  path: string;
+}
+
+/**
+ * The launcher's configuration text (see shims/launcher.c). With views and a
+ * `fallback` program, the launcher installs the fallback when it cannot mount
+ * them; without one, that failure stops the launch.
+ */
+export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], ipcNamespace: IpcNamespace,
+  views: readonly LauncherView[] = [], fallback: Uint8Array | null = null): string {
   const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${ipcNamespace}`];
+  for (const v of views) lines.push(`view ${v.fd} ${v.mode.toString(8)} ${v.path}`);
+  if (views.length > 0 && fallback !== null) lines.push(`view-fallback ${Buffer.from(fallback).toString('hex')}`);
   for (const r of rules) {
     if (r.path.includes('\n')) throw new Error(`filesystem path ${JSON.stringify(r.path)} contains a newline`);
     lines.push(`fs ${r.access} ${r.path}`);

@@ -2,7 +2,7 @@
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
 import type { ArgTest } from '../src/bpf/build.js';
-import type { LockHost, LockMode } from '../src/manifest/types.js';
+import type { LockHost, LockMode, ProcViews } from '../src/manifest/types.js';
 import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
 import type { FdBudget } from './fd-budget.js';
@@ -36,6 +36,8 @@ export interface WorkerConfig {
   trace: { fd: number; color: boolean } | null;
   /** [watchdog]: the stall threshold (0 = off), the action, where to dump the state at a stall. */
   watchdog: WatchdogConfig;
+  /** The [proc] views mounted in the sandbox: our /dev/fuse fd of each, and the st_dev of the mounts ("major:minor"). */
+  views: { mounted: Array<{ fd: number; path: string; mode: number }>; devices: string[] };
 }
 
 export interface SupervisorContext {
@@ -64,8 +66,17 @@ export interface Feature {
 /** The manifest settings that change which syscalls a feature observes. */
 export interface FeatureSettings {
   locks: { mode: LockMode };
+  /** [proc] views: the open family is observed for "notify" (and "auto", until the views are known to be mounted). */
+  proc?: { views: ProcViews };
   /** [exec]: execve/execveat are observed only when there is something to check. */
   exec?: { trusted: ReadonlyMap<string, string>; onlyTrusted: boolean };
+}
+
+/** A /proc file whose truth is the supervisor's (registered with VirtualFiles under `path`). */
+export interface ProcView {
+  path: string;
+  /** Its permission bits, as procfs has them. */
+  mode: number;
 }
 
 /** A syscall observed (or emulated) only under an argument test. */
@@ -85,5 +96,7 @@ export interface FeatureModule {
    * never leave the kernel), whether observed or emulated.
    */
   readonly observesIf?: readonly ArgCondition[];
+  /** The /proc files the feature serves while it is on. */
+  readonly views?: readonly ProcView[];
   install(ctx: SupervisorContext, enabled: ReadonlySet<string>): Feature;
 }

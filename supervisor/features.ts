@@ -2,7 +2,7 @@
 // Imported by the main thread (to build the filter and validate manifests)
 // and by the loop's thread (to install handlers).
 import type { ArgTest } from '../src/bpf/build.js';
-import type { ArgCondition, FeatureModule, FeatureSettings } from './feature.js';
+import type { ArgCondition, FeatureModule, FeatureSettings, ProcView } from './feature.js';
 import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
 import { ioUringFeature } from './handlers/io-uring.js';
@@ -10,6 +10,7 @@ import { lifecycleFeature } from './handlers/lifecycle.js';
 import { locksFeature } from './handlers/locks.js';
 import { reachFeature } from './handlers/reach.js';
 import { semFeature } from './handlers/sem.js';
+import { OPEN_SYSCALLS } from './virtual-files.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
 export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature, ioUringFeature];
@@ -32,6 +33,9 @@ export function observedSyscalls(emulate: readonly string[], settings: FeatureSe
     for (const s of f.observes) names.add(s);
     for (const s of f.observesWith?.(settings) ?? []) names.add(s);
   }
+  // The views are served through the notified open family unless they are mounted (or off).
+  const views = settings.proc?.views ?? 'auto';
+  if ((views === 'notify' || views === 'auto') && procViews(emulate).length > 0) for (const s of OPEN_SYSCALLS) names.add(s);
   // Any notified call can be cut off by a signal: the handler's rt_sigreturn is
   // where the supervisor makes it restart (see BlockedCalls).
   if (names.size > 0 || emulate.length > 0) names.add('rt_sigreturn');
@@ -49,4 +53,9 @@ export function conditionallyObserved(emulate: readonly string[]): Map<string, A
     }
   }
   return out;
+}
+
+/** The /proc files the enabled features serve. */
+export function procViews(emulate: readonly string[]): ProcView[] {
+  return enabledFeatures(emulate).flatMap((f) => f.views ?? []);
 }

@@ -35,9 +35,9 @@ export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: nu
 export const fcntlPtr = libc.func('fcntl', 'int', ['int', 'int', 'void *']) as (fd: number, cmd: number, arg: unknown) => number;
 export const flock = libc.func('int flock(int fd, int op)') as (fd: number, op: number) => number;
 export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
-/** stat(2)/fstat(2) into a native struct stat (STAT_SIZE bytes); 0 or -1 with errno. */
-export const statPath = libc.func('int stat(const char *path, void *buf)') as (path: string, buf: unknown) => number;
-export const fstat = libc.func('int fstat(int fd, void *buf)') as (fd: number, buf: unknown) => number;
+/** statx(2) into a native struct statx (STATX.SIZE bytes); 0 or -1 with errno. */
+export const statx = libc.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)') as (
+  dirfd: number, path: string, flags: number, mask: number, buf: unknown) => number;
 export const openPath = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 /** The *at calls: every file the supervisor creates is named relative to a directory it opened once (see safe-file.ts). */
 export const openat = libc.func('int openat(int dirfd, const char *path, int flags, ...)') as (
@@ -65,6 +65,15 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
 export const RESOLVE = { NO_MAGICLINKS: 0x02, BENEATH: 0x08, IN_ROOT: 0x10 } as const;
 /** x86_64 struct stat: st_dev u64 @0, st_ino u64 @8, st_mode u32 @24, st_size i64 @48. */
 export const STAT_SIZE = 144;
+/**
+ * struct statx: u16 stx_mode @28, u64 stx_ino @32, u64 stx_size @40, u32 stx_dev_major @136, stx_dev_minor @140.
+ * DONT_SYNC: the attributes the kernel has, without asking a network or FUSE
+ * server (the [proc] views are served by the thread that would ask).
+ */
+export const STATX = {
+  SIZE: 256, AT_FDCWD: -100, AT_EMPTY_PATH: 0x1000, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
+  MODE: 28, INO: 32, FILE_SIZE: 40, DEV_MAJOR: 136, DEV_MINOR: 140,
+} as const;
 
 /** shims/fastpath.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
 export type StepFn = (loop: unknown) => number;

@@ -22,6 +22,7 @@ import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { StallReport } from './watchdog.js';
+import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -71,6 +72,10 @@ export interface RunResult {
   ipcNamespace?: string;
   /** The deadlock or stall for which the watchdog ended the sandbox; `status` is then EXIT_STALLED. */
   stalled?: StallReport;
+  /** How the [proc] views were served: "fuse", "notify" (with why, after a fallback) or "off". */
+  procViews?: string;
+  /** FUSE requests the views answered. */
+  viewRequests?: number;
 }
 
 export class SandboxError extends Error {}
@@ -129,19 +134,30 @@ export class Sandbox {
 
   private async runWith(cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
     finalDump: FileSlot | undefined): Promise<RunResult> {
-    const m = options.manifest;
-    const filter = sandboxFilter(m);
-    const interpreterMissing = unpinnedInterpreter(m.exec);
-    if (interpreterMissing !== null) throw new SandboxError(`${m.file}: ${interpreterMissing}`);
-    const pins = { files: [...m.exec.trusted.keys()], onlyTrusted: m.exec.onlyTrusted };
-    const config = launcherConfig(filter, landlockRules(m.filesystem, pins), m.ipc.namespace);
+    const asked = options.manifest;
+    const interpreterMissing = unpinnedInterpreter(asked.exec);
+    if (interpreterMissing !== null) throw new SandboxError(`${asked.file}: ${interpreterMissing}`);
+    const pins = { files: [...asked.exec.trusted.keys()], onlyTrusted: asked.exec.onlyTrusted };
+    const plan = planViews(asked);
+    if (plan.kind === 'error') throw new SandboxError(plan.message);
+    const viewFds = plan.kind === 'fuse' ? plan.fds : [];
+    const notifying = withViews(asked, 'notify');
+    const m = plan.kind === 'fuse' ? withViews(asked, 'fuse') : plan.kind === 'off' ? withViews(asked, 'off') : notifying;
+    const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying) : null;
+    let config: string;
+    try {
+      config = launcherConfig(sandboxFilter(m), landlockRules(m.filesystem, pins), m.ipc.namespace, launcherViews(plan), fallback);
+    } catch (err) {
+      closeViews(viewFds);
+      throw err;
+    }
     // Non-dumpable: a program of another uid, or of the same uid without
     // CAP_SYS_PTRACE, cannot read /proc/<supervisor>/environ, maps, auxv or
     // pagemap (Landlock refuses PTRACE_MODE_ATTACH only).
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     const pipe = options.stdio === 'pipe';
     const child = spawn(LAUNCHER, [cmd, ...args], {
-      stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe'],
+      stdio: [pipe ? 'ignore' : 'inherit', pipe ? 'pipe' : 'inherit', pipe ? 'pipe' : 'inherit', 'pipe', ...viewFds],
       env: environment(m.env, options.env ?? process.env),
       cwd: options.cwd,
     });
@@ -155,8 +171,13 @@ export class Sandbox {
     const controlSocket = child.stdio[3] as Writable & Readable;
     controlSocket.write(config);
     const reply = await firstLine(controlSocket);
-    const started = /^listener (\d+) ipc=(.*)$/.exec(reply);
+    const started = /^listener (\d+) ipc=([^\t]*)\tviews=(.*)$/.exec(reply);
     const ipcNamespace = started?.[2];
+    const views = reportedViews(plan, started?.[3]);
+    const served = views.served === 'notify' ? notifying : m;
+    const mounted = views.served === 'fuse' && plan.kind === 'fuse'
+      ? { mounted: plan.files.map((f, i) => ({ fd: plan.fds[i]!, path: f.path, mode: f.mode })), devices: mountedDevices(child.pid!) }
+      : { mounted: [], devices: [] };
     if (ipcNamespace?.startsWith('host (unshare')) {
       options.warn?.(`no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`);
     }
@@ -181,8 +202,8 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
-        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted,
         watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
       }, options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)));
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
@@ -197,7 +218,8 @@ export class Sandbox {
       const stalled = result.stalled === null ? {} : { stalled: result.stalled };
       return {
         status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED, exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, ...stalled, ...await outputs(stdout, stderr),
+        syncWakeUp: result.syncWakeUp, ipcNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
+        viewRequests: result.viewRequests, ...stalled, ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -209,6 +231,7 @@ export class Sandbox {
         d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.slot.path}`));
       }
       this.queued.length = 0;
+      closeViews(viewFds);
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
       this.worker = null;
@@ -235,7 +258,7 @@ export class Sandbox {
 
   private startWorker(
     config: WorkerConfig, onStall: (r: StallReport) => void,
-  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null }> {
+  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const worker = new Worker(WORKER, { workerData: config });
@@ -250,7 +273,7 @@ export class Sandbox {
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled });
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled, viewRequests: msg.viewRequests });
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
           onStall(msg.report);

@@ -1,6 +1,7 @@
 // Virtual files: /proc entries whose truth lives in the supervisor
-// (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). The open family is
-// notified; an open of a virtual path is answered with a memfd holding the
+// (/proc/sysvipc/sem, /proc/sys/kernel/sem, /proc/locks). Where they are not
+// mounted over the /proc files (proc-fuse.ts) the open family is notified
+// ([proc] views "notify", or "auto" unprivileged); an open of a virtual path is answered with a memfd holding the
 // rendered text (reads) or with the write end of a pipe the supervisor drains
 // (writes, keeping only as many bytes as the file's parser would look at),
 // installed atomically with SECCOMP_ADDFD_FLAG_SEND. Every other
@@ -32,8 +33,10 @@ export interface VirtualWriter {
   keep: number;
   /** May this caller open it for writing? (procfs checks the file mode: root only for sysctls.) */
   mayOpen(creds: Credentials): boolean;
-  /** Apply what a writer wrote (its first `keep` bytes) once it closes. */
+  /** Apply what a writer wrote (its first `keep` bytes) once it closes (notified views: the writer holds a pipe). */
   apply(bytes: Uint8Array, creds: Credentials): void;
+  /** One write(2) of `data` at offset `pos`, applied at once (the FUSE views see each): bytes taken or -errno. */
+  writeAt(data: Uint8Array, pos: number, creds: Credentials): number;
 }
 
 const AT_FDCWD = -100;
@@ -90,6 +93,11 @@ export class VirtualFiles {
     this.files.set(path, file);
     this.basenames.add(posix.basename(path));
     this.loop.native.setServedNames(this.basenames);
+  }
+
+  /** The file registered under `path`. */
+  file(path: string): VirtualFile | undefined {
+    return this.files.get(path);
   }
 
   private openat2(n: Notification): number {

@@ -14,6 +14,7 @@ import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { NativeRule } from './native-rules.js';
 import { TargetMemory } from './memory.js';
+import { ProcFuse } from './proc-fuse.js';
 import { ProcessTable } from './processes.js';
 import { writeSlot, type FileSlot } from './safe-file.js';
 import { Tracer } from './trace.js';
@@ -25,7 +26,7 @@ export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
   | { type: 'stall'; report: StallReport }
-  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown };
+  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number };
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
@@ -93,6 +94,8 @@ if (config.watchdog.stallMs > 0) {
   features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
 }
 for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
+// After the features: they register the files the views serve.
+const views = new ProcFuse(loop, config.views.mounted, files);
 // After the features: the syscalls they set a restart policy for are not made transparent.
 blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
 // Test hook: the handler of one syscall throws, to drive the fault path end to end.
@@ -144,4 +147,4 @@ for (const f of features) f.shutdown?.();
 const final = state();
 loop.close();
 close(config.listenerFd);
-port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final } satisfies WorkerMessage);
+port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests } satisfies WorkerMessage);

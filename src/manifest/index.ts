@@ -15,6 +15,7 @@ export {
   type LockHost,
   type LockMode,
   type WatchdogAction,
+  type ProcViews,
 } from "./types.js";
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
 export { locateKeys, lineOf, type LineMap } from "./locate.js";

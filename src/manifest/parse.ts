@@ -23,6 +23,7 @@ import {
   type LockMode,
   type Manifest,
   type WatchdogAction,
+  type ProcViews,
 } from "./types.js";
 
 export interface ParseOptions {
@@ -34,7 +35,7 @@ type Table = Record<string, unknown>;
 
 /** Known keys of each table (order = documentation order). */
 const SCHEMA: Record<string, readonly string[]> = {
-  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc", "watchdog"],
+  "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc", "watchdog", "proc"],
   syscalls: ["emulate", "deny", "kill"],
   filesystem: ["read", "write", "exec"],
   exec: ["trusted", "only_trusted"],
@@ -44,6 +45,7 @@ const SCHEMA: Record<string, readonly string[]> = {
   process: ["max"],
   ipc: ["persist", "namespace"],
   watchdog: ["stall", "action"],
+  proc: ["views"],
 };
 
 /** The kernel hands these to no seccomp filter (kernel/seccomp.c seccomp_uprobe_exception). */
@@ -154,6 +156,7 @@ function skeleton(file: string): Manifest {
     process: { max: PROCESS_DEFAULT_MAX },
     ipc: { persist: "", namespace: "auto" },
     watchdog: { stallMs: 0, action: "report" },
+    proc: { views: "auto" },
   };
 }
 
@@ -413,6 +416,16 @@ function checkWatchdog(c: Checker, v: unknown, m: Manifest): void {
   }
 }
 
+function checkProc(c: Checker, v: unknown, m: Manifest): void {
+  const path = ["proc"];
+  const t = c.table(v, path);
+  if (t === undefined) return;
+  const views = c.string(t.views, [...path, "views"]);
+  if (views === undefined) return;
+  if (views === "auto" || views === "fuse" || views === "notify" || views === "off") m.proc.views = views satisfies ProcViews;
+  else c.report([...path, "views"], `expected "auto", "fuse", "notify" or "off", got "${views}"`);
+}
+
 function syntaxReason(e: TomlError): string {
   const first = e.message.split("\n")[0] ?? e.message;
   return `invalid TOML: ${first.replace(/^Invalid TOML document: /, "")}`;
@@ -447,6 +460,7 @@ export function parseManifest(text: string, file: string, opts: ParseOptions): M
   checkProcess(c, doc.process, m);
   checkIpc(c, doc.ipc, m);
   checkWatchdog(c, doc.watchdog, m);
+  checkProc(c, doc.proc, m);
 
   if (c.errors.length > 0) {
     const all = [...c.errors].sort((a, b) => a.line - b.line);

@@ -9,6 +9,17 @@ export type IpcNamespace = "private" | "auto" | "host";
 /** What the stall watchdog does when it finds a deadlock or stall ([watchdog] action). */
 export type WatchdogAction = "report" | "kill";
 
+/**
+ * How the /proc files the supervisor owns (/proc/sysvipc/sem,
+ * /proc/sys/kernel/sem, /proc/locks) are served ([proc] views). "fuse": a
+ * FUSE file system of the supervisor's mounted over each, in a mount
+ * namespace of the sandbox's (root only; opens are not notified); "notify":
+ * every open/openat/openat2 is notified and those files answered with a
+ * memfd or a pipe; "auto": fuse when permitted, else notify; "off": not
+ * served, the program reads the kernel's files.
+ */
+export type ProcViews = "auto" | "fuse" | "notify" | "off";
+
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
@@ -110,6 +121,9 @@ export interface Manifest {
     stallMs: number;
     /** "report": print the wait-for graph to stderr once per stall; "kill": also end the sandbox (exit status 124). */
     action: WatchdogAction;
+  };
+  proc: {
+    views: ProcViews;
   };
 }
 

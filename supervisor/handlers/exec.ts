@@ -40,7 +40,7 @@ import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
 import { getSystemErrorMap } from 'node:util';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
-import { close, errno, openat2, openPath, RESOLVE } from '../ffi.js';
+import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
 import type { Notification } from '../notification.js';
 import { inExec } from '../processes.js';
@@ -113,6 +113,9 @@ class ExecHandlers implements Feature {
   /** The path the last exec named, for the trace line (its memory is gone once the exec succeeds). */
   private lastTid = -1;
   private lastPath: string | null = null;
+  /** st_dev ("major:minor") of the [proc] views mounted in the sandbox. */
+  private readonly viewDevices: ReadonlySet<string>;
+  private readonly stat = allocNative(STATX.SIZE);
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop, config } = ctx;
@@ -122,6 +125,7 @@ class ExecHandlers implements Feature {
       this.trusted.set(real, before === undefined || before === hash ? hash : null);
     }
     this.onlyTrusted = config.exec.onlyTrusted;
+    this.viewDevices = new Set(config.views.devices);
     this.checking = this.trusted.size > 0 || this.onlyTrusted;
     // Other features may watch these calls too (locks releases close-on-exec
     // fds): the check runs first, and a refused exec never reaches them.
@@ -205,6 +209,9 @@ class ExecHandlers implements Feature {
       return this.onlyTrusted && !KERNEL_REPORTS.has(code) ? { path: raw, reason: `cannot be resolved (${code})` } : null;
     }
     try {
+      // A [proc] view answers fstat from this very thread (proc-fuse.ts): it would wait forever. Its
+      // mode (0444, 0644) has no execute bit, so the kernel refuses to execute it anyway.
+      if (this.isView(fd)) return null;
       const st = fstatSync(fd, { bigint: true });
       if (!st.isFile()) return null; // the kernel executes regular files only (EACCES; ELOOP for a NOFOLLOW symlink)
       const real = readlinkSync(`/proc/self/fd/${fd}`);
@@ -268,6 +275,14 @@ class ExecHandlers implements Feature {
     } catch {
       return false;
     }
+  }
+
+  /** Is our O_PATH `fd` one of the [proc] views? Asked with AT_STATX_DONT_SYNC, which never reaches the FUSE server. */
+  private isView(fd: number): boolean {
+    if (this.viewDevices.size === 0) return false;
+    if (statx(fd, '', STATX.AT_EMPTY_PATH | STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0) return false;
+    const v = this.stat.view;
+    return this.viewDevices.has(`${v.getUint32(STATX.DEV_MAJOR, true)}:${v.getUint32(STATX.DEV_MINOR, true)}`);
   }
 
   /** sha256 hex of the file behind our O_PATH `fd` (throws the errno when it cannot be read). */

@@ -24,10 +24,10 @@
 // every descendant of the supervisor (sandboxPids()); a process found
 // holding a reference that the process table has not met yet is learnt
 // then, so its exit is seen.
-import { splitDev, type FileId } from '../../src/locks/index.js';
+import type { FileId } from '../../src/locks/index.js';
 import type { FdPool } from '../fd-budget.js';
 import {
-  allocNative, close, errno, fcntl, fstat, lseek, openPath, pidfdGetfd, read, STAT_SIZE, statPath, SYS, syscall6,
+  allocNative, close, errno, fcntl, lseek, openPath, pidfdGetfd, read, STATX, statx, SYS, syscall6,
 } from '../ffi.js';
 
 const KCMP_FILE = 0;
@@ -41,7 +41,7 @@ const GONE = new Set([2 /* ENOENT */, 3 /* ESRCH */]);
 /** The supervisor's pid: kcmp compares the target's fds with its own duplicates. */
 const SELF = process.pid;
 
-/** What fstat and F_GETFL say about a duplicate of a target fd. */
+/** What statx and F_GETFL say about a duplicate of a target fd. */
 export interface OpenFileInfo {
   /** Our duplicate (pidfd_getfd): the same open file description. */
   fd: number;
@@ -68,7 +68,10 @@ export interface Description {
 export const fileKeyOf = (f: FileId): string => `${f.major}:${f.minor}:${f.ino}`;
 
 export class TargetFds {
-  private readonly stat = allocNative(STAT_SIZE);
+  // Read with AT_STATX_DONT_SYNC: the kernel's own attributes, as its lock code
+  // uses them (i_size for SEEK_END), and never a request to a FUSE server, which
+  // for the [proc] views is this very thread (proc-fuse.ts).
+  private readonly stat = allocNative(STATX.SIZE);
 
   /**
    * Duplicate fd `fd` of the process behind `pidfd` and describe it; the
@@ -78,14 +81,14 @@ export class TargetFds {
     if (fd < 0) return -EBADF;
     const dup = pidfdGetfd(pidfd, fd);
     if (dup < 0) return -errno();
-    if (fstat(dup, this.stat.ptr) < 0) {
+    if (statx(dup, '', STATX.AT_EMPTY_PATH | STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0) {
       const e = errno();
       close(dup);
       return -e;
     }
     const file = this.fileId();
     const flags = fcntl(dup, F_GETFL, 0);
-    return { fd: dup, file, key: fileKeyOf(file), size: this.u64(48), mode: this.stat.view.getUint32(24, true), flags };
+    return { fd: dup, file, key: fileKeyOf(file), size: this.stat.view.getBigUint64(STATX.FILE_SIZE, true), mode: this.stat.view.getUint16(STATX.MODE, true), flags };
   }
 
   /** The current offset of an open file description (through our duplicate); 0 where there is none (pipes). */
@@ -96,7 +99,7 @@ export class TargetFds {
 
   /** The file that fd `fd` of thread `tid` names, or null when it is not open. */
   fileOf(tid: number, fd: number): FileId | null {
-    if (statPath(`/proc/${tid}/fd/${fd}`, this.stat.ptr) < 0) return null;
+    if (statx(STATX.AT_FDCWD, `/proc/${tid}/fd/${fd}`, STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0) return null;
     return this.fileId();
   }
 
@@ -113,12 +116,7 @@ export class TargetFds {
   }
 
   private fileId(): FileId {
-    const { major, minor } = splitDev(this.u64(0));
-    return { major, minor, ino: this.u64(8) };
-  }
-
-  private u64(off: number): bigint {
-    return this.stat.view.getBigUint64(off, true);
+    return fileOfStatx(this.stat.view);
   }
 }
 
@@ -311,4 +309,9 @@ export class DescriptionTable {
     for (const pid of sandboxPids()) if (pid !== first && look(pid)) return alive;
     return alive;
   }
+}
+
+/** The (device, inode) a struct statx names. */
+export function fileOfStatx(v: DataView): FileId {
+  return { major: v.getUint32(STATX.DEV_MAJOR, true), minor: v.getUint32(STATX.DEV_MINOR, true), ino: v.getBigUint64(STATX.INO, true) };
 }

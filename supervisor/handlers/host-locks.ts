@@ -41,15 +41,15 @@
 import { errnoName } from '../../src/syscalls/errno.js';
 import {
   F_RDLCK, F_UNLCK, F_WRLCK, type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, LOCK_EX,
-  LOCK_NB, LOCK_SH, LOCK_UN, OFFSET_MAX, ownerNumber, splitDev, type UserFlock, type Waiter,
+  LOCK_NB, LOCK_SH, LOCK_UN, OFFSET_MAX, ownerNumber, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
 import {
-  allocNative, close, errno, eventfd, fcntlPtr, flock, fstat, loadHostWait, openPath, read, STAT_SIZE,
+  allocNative, close, errno, eventfd, fcntlPtr, flock, loadHostWait, openPath, read, STATX, statx,
   type HostWaitLib, type NativeBuffer,
 } from '../ffi.js';
 import type { NotificationLoop } from '../loop.js';
 import type { Tracer } from '../trace.js';
-import { type DescriptionTable, fileKeyOf, type OpenFileInfo } from './fds.js';
+import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from './fds.js';
 
 const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
@@ -99,7 +99,7 @@ export class HostLocks<T> {
   private conflicts = 0;
   private waited = 0;
   private readonly flockBuf: NativeBuffer = allocNative(FLOCK_SIZE);
-  private readonly stat: NativeBuffer = allocNative(STAT_SIZE);
+  private readonly stat: NativeBuffer = allocNative(STATX.SIZE);
   private readonly collectBuf: NativeBuffer = allocNative(COLLECT_MAX * 8);
   private readonly eventBuf: NativeBuffer = allocNative(8);
   private readonly lib: HostWaitLib;
@@ -269,7 +269,7 @@ export class HostLocks<T> {
   private reopen(info: OpenFileInfo, mode: number): number {
     const fd = openPath(`/proc/self/fd/${info.fd}`, mode | REOPEN_FLAGS);
     if (fd < 0) return -errno();
-    if (fstat(fd, this.stat.ptr) < 0 || fileKeyOf(fileOfStat(this.stat.view)) !== info.key) {
+    if (statx(fd, '', STATX.AT_EMPTY_PATH | STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0 || fileKeyOf(fileOfStatx(this.stat.view)) !== info.key) {
       close(fd);
       return -EACCES;
     }
@@ -358,4 +358,3 @@ const lengthOf = (start: bigint, end: bigint): bigint => (end === OFFSET_MAX ? 0
 const ownerOf = <T>(w: Waiter<T>): number => ownerNumber(w.owner);
 
 /** (dev, ino) of a struct stat. */
-const fileOfStat = (stat: DataView): FileId => ({ ...splitDev(stat.getBigUint64(0, true)), ino: stat.getBigUint64(8, true) });

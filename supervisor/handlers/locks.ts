@@ -63,7 +63,6 @@ import { NativeRule, TidMap } from '../native-rules.js';
 import type { Notification } from '../notification.js';
 import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
-import { OPEN_SYSCALLS } from '../virtual-files.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
 } from './fds.js';
@@ -126,8 +125,9 @@ interface ExecFd {
 export const locksFeature: FeatureModule = {
   name: 'locks',
   emulates: ['fcntl', 'flock'],
-  // The open family serves /proc/locks; rt_sigreturn repairs calls a signal cut off.
-  observes: [...OPEN_SYSCALLS, 'rt_sigreturn'],
+  // rt_sigreturn repairs calls a signal cut off.
+  observes: ['rt_sigreturn'],
+  views: [{ path: '/proc/locks', mode: 0o444 }],
   observesWith: (settings) => (settings.locks.mode === 'exact' ? EXACT_OBSERVES : []),
   // F_GETFL, F_SETFD, F_DUPFD... never leave the kernel: only the lock commands are notified.
   observesIf: [{ name: 'fcntl', arg: 1, values: [F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW] }],

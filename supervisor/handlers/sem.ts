@@ -21,7 +21,6 @@ import type { Notification } from '../notification.js';
 import type { Credentials, ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
-import { OPEN_SYSCALLS } from '../virtual-files.js';
 
 const EFAULT = 14;
 const EINVAL = 22;
@@ -43,8 +42,8 @@ type SemToken = BlockedCall | null;
 export const semFeature: FeatureModule = {
   name: 'sem',
   emulates: ['semget', 'semop', 'semtimedop', 'semctl'],
-  // The open family serves the /proc files, only while semaphores are emulated.
-  observes: [...OPEN_SYSCALLS],
+  observes: [],
+  views: [{ path: '/proc/sysvipc/sem', mode: 0o444 }, { path: '/proc/sys/kernel/sem', mode: 0o644 }],
   install(ctx) {
     return new SemHandlers(ctx);
   },
@@ -106,6 +105,7 @@ class SemHandlers {
         apply: (bytes) => {
           writeSemSysctl(this.registry, bytes, 0, ctx.config.sem);
         },
+        writeAt: (data, pos) => writeSemSysctl(this.registry, data, pos, ctx.config.sem),
       },
     });
     if (ctx.tracer) this.decodeForTrace(ctx);

@@ -65,7 +65,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
     'm.toml:3: syscalls.emulte: unknown key (did you mean "emulate"?)',
   ]);
   t.same(messages("version = 1\nfoo = 1\n"), [
-    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
+    "m.toml:2: foo: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog, proc)",
   ]);
   t.same(messages("version = 1\n[sem]\nsemmax = 1\n"), [
     'm.toml:3: sem.semmax: unknown key (did you mean "semmsl"?)',
@@ -79,7 +79,7 @@ t.test("unknown keys at every level, with suggestions", async (t) => {
   ]);
   t.same(messages("version = 1\n[[ipc]]\npersist = \"\"\n"), ["m.toml:2: ipc: expected a table, got array"]);
   t.same(messages("version = 1\n[[extra]]\na = 1\n[[extra]]\n"), [
-    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
+    "m.toml:2: extra: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog, proc)",
   ]);
 });
 
@@ -207,6 +207,14 @@ t.test("paths and environment", async (t) => {
   t.equal(parse('version = 1\n[ipc]\nnamespace = "host"\n').ipc.namespace, "host");
 });
 
+t.test("[proc] views", async (t) => {
+  for (const v of ["auto", "fuse", "notify", "off"]) t.equal(parse(`version = 1\n[proc]\nviews = "${v}"\n`).proc.views, v);
+  t.same(messages('version = 1\n\n[proc]\nviews = "mount"\n'), ['m.toml:4: proc.views: expected "auto", "fuse", "notify" or "off", got "mount"']);
+  t.same(messages('version = 1\n[proc]\nviews = 1\n'), ["m.toml:3: proc.views: expected a string, got integer"]);
+  t.same(messages('version = 1\n[proc]\nview = "fuse"\n'), ['m.toml:3: proc.view: unknown key (did you mean "views"?)']);
+  t.match(describeManifest(parse('version = 1\n[proc]\nviews = "off"\n')), /proc: +views=off/);
+});
+
 t.test("[exec] trusted files and only_trusted", async (t) => {
   const h = "ab".repeat(32);
   const m = parse(
@@ -278,7 +286,7 @@ t.test("every problem is collected, earliest line first", async (t) => {
       "m.toml:3: sem.semmni: 0 out of range 1..32768 (IPCMNI)",
       'm.toml:5: syscalls.emulate[0]: unknown syscall "semopp" (did you mean "semop"?)',
       'm.toml:7: locks.mode: expected "exact" or "fast", got "x"',
-      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog)",
+      "m.toml:8: bogus: unknown key (expected one of: version, syscalls, filesystem, exec, env, sem, locks, process, ipc, watchdog, proc)",
     ],
   );
   t.equal(e, e.errors[0]);
@@ -399,6 +407,7 @@ t.test("defaults", async (t) => {
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
     watchdog: { stallMs: 0, action: "report" },
+    proc: { views: "auto" },
   });
   t.equal(d.syscalls.deny.size, 3);
   // A section only overrides what it names.
