@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { syscallName } from '../src/syscalls/table.js';
 import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult } from '../supervisor/index.js';
+import { learnCommand } from './learn.js';
 import { renderStats } from './report.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { describeManifest, manifestWarnings } from '../src/manifest/index.js';
@@ -137,6 +138,7 @@ await yargs(hideBin(process.argv))
     const command = [...((argv.command as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
     await run({ manifest: argv.manifest, trace: argv.trace, traceFile: argv.traceFile, stats: argv.stats, dumpState: argv.dumpState, command });
   })
+  .command(learnCommand)
   .command('manifest check <file>', 'validate a manifest and summarise it', (y) => y
     .positional('file', { type: 'string', demandOption: true })
     .option('bpf', { type: 'boolean', default: false, describe: 'also print the seccomp program' }),
@@ -149,7 +151,7 @@ await yargs(hideBin(process.argv))
     .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
     .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' }),
   async (argv) => { process.stdout.write(renderPs(await readState(argv.file, argv.pid))); })
-  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps')
+  .demandCommand(1, 'give a command: run, learn, manifest check, ipcs, ps')
   .strict()
   .version(pkg.version)
   .help()

@@ -32,6 +32,8 @@ export interface WorkerConfig {
   /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */
   exec: { trusted: Array<[string, string]>; onlyTrusted: boolean };
   trace: { fd: number; color: boolean } | null;
+  /** Record what the program opens, executes and uses (`sysvisor learn`). */
+  learn: boolean;
 }
 
 export interface SupervisorContext {
@@ -53,6 +55,8 @@ export interface Feature {
   onTimer?(): void;
   /** JSON-serialisable state for --dump-state. */
   snapshot?(): unknown;
+  /** What it holds now, by name (sets, semaphores, lock records): a learning run keeps the peaks. */
+  usage?(): Readonly<Record<string, number>>;
   /** The sandbox is over (every task gone): save what outlives it. Errors are reported, not thrown. */
   shutdown?(): void;
 }

@@ -9,11 +9,13 @@ import { Worker } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
+import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
 import { writeJsonFile } from './json-stream.js';
+import { LEARN_SYSCALLS } from './learn.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
@@ -42,6 +44,12 @@ export interface RunOptions {
    * reaped by the sandbox (the CLI does).
    */
   subreaper?: boolean;
+  /**
+   * Record what the program opens, executes and uses, for `sysvisor learn`
+   * (RunResult.learned). Every open, exec and directory change is notified:
+   * slower, never less safe.
+   */
+  learn?: boolean;
   /** Called with a message when the sandbox starts weaker than the manifest's default asks (no private IPC namespace). */
   warn?: (message: string) => void;
 }
@@ -61,6 +69,8 @@ export interface RunResult {
   launchError?: string;
   /** "private", or "host" and why: the kernel IPC namespace the program ran in. */
   ipcNamespace?: string;
+  /** With RunOptions.learn: what the run used. */
+  learned?: LearnedRun;
 }
 
 export class SandboxError extends Error {}
@@ -99,7 +109,8 @@ export class Sandbox {
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
     const restore = restoredSets(m);
-    const filter = sandboxFilter(m);
+    const learn = options.learn === true;
+    const filter = sandboxFilter(m, learn);
     const interpreterMissing = unpinnedInterpreter(m.exec);
     if (interpreterMissing !== null) throw new SandboxError(`${m.file}: ${interpreterMissing}`);
     const pins = { files: [...m.exec.trusted.keys()], onlyTrusted: m.exec.onlyTrusted };
@@ -150,15 +161,15 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
-        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, learn,
       });
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
       if (options.dumpState) writeJsonFile(options.dumpState, result.state);
       return {
         status: statusOf(code, signal), exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, ...await outputs(stdout, stderr),
+        syncWakeUp: result.syncWakeUp, ipcNamespace, ...(result.learned ? { learned: result.learned } : {}), ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -191,7 +202,7 @@ export class Sandbox {
     return fd;
   }
 
-  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
+  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; learned: LearnedRun | null }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const worker = new Worker(WORKER, { workerData: config });
@@ -205,7 +216,7 @@ export class Sandbox {
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, learned: msg.learned });
         } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.file === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
@@ -258,15 +269,24 @@ function reapOrphans(mine: ReadonlySet<number>): void {
 const REAP_RETRY_MS = 100;
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
-function notifiedNames(m: Manifest): string[] {
+function notifiedNames(m: Manifest, learn: boolean): string[] {
   const blocked = new Set([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
-  const all = [...m.syscalls.emulate, ...observedSyscalls(m.syscalls.emulate, m), ...conditionallyObserved(m.syscalls.emulate).keys()];
+  const all = [...m.syscalls.emulate, ...learnedOrObserved(m, learn), ...conditionallyObserved(m.syscalls.emulate).keys()];
   return [...new Set(all)].filter((n) => !blocked.has(n));
 }
 
-/** The seccomp program for a manifest: what it emulates, denies and kills, plus what the enabled features observe. */
-export function sandboxFilter(m: Manifest): Uint8Array {
-  return compileFilter(m, { notify: observedSyscalls(m.syscalls.emulate, m), notifyIf: conditionallyObserved(m.syscalls.emulate) });
+/**
+ * The seccomp program for a manifest: what it emulates, denies and kills,
+ * plus what the enabled features observe (and, learning, what is recorded).
+ */
+export function sandboxFilter(m: Manifest, learn = false): Uint8Array {
+  return compileFilter(m, { notify: learnedOrObserved(m, learn), notifyIf: conditionallyObserved(m.syscalls.emulate) });
+}
+
+/** What the features observe, plus LEARN_SYSCALLS in a learning run. */
+function learnedOrObserved(m: Manifest, learn: boolean): string[] {
+  const observed = observedSyscalls(m.syscalls.emulate, m);
+  return learn ? [...new Set([...observed, ...LEARN_SYSCALLS, 'rt_sigreturn'])] : observed;
 }
 
 /** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */

@@ -565,6 +565,11 @@ export class SemRegistry<T> {
       .map((s) => ({ id: s.id, index: s.index, ...this.semid64(s) }));
   }
 
+  /** Sets and semaphores in use. */
+  usage(): { sets: number; sems: number } {
+    return { sets: this.sets.size, sems: this.usedSems };
+  }
+
   /** The whole state as plain JSON data. */
   snapshot(): SemSnapshot {
     return {

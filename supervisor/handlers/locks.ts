@@ -204,6 +204,10 @@ class LockHandlers {
     this.execDeadline = performance.now() + EXEC_POLL_MS;
   }
 
+  usage(): Readonly<Record<string, number>> {
+    return { lockRecords: this.registry.records };
+  }
+
   snapshot(): unknown {
     if (this.execs.size > 0) this.settleExecs();
     this.prune();

@@ -125,6 +125,10 @@ class SemHandlers {
     return this.registry.snapshot();
   }
 
+  usage(): Readonly<Record<string, number>> {
+    return this.registry.usage();
+  }
+
   /** [ipc] persist: write the sets for the next run, atomically (a crash leaves the old file). */
   shutdown(): void {
     const file = this.ctx.config.persist.file;
