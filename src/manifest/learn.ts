@@ -93,10 +93,10 @@ function grantOf(path: string): { entry: string; why: string } {
   return { entry: path, why: "file" };
 }
 
-/** Drop entries beneath another entry of `keep` (or of `list` itself). */
-function uncovered(list: readonly string[], keep: readonly string[]): string[] {
+/** Drop entries at or beneath an entry of `stronger`, and beneath another entry of `list` itself. */
+function uncovered(list: readonly string[], stronger: readonly string[]): string[] {
   const all = [...new Set(list)].sort();
-  return all.filter((p) => !keep.some((k) => k !== p && within(p, k)) && !all.some((k) => k !== p && within(p, k)));
+  return all.filter((p) => !stronger.some((k) => within(p, k)) && !all.some((k) => k !== p && within(p, k)));
 }
 
 function collapse(grants: ReadonlyArray<{ entry: string; why: string }>, reasons: Map<string, string>): string[] {
