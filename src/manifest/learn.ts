@@ -160,6 +160,7 @@ export function learnPolicy(run: LearnedRun, base: Manifest, previous: Manifest 
 }
 
 const str = (s: string): string => JSON.stringify(s);
+const inlineTable = (entries: readonly string[]): string => (entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`);
 const SHOWN = 20;
 
 function listed(items: readonly string[], none = "none"): string {
@@ -197,7 +198,7 @@ export function renderLearned(p: LearnedPolicy, run: LearnedRun, base: Manifest,
     "# fcntl stays emulated (only its lock commands reach the supervisor); the other",
     "# emulable calls the run did not make are denied (ENOSYS) rather than passed to the host.",
     `emulate = [${p.emulate.map(str).join(", ")}]`,
-    `deny = { ${denied.join(", ")} }`,
+    `deny = ${inlineTable(denied)}`,
     `kill = [${p.kill.map(str).join(", ")}]`,
     "",
     "[filesystem]",
@@ -217,7 +218,7 @@ export function renderLearned(p: LearnedPolicy, run: LearnedRun, base: Manifest,
     "[env]",
     `inherit = ${base.env.inherit}`,
     ...(base.env.inherit ? [] : [`pass = [${base.env.pass.map(str).join(", ")}]`]),
-    `set = { ${Object.entries(base.env.set).map(([k, v]) => `${str(k)} = ${str(v)}`).join(", ")} }`,
+    `set = ${inlineTable(Object.entries(base.env.set).map(([k, v]) => `${str(k)} = ${str(v)}`))}`,
     "",
     "[sem]",
     `# Peak: ${run.sem.sets} sets, ${run.sem.sems} semaphores, ${run.sem.perSet} per set, ${run.sem.opsPerCall} ops per call;`,

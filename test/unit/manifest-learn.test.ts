@@ -129,3 +129,13 @@ t.test("--merge: union of paths and pins, the larger of each limit", async (t) =
   t.same(m.syscalls.emulate, ["semget", "fcntl", "flock"], "calls used by either run");
   t.notOk(m.syscalls.deny.has("flock"), "a call the first run denied is emulated once another run used it");
 });
+
+t.test("a base with its own env, ipc and lock mode carries them over", async (t) => {
+  const own = parse('version = 1\n[syscalls]\ndeny = {}\n[env]\ninherit = false\npass = ["PATH"]\nset = { LANG = "C" }\n[locks]\nmode = "fast"\n[ipc]\nnamespace = "host"\n');
+  const r = run();
+  const m = parse(renderLearned(learnPolicy(r, own, null), r, own, { command: ["prog"], status: 0, mergedWith: null }));
+  t.same(m.env, own.env);
+  t.same(m.ipc, own.ipc);
+  t.equal(m.locks.mode, "fast");
+  t.same([...m.syscalls.deny.keys()], ["semget", "semop", "semtimedop", "semctl", "flock"], "only the unused emulable calls: the base denies nothing");
+});
