@@ -9,6 +9,7 @@ import { syscallName } from '../src/syscalls/table.js';
 import {
   builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult, type StallReport,
 } from '../supervisor/index.js';
+import { learnCommand } from './learn.js';
 import { renderStats } from './report.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { describeManifest, manifestWarnings } from '../src/manifest/index.js';
@@ -230,6 +231,7 @@ await yargs(hideBin(process.argv))
     const command = [...((argv.command as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
     await run({ manifest: argv.manifest, trace: argv.trace, traceFile: argv.traceFile, stats: argv.stats, dumpState: argv.dumpState, command });
   })
+  .command(learnCommand)
   .command('manifest check <file>', 'validate a manifest and summarise it', (y) => y
     .positional('file', { type: 'string', demandOption: true })
     .option('bpf', { type: 'boolean', default: false, describe: 'also print the seccomp program' }),
@@ -247,7 +249,7 @@ await yargs(hideBin(process.argv))
     .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' })
     .option('format', { choices: ['text', 'json', 'dot'] as const, default: 'text' as const, describe: 'text for a terminal, JSON (docs/WAITS.md), DOT for Graphviz' }),
   async (argv) => { process.stdout.write(waits(await readState(argv.file, argv.pid), argv.format)); })
-  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps, waits')
+  .demandCommand(1, 'give a command: run, learn, manifest check, ipcs, ps, waits')
   .strict()
   .version(pkg.version)
   .help()

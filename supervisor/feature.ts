@@ -38,6 +38,8 @@ export interface WorkerConfig {
   watchdog: WatchdogConfig;
   /** The [proc] views mounted in the sandbox: our /dev/fuse fd of each, and the st_dev of the mounts ("major:minor"). */
   views: { mounted: Array<{ fd: number; path: string; mode: number }>; devices: string[] };
+  /** Record what the program opens, executes and uses (`sysvisor learn`). */
+  learn: boolean;
 }
 
 export interface SupervisorContext {
@@ -59,6 +61,8 @@ export interface Feature {
   onTimer?(): void;
   /** JSON-serialisable state for --dump-state. */
   snapshot?(): unknown;
+  /** What it holds now, by name (sets, semaphores, lock records): a learning run keeps the peaks. */
+  usage?(): Readonly<Record<string, number>>;
   /** The sandbox is over (every task gone): save what outlives it. Errors are reported, not thrown. */
   shutdown?(): void;
 }

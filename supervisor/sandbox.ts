@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
+import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
 import { syscallNumber } from '../src/syscalls/table.js';
@@ -15,6 +16,7 @@ import type { WorkerConfig } from './feature.js';
 import { conditionallyObserved, observedSyscalls } from './features.js';
 import { unpinnedInterpreter } from './handlers/exec.js';
 import { writeJson } from './json-stream.js';
+import { LEARN_SYSCALLS } from './learn.js';
 import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
@@ -46,6 +48,12 @@ export interface RunOptions {
    * reaped by the sandbox (the CLI does).
    */
   subreaper?: boolean;
+  /**
+   * Record what the program opens, executes and uses, for `sysvisor learn`
+   * (RunResult.learned). Every open, exec and directory change is notified:
+   * slower, never less safe.
+   */
+  learn?: boolean;
   /** Called with a message when the sandbox starts weaker than the manifest's default asks (no private IPC namespace). */
   warn?: (message: string) => void;
   /** [watchdog]: called once per deadlock or stall (default: the report, plain, on stderr). */
@@ -76,6 +84,8 @@ export interface RunResult {
   procViews?: string;
   /** FUSE requests the views answered. */
   viewRequests?: number;
+  /** With RunOptions.learn: what the run used. */
+  learned?: LearnedRun;
 }
 
 export class SandboxError extends Error {}
@@ -138,15 +148,16 @@ export class Sandbox {
     const interpreterMissing = unpinnedInterpreter(asked.exec);
     if (interpreterMissing !== null) throw new SandboxError(`${asked.file}: ${interpreterMissing}`);
     const pins = { files: [...asked.exec.trusted.keys()], onlyTrusted: asked.exec.onlyTrusted };
+    const learn = options.learn === true;
     const plan = planViews(asked);
     if (plan.kind === 'error') throw new SandboxError(plan.message);
     const viewFds = plan.kind === 'fuse' ? plan.fds : [];
     const notifying = withViews(asked, 'notify');
     const m = plan.kind === 'fuse' ? withViews(asked, 'fuse') : plan.kind === 'off' ? withViews(asked, 'off') : notifying;
-    const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying) : null;
+    const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying, learn) : null;
     let config: string;
     try {
-      config = launcherConfig(sandboxFilter(m), landlockRules(m.filesystem, pins), m.ipc.namespace, launcherViews(plan), fallback);
+      config = launcherConfig(sandboxFilter(m, learn), landlockRules(m.filesystem, pins), m.ipc.namespace, launcherViews(plan), fallback);
     } catch (err) {
       closeViews(viewFds);
       throw err;
@@ -202,8 +213,8 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startWorker({
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
-        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted,
+        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted, learn,
         watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
       }, options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)));
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
@@ -219,7 +230,7 @@ export class Sandbox {
       return {
         status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED, exitCode: code, signal, stats: result.stats, state: result.state,
         syncWakeUp: result.syncWakeUp, ipcNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
-        viewRequests: result.viewRequests, ...stalled, ...await outputs(stdout, stderr),
+        viewRequests: result.viewRequests, ...stalled, ...(result.learned ? { learned: result.learned } : {}), ...await outputs(stdout, stderr),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -258,7 +269,7 @@ export class Sandbox {
 
   private startWorker(
     config: WorkerConfig, onStall: (r: StallReport) => void,
-  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number }> {
+  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number; learned: LearnedRun | null }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const worker = new Worker(WORKER, { workerData: config });
@@ -273,7 +284,7 @@ export class Sandbox {
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled, viewRequests: msg.viewRequests });
+          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled, viewRequests: msg.viewRequests, learned: msg.learned });
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
           onStall(msg.report);
@@ -330,15 +341,18 @@ function reapOrphans(mine: ReadonlySet<number>): void {
 const REAP_RETRY_MS = 100;
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
-function notifiedNames(m: Manifest): string[] {
+function notifiedNames(m: Manifest, learn: boolean): string[] {
   const blocked = new Set([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
-  const all = [...m.syscalls.emulate, ...observedSyscalls(m.syscalls.emulate, m), ...conditionallyObserved(m.syscalls.emulate).keys()];
+  const all = [...m.syscalls.emulate, ...learnedOrObserved(m, learn), ...conditionallyObserved(m.syscalls.emulate).keys()];
   return [...new Set(all)].filter((n) => !blocked.has(n));
 }
 
-/** The seccomp program for a manifest: what it emulates, denies and kills, plus what the enabled features observe. */
-export function sandboxFilter(m: Manifest): Uint8Array {
-  return compileFilter(m, { notify: [...observedSyscalls(m.syscalls.emulate, m), ...testNotified()], notifyIf: conditionallyObserved(m.syscalls.emulate) });
+/**
+ * The seccomp program for a manifest: what it emulates, denies and kills,
+ * plus what the enabled features observe (and, learning, what is recorded).
+ */
+export function sandboxFilter(m: Manifest, learn = false): Uint8Array {
+  return compileFilter(m, { notify: [...learnedOrObserved(m, learn), ...testNotified()], notifyIf: conditionallyObserved(m.syscalls.emulate) });
 }
 
 /** Test hook: SYSVISOR_TEST_NOTIFY=name makes the filter notify a syscall no feature handles, to drive the loop's no-handler answer (ENOSYS) end to end. */
@@ -354,6 +368,11 @@ function slotFor(what: string, path: string): FileSlot {
   } catch (err) {
     throw new SandboxError(`${what}: ${(err as Error).message}`);
   }
+}
+
+function learnedOrObserved(m: Manifest, learn: boolean): string[] {
+  const observed = observedSyscalls(m.syscalls.emulate, m);
+  return learn ? [...new Set([...observed, ...LEARN_SYSCALLS, 'rt_sigreturn'])] : observed;
 }
 
 /** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */

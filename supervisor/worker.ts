@@ -2,6 +2,7 @@
 // feature's state. It blocks in epoll_wait, so the main thread talks to it
 // through an eventfd (to wake it) plus the message port, read synchronously.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
 import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
@@ -16,6 +17,7 @@ import { NativeRule } from './native-rules.js';
 import { TargetMemory } from './memory.js';
 import { ProcFuse } from './proc-fuse.js';
 import { ProcessTable } from './processes.js';
+import { LearnRecorder } from './learn.js';
 import { writeSlot, type FileSlot } from './safe-file.js';
 import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
@@ -26,7 +28,7 @@ export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
   | { type: 'stall'; report: StallReport }
-  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number };
+  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
 
 const config = workerData as WorkerConfig;
 const port = parentPort!;
@@ -98,6 +100,9 @@ for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind
 const views = new ProcFuse(loop, config.views.mounted, files);
 // After the features: the syscalls they set a restart policy for are not made transparent.
 blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
+// After the features: it wraps the handlers they installed, and observes for the tracer.
+const recorder = config.learn ? new LearnRecorder(ctx, features, tracer) : null;
+if (recorder) loop.observer = recorder;
 // Test hook: the handler of one syscall throws, to drive the fault path end to end.
 const fault = process.env.SYSVISOR_TEST_FAULT;
 if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(syscallNumber(fault)!) !== undefined) {
@@ -147,4 +152,4 @@ for (const f of features) f.shutdown?.();
 const final = state();
 loop.close();
 close(config.listenerFd);
-port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests } satisfies WorkerMessage);
+port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);

@@ -582,6 +582,11 @@ export class SemRegistry<T> {
     for (const set of this.sets.values()) set.users.delete(pid);
   }
 
+  /** Sets and semaphores in use. */
+  usage(): { sets: number; sems: number } {
+    return { sets: this.sets.size, sems: this.usedSems };
+  }
+
   /** The whole state as plain JSON data; `info` adds what the supervisor knows of each sleeper. */
   snapshot(info?: (w: SemWaiter<T>) => SemWaiterInfo | null): SemSnapshot {
     return {

@@ -222,6 +222,10 @@ class LockHandlers {
     this.execDeadline = performance.now() + EXEC_POLL_MS;
   }
 
+  usage(): Readonly<Record<string, number>> {
+    return { lockRecords: this.registry.records };
+  }
+
   /**
    * The registry's state, each blocked request with its thread and since when
    * it waits; a description some request waits on lists the processes

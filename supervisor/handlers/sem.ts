@@ -132,6 +132,10 @@ class SemHandlers {
     });
   }
 
+  usage(): Readonly<Record<string, number>> {
+    return this.registry.usage();
+  }
+
   /** [ipc] persist: write the sets for the next run, atomically and durably (a crash leaves the old file or the new one). */
   shutdown(): void {
     const slot = this.ctx.config.persist.slot;
