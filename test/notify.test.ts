@@ -1,7 +1,8 @@
 // What the supervisor is asked about, and what its native step decides
 // without JavaScript (supervisor/native-rules.ts): fcntl is notified only for
-// the lock commands (BPF), opens of ordinary files and closes while no lock is
-// held are answered in C, an open of a served /proc file and a close while the
+// the lock commands (BPF), opens of ordinary files (with [proc] views =
+// "notify"; "fuse" notifies no open at all) and closes while no lock is held
+// are answered in C, an open of a served /proc file and a close while the
 // process holds a POSIX lock reach the handlers. The program's output is the
 // kernel's in every case.
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +23,12 @@ const scratch = (t: { teardown(fn: () => void): void }): string => {
   return dir;
 };
 
+/** The open family notified: the views served by the supervisor's answer to open, not by FUSE mounts. */
+const notifying = () => {
+  const p = policy();
+  return { ...p, proc: { views: 'notify' as const } };
+};
+
 const row = (stats: readonly SyscallStats[], name: string): SyscallStats =>
   stats.find((s) => s.nr === syscallNumber(name)) ?? { nr: syscallNumber(name)!, count: 0, native: 0, p50us: 0, p99us: 0, maxus: 0 };
 
@@ -29,7 +36,7 @@ t.test('exact lock mode: only lock commands, served files and closes that matter
   const native = await exec(`${C_BIN}notify_scope`, [], { cwd: scratch(t) });
   t.equal(native.status, 0, native.stderr);
   t.match(native.stdout, /\ndone\n$/);
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: policy(), stdio: 'pipe', cwd: scratch(t) });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: scratch(t) });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.equal(String(r.stdout), native.stdout, 'the kernel\'s output');
 
@@ -42,6 +49,15 @@ t.test('exact lock mode: only lock commands, served files and closes that matter
   const close = row(r.stats, 'close');
   t.ok(close.native >= ROUNDS, `closes with no lock held answered in C (${close.native})`);
   t.ok(close.count - close.native >= LOCKED_CLOSES, `closes while a POSIX lock is held reached the handler (${close.count - close.native})`);
+});
+
+t.test('[proc] views = "fuse": no open is notified', { skip: process.getuid?.() === 0 ? false : 'FUSE views need root (CAP_SYS_ADMIN)' }, async (t) => {
+  const p = policy();
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: { ...p, proc: { views: 'fuse' } }, stdio: 'pipe', cwd: scratch(t) });
+  t.equal(r.status, 0, String(r.stderr ?? ''));
+  t.match(String(r.stdout), /\/proc\/locks opens: yes\n/);
+  t.equal(row(r.stats, 'openat').count, 0);
+  t.ok(row(r.stats, 'close').native >= ROUNDS, 'closes with no lock held still answered in C');
 });
 
 t.test('fast lock mode: close is not notified at all', async (t) => {
@@ -57,7 +73,7 @@ t.test('--trace sees every notified call: nothing is decided in C', async (t) =>
   const dir = scratch(t);
   const fd = openSync(join(dir, 'trace'), 'w');
   t.teardown(() => closeSync(fd));
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: policy(), stdio: 'pipe', cwd: dir, trace: { fd, color: false } });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: dir, trace: { fd, color: false } });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.match(readFileSync(join(dir, 'trace'), 'utf8'), /openat\(AT_FDCWD, "\/dev\/null"/);
   t.equal(r.stats.reduce((sum, s) => sum + s.native, 0), 0);
