@@ -62,7 +62,9 @@ function describes(t: Test, f: string, m: Manifest): void {
   else for (const k of ["read", "write", "exec"] as const) states(`filesystem ${k}`, `${k} ${list(m.filesystem[k])}`);
   t.equal(text.includes("nothing else may be executed"), m.exec.onlyTrusted, `${f}: the description states only_trusted`);
   states("the [sem] limits", `semmsl=${m.sem.semmsl} semmns=${m.sem.semmns} semopm=${m.sem.semopm} semmni=${m.sem.semmni}`);
-  states("the [locks] settings", `mode=${m.locks.mode} max=${m.locks.max}`);
+  states("the [locks] settings", `mode=${m.locks.mode} host=${m.locks.host} max=${m.locks.max}`);
+  states("the [proc] views", `views=${m.proc.views}`);
+  states("the watchdog", m.watchdog.stallMs === 0 ? "watchdog:   off" : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`);
   states("the [process] limit", `process:    max=${m.process.max}`);
   states("the IPC namespace", `namespace=${m.ipc.namespace}`);
 }
