@@ -86,6 +86,8 @@ export class NotificationLoop {
   private readonly handlers: (Handler | undefined)[] = new Array(512);
   private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array(512);
   private readonly fdCallbacks = new Map<number, FdCallback>();
+  /** Watched fds whose events are requests (see watchRequests). */
+  private readonly requestFds = new Set<number>();
   private readonly epfd: number;
   private readonly recvBuf: NativeBuffer;
   private readonly sendBuf: NativeBuffer;
@@ -203,12 +205,22 @@ export class NotificationLoop {
   }
 
   /** Watch another fd (a pidfd, a timerfd) in the same epoll set. */
+  /**
+   * Watch an fd that carries the program's requests (a FUSE view), served
+   * like notifications: after the batch's other events.
+   */
+  watchRequests(fd: number, callback: FdCallback): void {
+    this.requestFds.add(fd);
+    this.watchFd(fd, callback);
+  }
+
   watchFd(fd: number, callback: FdCallback): void {
     this.fdCallbacks.set(fd, callback);
     this.watch(fd, EPOLL.IN);
   }
 
   unwatchFd(fd: number): void {
+    this.requestFds.delete(fd);
     if (this.fdCallbacks.delete(fd)) epollCtl(this.epfd, EPOLL.CTL_DEL, fd, null);
   }
 
@@ -258,14 +270,23 @@ export class NotificationLoop {
         if (received === -ENOENT || received === -EINTR) continue; // the task died or was interrupted before we got it
         throw new Error(`SECCOMP_IOCTL_NOTIF_RECV: errno ${-received}`);
       }
-      // Other fds first: a process's exit (pidfd) must be applied before a
-      // notification from the parent that already reaped it (wait, then semctl).
+      // Events first: a process's exit (pidfd) must be applied before a
+      // request from the parent that already reaped it (wait, then semctl;
+      // wait, then read /proc/locks through a FUSE view): requests after.
       let listenerMask = 0;
+      let requests = 0;
       for (let i = 0; i < n; i++) {
         const mask = ev.getUint32(i * EPOLL_EVENT_SIZE, true);
         const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + 4, true);
         if (fd === this.listener) listenerMask = mask;
+        else if (this.requestFds.has(fd)) requests++;
         else this.fdCallbacks.get(fd)?.(mask);
+      }
+      for (let i = 0; requests > 0 && i < n; i++) {
+        const fd = ev.getUint32(i * EPOLL_EVENT_SIZE + 4, true);
+        if (!this.requestFds.has(fd)) continue;
+        requests--;
+        this.fdCallbacks.get(fd)?.(ev.getUint32(i * EPOLL_EVENT_SIZE, true));
       }
       if (listenerMask & EPOLL.IN) this.receive();
       else if (listenerMask & (EPOLL.HUP | EPOLL.ERR)) this.listenerClosed();

@@ -41,7 +41,7 @@ export class ProcFuse {
       const file = files.file(v.path);
       if (file === undefined) throw new Error(`[proc] view ${v.path} is mounted but no feature serves it`);
       const server = new SingleFileServer(served(file), v.mode, now);
-      loop.watchFd(v.fd, () => this.serve(v.fd, server));
+      loop.watchRequests(v.fd, () => this.serve(v.fd, server));
     }
   }
 
