@@ -1,159 +1,45 @@
 #!/usr/bin/env node
-// The sysvisor command line: thin over supervisor/ (yargs for parsing,
-// chalk for colour; chalk honours NO_COLOR/FORCE_COLOR and non-TTY output).
-import { existsSync, openSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Chalk } from 'chalk';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
-import { syscallName } from '../src/syscalls/table.js';
-import { builtinManifest, loadManifest, ManifestError, Sandbox, SandboxError, sandboxFilter, type Manifest, type RunResult } from '../supervisor/index.js';
-import { renderStats } from './report.js';
-import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
-import { describeManifest } from '../src/manifest/index.js';
-import { disassemble } from '../src/bpf/interp.js';
-import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
+// The sysvisor command line: thin over supervisor/. A command's code is
+// imported only when that command runs: `--help` and `--version` load
+// neither the supervisor nor koffi nor the manifest reader.
+import { readFileSync } from 'node:fs';
+import { parseCommandLine, pidOption, UsageError, type CommandLine } from './args.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-const noColor = 'NO_COLOR' in process.env && process.env.NO_COLOR !== '';
-const errColor = new Chalk({ level: !noColor && process.stderr.isTTY ? 1 : 0 });
-
-/** Exit status for failures of sysvisor itself (as env(1)/docker use 125). */
-const EXIT_SUPERVISOR = 125;
-const EXIT_USAGE = 2;
-
-function fail(message: string, status: number): never {
-  process.stderr.write(`${errColor.red('sysvisor:')} ${message}\n`);
-  process.exit(status);
-}
-
-function readManifest(file: string | undefined): Manifest {
+/** The parsed command line, or why it cannot run. */
+function commandLine(): CommandLine | UsageError {
   try {
-    return file === undefined ? builtinManifest() : loadManifest(file);
+    const line = parseCommandLine(process.argv.slice(2));
+    if (line.kind === 'command') pidOption(line.values.pid);
+    return line;
   } catch (err) {
-    if (err instanceof ManifestError) fail(err.message, EXIT_USAGE);
-    const e = err as NodeJS.ErrnoException;
-    if (e.code) fail(`cannot read manifest ${file}: ${e.message}`, EXIT_USAGE);
+    if (err instanceof UsageError) return err;
     throw err;
   }
 }
 
-async function run(argv: { manifest?: string; trace: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
-  if (argv.command.length === 0) fail('nothing to run: give a command after --, e.g. `sysvisor run -- /bin/true`', EXIT_USAGE);
-  const manifest = readManifest(argv.manifest);
-  let trace: { fd: number; color: boolean } | undefined;
-  if (argv.trace || argv.traceFile) {
-    if (argv.traceFile) {
-      try {
-        trace = { fd: openSync(argv.traceFile, 'w'), color: false };
-      } catch (err) {
-        fail(`cannot open trace file ${argv.traceFile}: ${(err as Error).message}`, EXIT_USAGE);
-      }
-    } else {
-      trace = { fd: 2, color: !noColor && process.stderr.isTTY === true };
-    }
-  }
-  const [cmd, ...args] = argv.command;
-  const sandbox = new Sandbox();
-  const dumpFile = argv.dumpState ?? liveDumpPath(process.pid);
-  const onUsr1 = () => {
-    sandbox.dumpState(dumpFile).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
-  };
-  process.on('SIGUSR1', onUsr1);
-  let result: RunResult;
-  try {
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: argv.dumpState, forwardSignals: true, subreaper: true,
-      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`) });
-  } catch (err) {
-    if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
-    throw err;
-  } finally {
-    process.off('SIGUSR1', onUsr1);
-  }
-  if (result.launchError) fail(`cannot start ${cmd}: ${result.launchError}`, EXIT_SUPERVISOR);
-  if (result.signal === 'SIGSYS') {
-    process.stderr.write(`${errColor.red('sysvisor:')} ${cmd} was killed by SIGSYS: it made a syscall the policy forbids `
-      + `(a 32-bit int 0x80 or x32 syscall, or one listed under syscalls.kill)\n`);
-  } else if (result.signal) {
-    process.stderr.write(`${errColor.yellow('sysvisor:')} ${cmd} was killed by ${result.signal}\n`);
-  }
-  const refused = refusedExecsSummary(result.state);
-  if (refused) process.stderr.write(`${errColor.red('sysvisor:')} ${refused}\n`);
-  if (argv.stats) process.stderr.write(renderStats(result, errColor, syscallName));
-  process.exitCode = result.status;
+async function usageError(message: string): Promise<void> {
+  const { EXIT_USAGE, fail } = await import('./common.js');
+  fail(`${message}\nrun \`sysvisor --help\` for usage`, EXIT_USAGE);
 }
 
-/** Where a running sandbox without --dump-state writes its state on SIGUSR1. */
-function liveDumpPath(pid: number): string {
-  return join(tmpdir(), `sysvisor-${pid}.json`);
-}
+const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
-/** Read a state dump: from a file, or by asking a running sandbox (SIGUSR1) for a fresh one. */
-async function readState(file: string | undefined, pid: number | undefined): Promise<StateDump> {
-  let path = file;
-  if (pid !== undefined) {
-    path ??= liveDumpPath(pid);
-    const before = existsSync(path) ? statSync(path).mtimeMs : 0;
-    try {
-      process.kill(pid, 'SIGUSR1');
-    } catch (err) {
-      fail(`cannot signal sysvisor process ${pid}: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    for (let i = 0; i < 100 && (!existsSync(path) || statSync(path).mtimeMs === before); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!existsSync(path) || statSync(path).mtimeMs === before) fail(`sysvisor process ${pid} wrote no state to ${path} (is it a sysvisor run?)`, EXIT_SUPERVISOR);
-  }
-  if (path === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run`', EXIT_USAGE);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    fail(`cannot read state ${path}: ${(err as Error).message}`, EXIT_USAGE);
-  }
-  if (!isStateDump(parsed)) fail(`${path} is not a sysvisor state dump`, EXIT_USAGE);
-  return parsed;
+const line = commandLine();
+if (line instanceof UsageError) {
+  await usageError(line.message);
+} else if (line.kind === 'help') {
+  process.stdout.write(line.text);
+} else if (line.kind === 'version') {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  process.stdout.write(`${pkg.version}\n`);
+} else if (line.name === 'run') {
+  const { run } = await import('./run.js');
+  const v = line.values;
+  await run({ manifest: str(v.manifest), trace: v.trace === true, traceFile: str(v['trace-file']), stats: v.stats === true, dumpState: str(v['dump-state']), command: line.positionals });
+} else if (line.name === 'manifest check') {
+  const { check } = await import('./manifest.js');
+  check({ file: line.positionals[0], bpf: line.values.bpf === true });
+} else {
+  const { ipcs, ps } = await import('./state.js');
+  await (line.name === 'ipcs' ? ipcs : ps)(line.positionals[0], pidOption(line.values.pid));
 }
-
-function check(argv: { file: string; bpf: boolean }) {
-  const manifest = readManifest(argv.file);
-  process.stdout.write(`${argv.file}: ok\n${describeManifest(manifest)}\n`);
-  if (argv.bpf) process.stdout.write(disassemble(sandboxFilter(manifest)) + '\n');
-}
-
-await yargs(hideBin(process.argv))
-  .scriptName('sysvisor')
-  .usage('$0 <command>\n\nRun unmodified Linux programs with System V semaphores, file locks and the process lifecycle emulated by a seccomp supervisor.')
-  .command('run [command..]', 'run a program under the supervisor', (y) => y
-    .usage('$0 run [-m manifest.toml] [--trace] [--stats] -- program [args...]')
-    .option('manifest', { alias: 'm', type: 'string', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' })
-    .option('trace', { type: 'boolean', default: false, describe: 'print every notified syscall with decoded arguments and result to stderr' })
-    .option('trace-file', { type: 'string', describe: 'write the trace to this file instead of stderr' })
-    .option('stats', { type: 'boolean', default: false, describe: 'print counts and p50/p99 service latency per syscall at exit' })
-    .option('dump-state', { type: 'string', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: $TMPDIR/sysvisor-PID.json)' })
-    .positional('command', { type: 'string', array: true, describe: 'program and arguments (after --)' })
-    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false }),
-  async (argv) => {
-    const command = [...((argv.command as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
-    await run({ manifest: argv.manifest, trace: argv.trace, traceFile: argv.traceFile, stats: argv.stats, dumpState: argv.dumpState, command });
-  })
-  .command('manifest check <file>', 'validate a manifest and summarise it', (y) => y
-    .positional('file', { type: 'string', demandOption: true })
-    .option('bpf', { type: 'boolean', default: false, describe: 'also print the seccomp program' }),
-  (argv) => check({ file: argv.file as string, bpf: argv.bpf }))
-  .command('ipcs [file]', 'show the semaphores of a running sandbox (--pid) or of a state dump', (y) => y
-    .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
-    .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run` (it dumps its state on SIGUSR1)' }),
-  async (argv) => { process.stdout.write(renderIpcs(await readState(argv.file, argv.pid))); })
-  .command('ps [file]', 'show the process tree of a running sandbox (--pid) or of a state dump, with what each holds', (y) => y
-    .positional('file', { type: 'string', describe: 'state dump written by --dump-state' })
-    .option('pid', { type: 'number', describe: 'pid of a running `sysvisor run`' }),
-  async (argv) => { process.stdout.write(renderPs(await readState(argv.file, argv.pid))); })
-  .demandCommand(1, 'give a command: run, manifest check, ipcs, ps')
-  .strict()
-  .version(pkg.version)
-  .help()
-  .fail((msg, err) => {
-    if (err) throw err;
-    fail(`${msg}\nrun \`sysvisor --help\` for usage`, EXIT_USAGE);
-  })
-  .parseAsync();

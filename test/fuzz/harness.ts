@@ -17,7 +17,7 @@ import { readStat } from '../../supervisor/processes.js';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FUZZ_DIR = join(ROOT, 'test', 'fuzz');
 export const SEMFUZZ = join(FUZZ_DIR, 'build', 'semfuzz');
-export const CLI = join(ROOT, 'dist', 'bin', 'sysvisor.js');
+export const CLI = join(ROOT, 'dist', 'bundle', 'sysvisor.js');
 
 /** Build the fuzz target when it is missing or older than its sources. */
 export function ensureBuilt(): void {
