@@ -1,11 +1,12 @@
 // Sandbox: spawn the launcher, hand it the filter and Landlock rules, take
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
-// worker thread until every sandboxed task is gone.
+// worker thread until every sandboxed task is gone. The thread starts while
+// the launcher does, and stays for the process's next sandbox.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, SHARE_ENV, Worker, type MessagePort } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
@@ -17,7 +18,7 @@ import {
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { listProcesses } from './processes.js';
-import type { ControlMessage, WorkerMessage } from './worker.js';
+import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
 const WORKER = new URL('./worker.js', import.meta.url);
@@ -64,7 +65,8 @@ export interface RunResult {
 export class SandboxError extends Error {}
 
 export class Sandbox {
-  private worker: Worker | null = null;
+  /** The channel to the loop's thread while a sandbox runs. */
+  private port: MessagePort | null = null;
   private controlFd = -1;
   /** Dumps asked for and not written yet, in order. */
   private readonly dumps: Array<{ file: string; resolve: () => void; reject: (e: Error) => void }> = [];
@@ -95,6 +97,15 @@ export class Sandbox {
   }
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+    const thread = LoopThread.take();
+    try {
+      return await this.launch(thread, cmd, args, options);
+    } finally {
+      thread.release();
+    }
+  }
+
+  private async launch(thread: LoopThread, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
     const restore = restoredSets(m);
     const filter = sandboxFilter(m);
@@ -144,7 +155,7 @@ export class Sandbox {
           : started ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
-      const finished = this.startWorker({
+      const finished = this.startLoop(thread, {
         listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(m), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { file: m.ipc.persist, restore }, locks: { ...m.locks }, process: { ...m.process },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null,
       });
@@ -164,7 +175,8 @@ export class Sandbox {
       this.queued.length = 0;
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
-      this.worker = null;
+      this.port?.close();
+      this.port = null;
     }
   }
 
@@ -186,20 +198,23 @@ export class Sandbox {
     return fd;
   }
 
-  private startWorker(config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
+  private startLoop(thread: LoopThread, config: WorkerConfig): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
-    const worker = new Worker(WORKER, { workerData: config });
-    this.worker = worker;
+    const { port1, port2 } = new MessageChannel();
+    thread.worker.postMessage({ type: 'start', config, port: port2 } satisfies StartMessage, [port2]);
+    thread.busy = true;
+    this.port = port1;
     return new Promise((resolve, reject) => {
       let syncWakeUp = false;
       let done = false;
-      worker.on('message', (msg: WorkerMessage) => {
+      port1.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'ready') {
           syncWakeUp = msg.syncWakeUp;
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
+          thread.busy = false;
           resolve({ stats: msg.stats, state: msg.state, syncWakeUp });
         } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.file === msg.file);
@@ -208,26 +223,21 @@ export class Sandbox {
           else d?.resolve();
         }
       });
-      worker.on('error', (err) => {
+      thread.whenLost((err) => {
+        if (done) return;
         // Fail closed: with the listener gone, notified syscalls return ENOSYS instead of reaching the host.
         close(config.listenerFd);
-        reject(new SandboxError(`supervisor loop failed: ${err.stack ?? err.message}`));
-      });
-      worker.on('exit', (code) => {
-        if (!done) {
-          close(config.listenerFd);
-          reject(new SandboxError(`supervisor loop exited (code ${code}) before the sandbox finished`));
-        }
+        reject(err);
       });
     });
   }
 
   private control(msg: ControlMessage): void {
-    if (!this.worker || this.controlFd < 0) {
+    if (!this.port || this.controlFd < 0) {
       this.queued.push(msg);
       return;
     }
-    this.worker.postMessage(msg);
+    this.port.postMessage(msg);
     const one = allocNative(8);
     one.view.setUint32(0, 1, true);
     write(this.controlFd, one.ptr, 8);
@@ -236,6 +246,59 @@ export class Sandbox {
   private async writeFinalState(file: string, state: unknown): Promise<void> {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(state, null, 2) + '\n');
+  }
+}
+
+/**
+ * The loop's thread. Starting one (a Node isolate, then the supervisor's
+ * modules and koffi) is most of a sandbox's start-up: a run takes its thread
+ * before it spawns the launcher, so both start at once, and leaves it idle for
+ * the process's next run. An idle thread is unreferenced: it never keeps the
+ * process alive. It shares process.env, as the main thread sees it.
+ */
+class LoopThread {
+  private static idle: LoopThread | null = null;
+  readonly worker = new Worker(WORKER, { env: SHARE_ENV });
+  /** Between the start of a sandbox's loop and its end. */
+  busy = false;
+  /** Why the thread is gone, once it is. */
+  private lost: SandboxError | null = null;
+  private onLost: ((err: SandboxError) => void) | null = null;
+
+  private constructor() {
+    this.worker.on('error', (err) => this.gone(new SandboxError(`supervisor loop failed: ${err.stack ?? err.message}`)));
+    this.worker.on('exit', (code) => this.gone(new SandboxError(`supervisor loop exited (code ${code}) before the sandbox finished`)));
+  }
+
+  static take(): LoopThread {
+    const thread = LoopThread.idle ?? new LoopThread();
+    LoopThread.idle = null;
+    thread.worker.ref();
+    return thread;
+  }
+
+  /** Call `onLost` when the thread fails or exits (at once if it already has). */
+  whenLost(onLost: (err: SandboxError) => void): void {
+    if (this.lost) onLost(this.lost);
+    else this.onLost = onLost;
+  }
+
+  /** The run is over: keep the thread for the next one, unless it is gone, still looping, or one is kept already. */
+  release(): void {
+    this.onLost = null;
+    if (this.lost === null && !this.busy && LoopThread.idle === null) {
+      this.worker.unref();
+      LoopThread.idle = this;
+    } else {
+      void this.worker.terminate();
+    }
+  }
+
+  private gone(err: SandboxError): void {
+    if (LoopThread.idle === this) LoopThread.idle = null;
+    if (this.lost !== null) return;
+    this.lost = err;
+    this.onLost?.(err);
   }
 }
 
