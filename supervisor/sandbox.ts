@@ -17,7 +17,7 @@ import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
-import { listProcesses } from './processes.js';
+import { listProcesses, readStat } from './processes.js';
 import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
@@ -309,9 +309,25 @@ class LoopThread {
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
   const info = allocNative(128);
-  for (const p of listProcesses()) {
-    if (p.state === 'Z' && p.ppid === process.pid && !mine.has(p.pid)) waitid(P_PID, p.pid, info.ptr, WEXITED | WNOHANG);
+  for (const pid of ourChildren()) {
+    if (!mine.has(pid) && readStat(pid)?.state === 'Z') waitid(P_PID, pid, info.ptr, WEXITED | WNOHANG);
   }
+}
+
+/**
+ * This process's children. Orphans are reparented to the thread group leader,
+ * so its /proc children list (CONFIG_PROC_CHILDREN) has them all: one read
+ * instead of a stat of every process on the machine, which only kernels
+ * without that file pay.
+ */
+function ourChildren(): number[] {
+  let list: string;
+  try {
+    list = readFileSync(`/proc/self/task/${process.pid}/children`, 'latin1');
+  } catch {
+    return listProcesses().filter((p) => p.ppid === process.pid).map((p) => p.pid);
+  }
+  return list.split(' ').filter((pid) => pid !== '').map(Number);
 }
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
