@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, SHARE_ENV, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
@@ -17,11 +17,11 @@ import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
+import { LoopThread } from './loop-thread.js';
 import { listProcesses, readStat } from './processes.js';
 import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
-const WORKER = new URL('./worker.js', import.meta.url);
 
 export interface RunOptions {
   manifest: Manifest;
@@ -73,6 +73,14 @@ export class Sandbox {
   private readonly queued: ControlMessage[] = [];
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
+
+  /**
+   * Start the loop's thread now, if none is idle, so that the next run finds
+   * it ready: e.g. while the caller still loads or parses what it will run.
+   */
+  static warmUp(): void {
+    LoopThread.warmUp();
+  }
 
   /** Run `cmd args…` under the manifest; resolves when every sandboxed task is gone. */
   static run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -223,11 +231,11 @@ export class Sandbox {
           else d?.resolve();
         }
       });
-      thread.whenLost((err) => {
+      thread.whenLost((why) => {
         if (done) return;
         // Fail closed: with the listener gone, notified syscalls return ENOSYS instead of reaching the host.
         close(config.listenerFd);
-        reject(err);
+        reject(new SandboxError(why));
       });
     });
   }
@@ -246,59 +254,6 @@ export class Sandbox {
   private async writeFinalState(file: string, state: unknown): Promise<void> {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(file, JSON.stringify(state, null, 2) + '\n');
-  }
-}
-
-/**
- * The loop's thread. Starting one (a Node isolate, then the supervisor's
- * modules and koffi) is most of a sandbox's start-up: a run takes its thread
- * before it spawns the launcher, so both start at once, and leaves it idle for
- * the process's next run. An idle thread is unreferenced: it never keeps the
- * process alive. It shares process.env, as the main thread sees it.
- */
-class LoopThread {
-  private static idle: LoopThread | null = null;
-  readonly worker = new Worker(WORKER, { env: SHARE_ENV });
-  /** Between the start of a sandbox's loop and its end. */
-  busy = false;
-  /** Why the thread is gone, once it is. */
-  private lost: SandboxError | null = null;
-  private onLost: ((err: SandboxError) => void) | null = null;
-
-  private constructor() {
-    this.worker.on('error', (err) => this.gone(new SandboxError(`supervisor loop failed: ${err.stack ?? err.message}`)));
-    this.worker.on('exit', (code) => this.gone(new SandboxError(`supervisor loop exited (code ${code}) before the sandbox finished`)));
-  }
-
-  static take(): LoopThread {
-    const thread = LoopThread.idle ?? new LoopThread();
-    LoopThread.idle = null;
-    thread.worker.ref();
-    return thread;
-  }
-
-  /** Call `onLost` when the thread fails or exits (at once if it already has). */
-  whenLost(onLost: (err: SandboxError) => void): void {
-    if (this.lost) onLost(this.lost);
-    else this.onLost = onLost;
-  }
-
-  /** The run is over: keep the thread for the next one, unless it is gone, still looping, or one is kept already. */
-  release(): void {
-    this.onLost = null;
-    if (this.lost === null && !this.busy && LoopThread.idle === null) {
-      this.worker.unref();
-      LoopThread.idle = this;
-    } else {
-      void this.worker.terminate();
-    }
-  }
-
-  private gone(err: SandboxError): void {
-    if (LoopThread.idle === this) LoopThread.idle = null;
-    if (this.lost !== null) return;
-    this.lost = err;
-    this.onLost?.(err);
   }
 }
 
