@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(`${RESULTS}startup.json`, JSON.stringify({
     date: new Date().toISOString(), kernel: release(), cpus: cpus().length, loadavg: loadavg(), reps, gvisorSkipped: runsc ?? null,
-    rows: rows.map((r) => ({ name: r.name, argv: r.argv.map((a) => a.replace(ROOT, '')), samples: samples.get(r.name) })),
+    rows: rows.map((r) => ({ name: r.name, samples: samples.get(r.name) })),
   }, null, 2) + '\n');
 }
 
