@@ -1,5 +1,6 @@
 // Start-up: `--version` and `--help` load nothing but the bin itself, and the
-// loop's thread kept between runs serves each Sandbox.run afresh.
+// loop's thread kept between runs serves each Sandbox.run afresh; the CLI
+// reaps orphans from its /proc children list.
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +65,14 @@ for (const word of ['first', 'second']) {
   t.equal(r.signal, null, 'exited by itself, not killed at the timeout');
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'first\nsecond\n');
+});
+
+t.test('orphans reparented to the CLI are reaped while the sandbox runs (from its /proc children list)', async (t) => {
+  // The subshell of $(...) exits at once: its sleep ends as an orphan of sysvisor (a subreaper).
+  // /proc/PID stays while it is a zombie; the sandbox waits for it to go (never, if nobody reaps it).
+  const script = 'pid=$(sleep 0.2 >/dev/null 2>&1 & echo $!); while [ -e /proc/$pid ]; do sleep 0.1; done; echo reaped';
+  const r = await exec(process.execPath, [CLI, 'run', '--', '/bin/sh', '-c', script], { timeoutMs: 60_000 });
+  t.equal(r.signal, null, 'ended by itself, not killed at the timeout');
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, 'reaped\n');
 });
