@@ -2,10 +2,7 @@
 // least-privilege manifest for that run (src/manifest/learn.ts decides it).
 import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Argv, CommandModule } from 'yargs';
-
-const EXIT_SUPERVISOR = 125;
-const EXIT_USAGE = 2;
+import { EXIT_SUPERVISOR, EXIT_USAGE, fail } from './common.js';
 
 interface LearnArgs {
   manifest?: string;
@@ -14,12 +11,7 @@ interface LearnArgs {
   command: string[];
 }
 
-function fail(message: string, status: number): never {
-  process.stderr.write(`sysvisor: ${message}\n`);
-  process.exit(status);
-}
-
-async function learn(argv: LearnArgs): Promise<void> {
+export async function learn(argv: LearnArgs): Promise<void> {
   const { builtinManifest, loadManifest, manifestFromText, ManifestError, Sandbox, SandboxError } = await import('../supervisor/index.js');
   const { learnPolicy, renderLearned } = await import('../src/manifest/learn.js');
   if (argv.command.length === 0) fail('nothing to learn from: give a command after --, e.g. `sysvisor learn -o out.toml -- /bin/true`', EXIT_USAGE);
@@ -79,19 +71,3 @@ function writeReplacing(file: string, text: string): void {
     fail(`cannot write ${file}: ${(err as Error).message}`, EXIT_SUPERVISOR);
   }
 }
-
-export const learnCommand: CommandModule = {
-  command: 'learn [command..]',
-  describe: 'run a program and write the least-privilege manifest for what it did',
-  builder: (y: Argv) => y
-    .usage('$0 learn [-m base.toml] -o out.toml [--merge] -- program [args...]')
-    .option('manifest', { alias: 'm', type: 'string', describe: 'manifest to learn under (env, ipc, denials carry over); default: built-in' })
-    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'where to write the learned manifest' })
-    .option('merge', { type: 'boolean', default: false, describe: 'add this run to the manifest already in --output (union of paths and pins, larger limits)' })
-    .positional('command', { type: 'string', array: true, describe: 'program and arguments (after --)' })
-    .parserConfiguration({ 'populate--': true, 'unknown-options-as-args': false }),
-  handler: async (argv) => {
-    const command = [...((argv.command as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
-    await learn({ manifest: argv.manifest as string | undefined, output: argv.output as string, merge: argv.merge as boolean, command });
-  },
-};

@@ -1,10 +1,12 @@
 // Sandbox: spawn the launcher, hand it the filter and Landlock rules, take
 // the seccomp listener with pidfd_getfd, and run the notification loop in a
-// worker thread until every sandboxed task is gone.
+// worker thread until every sandboxed task is gone. The thread starts while
+// the launcher does, and stays for the process's next sandbox.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import { compileFilter, type Manifest } from '../src/manifest/index.js';
@@ -21,14 +23,14 @@ import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
-import { listProcesses } from './processes.js';
+import { LoopThread } from './loop-thread.js';
+import { listProcesses, readStat } from './processes.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
-import type { ControlMessage, WorkerMessage } from './worker.js';
+import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
-const WORKER = new URL('./worker.js', import.meta.url);
 
 export interface RunOptions {
   manifest: Manifest;
@@ -91,13 +93,22 @@ export interface RunResult {
 export class SandboxError extends Error {}
 
 export class Sandbox {
-  private worker: Worker | null = null;
+  /** The channel to the loop's thread while a sandbox runs. */
+  private port: MessagePort | null = null;
   private controlFd = -1;
   /** Dumps asked for and not written yet, in order; `owned` slots were opened here and are closed here. */
   private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly queued: ControlMessage[] = [];
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
+
+  /**
+   * Start the loop's thread now, if none is idle, so that the next run finds
+   * it ready: e.g. while the caller still loads or parses what it will run.
+   */
+  static warmUp(): void {
+    LoopThread.warmUp();
+  }
 
   /** Run `cmd args…` under the manifest; resolves when every sandboxed task is gone. */
   static run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
@@ -129,12 +140,21 @@ export class Sandbox {
   }
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+    const thread = LoopThread.take();
+    try {
+      return await this.launch(thread, cmd, args, options);
+    } finally {
+      thread.release();
+    }
+  }
+
+  private async launch(thread: LoopThread, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
     const persist = m.ipc.persist === '' ? null : slotFor('ipc.persist', m.ipc.persist);
     let finalDump: FileSlot | null = null;
     try {
       finalDump = typeof options.dumpState === 'string' ? slotFor('dumpState', options.dumpState) : null;
-      return await this.runWith(cmd, args, options, persist === null ? [] : restoredSets(persist, m), persist,
+      return await this.runWith(thread, cmd, args, options, persist === null ? [] : restoredSets(persist, m), persist,
         finalDump ?? (typeof options.dumpState === 'object' ? options.dumpState : undefined));
     } finally {
       if (persist !== null) closeSlot(persist);
@@ -142,7 +162,7 @@ export class Sandbox {
     }
   }
 
-  private async runWith(cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
+  private async runWith(thread: LoopThread, cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
     finalDump: FileSlot | undefined): Promise<RunResult> {
     const asked = options.manifest;
     const interpreterMissing = unpinnedInterpreter(asked.exec);
@@ -212,7 +232,7 @@ export class Sandbox {
           : started ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
-      const finished = this.startWorker({
+      const finished = this.startLoop(thread, {
         listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted, learn,
         watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
@@ -245,7 +265,8 @@ export class Sandbox {
       closeViews(viewFds);
       if (this.controlFd >= 0) close(this.controlFd);
       this.controlFd = -1;
-      this.worker = null;
+      this.port?.close();
+      this.port = null;
     }
   }
 
@@ -267,23 +288,26 @@ export class Sandbox {
     return fd;
   }
 
-  private startWorker(
-    config: WorkerConfig, onStall: (r: StallReport) => void,
+  private startLoop(
+    thread: LoopThread, config: WorkerConfig, onStall: (r: StallReport) => void,
   ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number; learned: LearnedRun | null }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
-    const worker = new Worker(WORKER, { workerData: config });
-    this.worker = worker;
+    const { port1, port2 } = new MessageChannel();
+    thread.worker.postMessage({ type: 'start', config, port: port2 } satisfies StartMessage, [port2]);
+    thread.busy = true;
+    this.port = port1;
     return new Promise((resolve, reject) => {
       let syncWakeUp = false;
       let done = false;
       let stalled: StallReport | null = null;
-      worker.on('message', (msg: WorkerMessage) => {
+      port1.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'ready') {
           syncWakeUp = msg.syncWakeUp;
           for (const m of this.queued.splice(0)) this.control(m);
         } else if (msg.type === 'finished') {
           done = true;
+          thread.busy = false;
           resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled, viewRequests: msg.viewRequests, learned: msg.learned });
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
@@ -296,26 +320,21 @@ export class Sandbox {
           else d?.resolve();
         }
       });
-      worker.on('error', (err) => {
+      thread.whenLost((why) => {
+        if (done) return;
         // Fail closed: with the listener gone, notified syscalls return ENOSYS instead of reaching the host.
         close(config.listenerFd);
-        reject(new SandboxError(`supervisor loop failed: ${err.stack ?? err.message}`));
-      });
-      worker.on('exit', (code) => {
-        if (!done) {
-          close(config.listenerFd);
-          reject(new SandboxError(`supervisor loop exited (code ${code}) before the sandbox finished`));
-        }
+        reject(new SandboxError(why));
       });
     });
   }
 
   private control(msg: ControlMessage): void {
-    if (!this.worker || this.controlFd < 0) {
+    if (!this.port || this.controlFd < 0) {
       this.queued.push(msg);
       return;
     }
-    this.worker.postMessage(msg);
+    this.port.postMessage(msg);
     const one = allocNative(8);
     one.view.setUint32(0, 1, true);
     write(this.controlFd, one.ptr, 8);
@@ -328,17 +347,35 @@ export class Sandbox {
  * filter referenced, so an unreaped one would keep the sandbox from ending.
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
-  const all = listProcesses();
-  if (all === null) { // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
+  const children = ourChildren();
+  if (children === null) { // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
     setTimeout(() => reapOrphans(mine), REAP_RETRY_MS);
     return;
   }
   const info = allocNative(128);
-  for (const p of all) {
-    if (p.state === 'Z' && p.ppid === process.pid && !mine.has(p.pid)) waitid(P_PID, p.pid, info.ptr, WEXITED | WNOHANG);
+  for (const pid of children) {
+    if (!mine.has(pid) && readStat(pid)?.state === 'Z') waitid(P_PID, pid, info.ptr, WEXITED | WNOHANG);
   }
 }
 const REAP_RETRY_MS = 100;
+
+/**
+ * This process's children. Orphans are reparented to the thread group leader,
+ * so its /proc children list (CONFIG_PROC_CHILDREN) has them all: one read
+ * instead of a stat of every process on the machine, which only kernels
+ * without that file pay.
+ */
+function ourChildren(): number[] | null {
+  let list: string;
+  try {
+    list = readFileSync(`/proc/self/task/${process.pid}/children`, 'latin1');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EMFILE' || code === 'ENFILE') return null;
+    return listProcesses()?.filter((p) => p.ppid === process.pid).map((p) => p.pid) ?? null;
+  }
+  return list.split(' ').filter((pid) => pid !== '').map(Number);
+}
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
 function notifiedNames(m: Manifest, learn: boolean): string[] {

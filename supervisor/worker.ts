@@ -1,7 +1,9 @@
 // The loop's thread: owns the listener, the process table and every
 // feature's state. It blocks in epoll_wait, so the main thread talks to it
 // through an eventfd (to wake it) plus the message port, read synchronously.
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+// The thread serves one sandbox at a time and then waits for the next: it is
+// started while the launcher starts, and kept for the process's next run.
+import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
@@ -23,6 +25,8 @@ import { Tracer } from './trace.js';
 import { VirtualFiles } from './virtual-files.js';
 import { type StallReport, Watchdog } from './watchdog.js';
 
+/** Sent on the thread's parent port: run a sandbox, talking over `port`. */
+export type StartMessage = { type: 'start'; config: WorkerConfig; port: MessagePort };
 export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
@@ -30,126 +34,129 @@ export type WorkerMessage =
   | { type: 'stall'; report: StallReport }
   | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
 
-const config = workerData as WorkerConfig;
-const port = parentPort!;
-const features: Feature[] = [];
-/** The features' nextDeadline methods, bound once: reading them off six feature classes per round trip is a megamorphic load. */
-const deadlines: Array<() => number> = [];
-const INT32_MAX = 2147483647;
-let processes: ProcessTable;
-let blocked: BlockedCalls;
-const crashes = new CrashReporter(state);
+parentPort!.on('message', (msg: StartMessage) => supervise(msg.config, msg.port));
 
-const loop = new NotificationLoop(config.listenerFd, {
-  nextTimeoutUs() {
-    let next = blocked.nextDeadline();
-    for (let i = 0; i < deadlines.length; i++) next = Math.min(next, deadlines[i]());
-    if (next === Infinity) return -1;
-    return Math.max(0, Math.min(INT32_MAX, Math.ceil((next - performance.now()) * 1000)));
-  },
-  onTimer() {
-    blocked.onTimer();
-    for (const f of features) f.onTimer?.();
-  },
-  beforeDispatch(n) {
-    processes.processOf(n.tid);
-    return blocked.size === 0 ? DISPATCH : blocked.check(n);
-  },
-  undelivered(n) {
-    blocked.undelivered(n);
-  },
-  handlerFailed(n, err) {
-    const syscall = syscallName(n.nr);
-    const args = [0, 1, 2, 3, 4, 5].map((i) => `0x${n.big(i).toString(16)}`);
-    const file = crashes.report(err, { syscall, tid: n.tid, args });
-    process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${(err as Error)?.stack ?? err}\n`);
-  },
-  onListenerClosed() {
-    processes.exitAll();
-    loop.requestStop();
-  },
-});
+/** Run the loop of one sandbox until every task that carried its filter is gone. */
+function supervise(config: WorkerConfig, port: MessagePort): void {
+  const features: Feature[] = [];
+  /** The features' nextDeadline methods, bound once: reading them off six feature classes per round trip is a megamorphic load. */
+  const deadlines: Array<() => number> = [];
+  const INT32_MAX = 2147483647;
+  let processes: ProcessTable;
+  let blocked: BlockedCalls;
+  const crashes = new CrashReporter(state);
 
-processes = new ProcessTable(loop);
-blocked = new BlockedCalls(loop.native);
-const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
-const memory = new TargetMemory();
-const budget = fdBudget();
-const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), (tid) => processes.processOf(tid)?.tgid ?? null, budget.writers, tracer);
-const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config, budget };
-if (tracer) {
-  loop.observer = tracer;
-  processes.onExit((p) => tracer.event(p.tgid, `process ${p.tgid} (${p.name}) exited`));
-}
-processes.onExit((p) => {
-  for (const tid of p.threads) blocked.forgetThread(tid);
-});
-// Notified only while a feature that blocks is on: see BlockedCalls.
-loop.on(SYS_RT_SIGRETURN, (n) => {
-  blocked.sigreturn(n, ctx.memory);
-  return CONTINUE;
-});
-loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
-const enabled = new Set(config.emulate);
-for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
-if (config.watchdog.stallMs > 0) {
-  features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
-}
-for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
-// After the features: they register the files the views serve.
-const views = new ProcFuse(loop, config.views.mounted, files);
-// After the features: the syscalls they set a restart policy for are not made transparent.
-blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
-// After the features: it wraps the handlers they installed, and observes for the tracer.
-const recorder = config.learn ? new LearnRecorder(ctx, features, tracer) : null;
-if (recorder) loop.observer = recorder;
-// Test hook: the handler of one syscall throws, to drive the fault path end to end.
-const fault = process.env.SYSVISOR_TEST_FAULT;
-if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(syscallNumber(fault)!) !== undefined) {
-  loop.on(syscallNumber(fault)!, () => {
-    throw new Error(`SYSVISOR_TEST_FAULT=${fault}`);
+  const loop = new NotificationLoop(config.listenerFd, {
+    nextTimeoutUs() {
+      let next = blocked.nextDeadline();
+      for (let i = 0; i < deadlines.length; i++) next = Math.min(next, deadlines[i]());
+      if (next === Infinity) return -1;
+      return Math.max(0, Math.min(INT32_MAX, Math.ceil((next - performance.now()) * 1000)));
+    },
+    onTimer() {
+      blocked.onTimer();
+      for (const f of features) f.onTimer?.();
+    },
+    beforeDispatch(n) {
+      processes.processOf(n.tid);
+      return blocked.size === 0 ? DISPATCH : blocked.check(n);
+    },
+    undelivered(n) {
+      blocked.undelivered(n);
+    },
+    handlerFailed(n, err) {
+      const syscall = syscallName(n.nr);
+      const args = [0, 1, 2, 3, 4, 5].map((i) => `0x${n.big(i).toString(16)}`);
+      const file = crashes.report(err, { syscall, tid: n.tid, args });
+      process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${(err as Error)?.stack ?? err}\n`);
+    },
+    onListenerClosed() {
+      processes.exitAll();
+      loop.requestStop();
+    },
   });
-}
 
-/** The dump: every feature's state, when it was taken, and the wait-for graph built from them. */
-function state(): Record<string, unknown> {
-  const out: Record<string, unknown> = { time: Date.now(), processes: processes.snapshot() };
-  for (const f of features) if (f.snapshot) out[f.name] = f.snapshot();
-  out.waits = buildWaitGraph(out as WaitInput);
-  return out;
-}
-
-const controlBuf = allocNative(8);
-loop.watchFd(config.controlFd, () => {
-  read(config.controlFd, controlBuf.ptr, 8);
-  for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-    const msg = m.message as ControlMessage;
-    if (msg.type === 'stop') loop.requestStop();
-    else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
+  processes = new ProcessTable(loop);
+  blocked = new BlockedCalls(loop.native);
+  const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
+  const memory = new TargetMemory();
+  const budget = fdBudget();
+  const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), (tid) => processes.processOf(tid)?.tgid ?? null, budget.writers, tracer);
+  const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config, budget };
+  if (tracer) {
+    loop.observer = tracer;
+    processes.onExit((p) => tracer.event(p.tgid, `process ${p.tgid} (${p.name}) exited`));
   }
-});
+  processes.onExit((p) => {
+    for (const tid of p.threads) blocked.forgetThread(tid);
+  });
+  // Notified only while a feature that blocks is on: see BlockedCalls.
+  loop.on(SYS_RT_SIGRETURN, (n) => {
+    blocked.sigreturn(n, ctx.memory);
+    return CONTINUE;
+  });
+  loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
+  const enabled = new Set(config.emulate);
+  for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
+  if (config.watchdog.stallMs > 0) {
+    features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
+  }
+  for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
+  // After the features: they register the files the views serve.
+  const views = new ProcFuse(loop, config.views.mounted, files);
+  // After the features: the syscalls they set a restart policy for are not made transparent.
+  blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
+  // After the features: it wraps the handlers they installed, and observes for the tracer.
+  const recorder = config.learn ? new LearnRecorder(ctx, features, tracer) : null;
+  if (recorder) loop.observer = recorder;
+  // Test hook: the handler of one syscall throws, to drive the fault path end to end.
+  const fault = process.env.SYSVISOR_TEST_FAULT;
+  if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(syscallNumber(fault)!) !== undefined) {
+    loop.on(syscallNumber(fault)!, () => {
+      throw new Error(`SYSVISOR_TEST_FAULT=${fault}`);
+    });
+  }
 
-/** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
-function dump(slot: FileSlot): WorkerMessage {
+  /** The dump: every feature's state, when it was taken, and the wait-for graph built from them. */
+  function state(): Record<string, unknown> {
+    const out: Record<string, unknown> = { time: Date.now(), processes: processes.snapshot() };
+    for (const f of features) if (f.snapshot) out[f.name] = f.snapshot();
+    out.waits = buildWaitGraph(out as WaitInput);
+    return out;
+  }
+
+  const controlBuf = allocNative(8);
+  loop.watchFd(config.controlFd, () => {
+    read(config.controlFd, controlBuf.ptr, 8);
+    for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+      const msg = m.message as ControlMessage;
+      if (msg.type === 'stop') loop.requestStop();
+      else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
+    }
+  });
+
+  /** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
+  function dump(slot: FileSlot): WorkerMessage {
+    try {
+      writeSlot(slot, (fd) => writeJson(fd, state()), 'replace');
+      return { type: 'dumped', file: slot.path };
+    } catch (err) {
+      return { type: 'dumped', file: slot.path, error: (err as Error).message };
+    }
+  }
+
+  port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
   try {
-    writeSlot(slot, (fd) => writeJson(fd, state()), 'replace');
-    return { type: 'dumped', file: slot.path };
+    loop.run();
   } catch (err) {
-    return { type: 'dumped', file: slot.path, error: (err as Error).message };
+    // The main thread closes the listener (every notified call then fails closed with ENOSYS).
+    const file = crashes.report(err, null);
+    throw new Error(`${(err as Error)?.message ?? err} (crash report: ${file})`, { cause: err });
   }
+  for (const f of features) f.shutdown?.();
+  // Posted as objects (a structured clone, no JSON text: see json-stream.ts).
+  const final = state();
+  loop.close();
+  close(config.listenerFd);
+  port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);
 }
-
-port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
-try {
-  loop.run();
-} catch (err) {
-  // The main thread closes the listener (every notified call then fails closed with ENOSYS).
-  const file = crashes.report(err, null);
-  throw new Error(`${(err as Error)?.message ?? err} (crash report: ${file})`, { cause: err });
-}
-for (const f of features) f.shutdown?.();
-// Posted as objects (a structured clone, no JSON text: see json-stream.ts).
-const final = state();
-loop.close();
-close(config.listenerFd);
-port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);

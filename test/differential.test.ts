@@ -27,7 +27,7 @@ const PREFIXES: readonly string[] = ['sem_', 'lock_', 'proc_'];
 // This file runs compiled as dist/test/differential.test.js.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD = join(ROOT, 'test', 'c', 'build');
-const CLI = join(ROOT, 'dist', 'bin', 'sysvisor.js');
+const CLI = join(ROOT, 'dist', 'bundle', 'sysvisor.js');
 const MANIFEST = join(ROOT, 'policies', 'default.toml');
 /** The default policy with [locks] host = "isolated" (the sandbox's locks invisible to the host). */
 const ISOLATED = (() => {

@@ -5,7 +5,7 @@ import { builtinManifest, type Manifest } from '../supervisor/index.js';
 
 /** Repository root (tests run compiled from dist/test/). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = `${ROOT}dist/bin/sysvisor.js`;
+export const CLI = `${ROOT}dist/bundle/sysvisor.js`;
 export const C_BIN = `${ROOT}test/c/build/`;
 
 /** The built-in manifest with some sections replaced. */

@@ -17,7 +17,7 @@ import { readStat } from '../../supervisor/processes.js';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FUZZ_DIR = join(ROOT, 'test', 'fuzz');
 export const SEMFUZZ = join(FUZZ_DIR, 'build', 'semfuzz');
-export const CLI = join(ROOT, 'dist', 'bin', 'sysvisor.js');
+export const CLI = join(ROOT, 'dist', 'bundle', 'sysvisor.js');
 /** Why part n (the native run in a fresh IPC namespace, which needs CAP_SYS_ADMIN) cannot run here, or false. */
 export const NO_NAMESPACE: string | false = process.getuid?.() === 0 ? false : 'a fresh IPC namespace (part n) needs root';
 

@@ -1,0 +1,155 @@
+// The command line's grammar: every command, its options and its help text in
+// one table, parsed with node:util's parseArgs. Nothing here loads the
+// supervisor, so `--help` and `--version` cost little more than Node's start.
+import { parseArgs } from 'node:util';
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** What a string option's value is, for the help text. */
+  value?: string;
+  /** The values a string option may take. */
+  choices?: readonly string[];
+  /** The command cannot run without it. */
+  required?: boolean;
+  describe: string;
+}
+
+interface CommandSpec {
+  name: 'run' | 'learn' | 'manifest check' | 'ipcs' | 'ps' | 'waits';
+  /** The positional arguments, as the help shows them. */
+  operands: string;
+  describe: string;
+  /** Fewest and most positional arguments. */
+  positionals: [number, number];
+  options: Record<string, OptionSpec>;
+}
+
+const SUMMARY = 'Run unmodified Linux programs with System V semaphores, file locks and the process lifecycle emulated by a seccomp supervisor.';
+
+const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'run', operands: '-- program [args...]', describe: 'run a program under the supervisor',
+    positionals: [0, Infinity],
+    options: {
+      manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' },
+      trace: { type: 'boolean', describe: 'print every notified syscall with decoded arguments and result to stderr' },
+      'trace-file': { type: 'string', value: 'FILE', describe: 'write the trace to this file instead of stderr' },
+      stats: { type: 'boolean', describe: 'print counts and p50/p99 service latency per syscall at exit' },
+      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID)' },
+    },
+  },
+  {
+    name: 'learn', operands: '-o FILE -- program [args...]', describe: 'run a program and write the least-privilege manifest for what it did',
+    positionals: [0, Infinity],
+    options: {
+      manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'manifest to learn under (env, ipc, denials carry over); default: built-in' },
+      output: { type: 'string', short: 'o', value: 'FILE', required: true, describe: 'where to write the learned manifest' },
+      merge: { type: 'boolean', describe: 'add this run to the manifest already in --output (union of paths and pins, larger limits)' },
+    },
+  },
+  {
+    name: 'manifest check', operands: '<file>', describe: 'validate a manifest and summarise it', positionals: [1, 1],
+    options: { bpf: { type: 'boolean', describe: 'also print the seccomp program' } },
+  },
+  {
+    name: 'ipcs', operands: '[file]', describe: 'show the semaphores of a running sandbox (--pid) or of a state dump', positionals: [0, 1],
+    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run` (it dumps its state on SIGUSR1)' } },
+  },
+  {
+    name: 'ps', operands: '[file]', describe: 'show the process tree of a running sandbox (--pid) or of a state dump, with what each holds', positionals: [0, 1],
+    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' } },
+  },
+  {
+    name: 'waits', operands: '[file]', describe: 'show who waits for whom in a running sandbox (--pid) or a state dump: blocked calls, cycles, deadlock', positionals: [0, 1],
+    options: {
+      pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' },
+      format: { type: 'string', value: 'text|json|dot', choices: ['text', 'json', 'dot'], describe: 'text for a terminal, JSON (docs/WAITS.md), DOT for Graphviz; default: text' },
+    },
+  },
+];
+
+const GLOBAL: Record<string, OptionSpec> = {
+  help: { type: 'boolean', describe: 'show help (after a command: that command\'s)' },
+  version: { type: 'boolean', describe: 'show the version number' },
+};
+
+/** A command line that cannot be run as given: the message says why. */
+export class UsageError extends Error {}
+
+export type CommandLine =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'command'; name: CommandSpec['name']; positionals: string[]; values: Record<string, string | boolean | undefined> };
+
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new UsageError('give a command: run, learn, manifest check, ipcs, ps, waits');
+  if (first === '--help') return { kind: 'help', text: mainHelp() };
+  if (first === '--version') return { kind: 'version' };
+  if (first === 'manifest' && rest[0] !== 'check') throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `Unknown argument: ${rest[0]}`);
+  const spec = COMMANDS.find((c) => c.name === (first === 'manifest' ? 'manifest check' : first));
+  if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: first === 'manifest' ? rest.slice(1) : rest, options: { ...spec.options, help: GLOBAL.help }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.values.help === true) return { kind: 'help', text: commandHelp(spec) };
+  const [min, max] = spec.positionals;
+  if (parsed.positionals.length < min) throw new UsageError(`sysvisor ${spec.name}: missing ${spec.operands}`);
+  if (parsed.positionals.length > max) throw new UsageError(`Unknown argument: ${parsed.positionals[max]}`);
+  for (const [name, o] of Object.entries(spec.options)) {
+    const value = parsed.values[name];
+    if (o.required && value === undefined) throw new UsageError(`Missing required argument: ${name}`);
+    if (o.choices && typeof value === 'string' && !o.choices.includes(value)) {
+      throw new UsageError(`Invalid values:\n  Argument: ${name}, Given: "${value}", Choices: ${o.choices.map((c) => `"${c}"`).join(', ')}`);
+    }
+  }
+  return { kind: 'command', name: spec.name, positionals: parsed.positionals, values: parsed.values };
+}
+
+/** The value of --pid: a process id, or undefined when not given. */
+export function pidOption(value: string | boolean | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new UsageError(`--pid: expected a process id, got "${value}"`);
+  return Number(value);
+}
+
+const WIDTH = 80;
+
+function mainHelp(): string {
+  const commands = COMMANDS.map((c) => [`sysvisor ${c.name} ${c.operands}`, c.describe] as const);
+  return `Usage: sysvisor <command>\n\n${wrap(SUMMARY, WIDTH, 0)}\n\nCommands:\n${table(commands)}\nOptions:\n${table(optionRows(GLOBAL))}\n`
+    + 'Run `sysvisor <command> --help` for the options of a command.\n';
+}
+
+function commandHelp(spec: CommandSpec): string {
+  return `Usage: sysvisor ${spec.name} [options] ${spec.operands}\n\n${wrap(spec.describe, WIDTH, 0)}\n\nOptions:\n${table(optionRows({ ...spec.options, help: GLOBAL.help }))}`;
+}
+
+function optionRows(options: Record<string, OptionSpec>): Array<readonly [string, string]> {
+  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
+}
+
+/** Two columns, the second wrapped to the width with a hanging indent. */
+function table(rows: ReadonlyArray<readonly [string, string]>): string {
+  const left = Math.max(...rows.map(([l]) => l.length)) + 4;
+  return rows.map(([l, r]) => `  ${l.padEnd(left - 2)}${wrap(r, WIDTH, left)}\n`).join('');
+}
+
+function wrap(text: string, width: number, indent: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join('\n' + ' '.repeat(indent));
+}
