@@ -21,8 +21,9 @@ const PROGRAM = `${C_BIN}lock_iouring_close`;
 const dir = mkdtempSync(join(tmpdir(), 'sysvisor-iouring-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const ALLOW = join(dir, 'allow-io_uring.toml');
-// Views notified: a ring's open then reads the kernel's /proc/locks (the FUSE views, the default as root, would serve it).
-writeFileSync(ALLOW, 'version = 1\n[syscalls]\ndeny = {}\n[proc]\nviews = "notify"\n');
+// Views notified: a ring's open then reads the kernel's /proc/locks (the FUSE views, the default as root, would
+// serve it); locks isolated: with host-coherent locks the kernel's /proc/locks shows the mirrored lock too.
+writeFileSync(ALLOW, 'version = 1\n[syscalls]\ndeny = {}\n[proc]\nviews = "notify"\n[locks]\nhost = "isolated"\n');
 const noColor = { ...process.env, NO_COLOR: '1' };
 const RING = 'io_uring_setup: ok, closing and opening through the ring\n';
 const FALLBACK = 'io_uring_setup: -1 ENOSYS, falling back to close(2) and openat(2)\n';
