@@ -38,6 +38,8 @@ async function readState(file: string | undefined, pid: number | undefined): Pro
     }
     return parseState(file, text);
   }
+  const notOurs = whyNotOurRun(pid);
+  if (notOurs !== null) fail(`process ${pid} ${notOurs}: nothing was sent to it`, EXIT_USAGE);
   let slot: FileSlot;
   try {
     slot = file === undefined ? liveDumpSlot(pid, false) : openSlot(file);
@@ -71,6 +73,26 @@ async function readState(file: string | undefined, pid: number | undefined): Pro
   } finally {
     closeSlot(slot);
   }
+}
+
+/**
+ * Why `pid` is not a `sysvisor run` of this user, or null when it is. Only
+ * such a process answers SIGUSR1 with a dump; to any other the signal is a
+ * kill (its default action), so nothing else is ever sent one.
+ */
+function whyNotOurRun(pid: number): string | null {
+  let argv: string[];
+  let uid: number;
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1]);
+  } catch {
+    return 'does not exist';
+  }
+  const script = argv.findIndex((a) => /(^|\/)sysvisor(\.js)?$/.test(a));
+  if (script < 0 || !argv.slice(script + 1).includes('run')) return `is not a \`sysvisor run\` (${argv[0] ?? '?'})`;
+  if (uid !== process.getuid?.()) return `is a \`sysvisor run\` of another user (uid ${uid})`;
+  return null;
 }
 
 function parseState(path: string, text: string): StateDump {

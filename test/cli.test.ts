@@ -1,5 +1,6 @@
 // The sysvisor command line as a user meets it: help, version, manifest
 // errors with exact messages, --trace, --stats, --dump-state, ipcs/ps views.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,4 +110,18 @@ t.test('--dump-state writes JSON that ipcs and ps render', async (t) => {
   const bad = await sysvisor(['ipcs', manifest('not-state.json', '{"x": 1}')]);
   t.equal(bad.status, 2);
   t.match(bad.stderr, /is not a sysvisor state dump/);
+});
+
+t.test('ps/ipcs/waits --pid of a process that is not a sysvisor run touch nothing', async (t) => {
+  // SIGUSR1's default action ends a process: the CLI must not send it to a bystander.
+  const bystander = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+  t.teardown(() => bystander.kill('SIGKILL'));
+  const pid = bystander.pid!;
+  for (const command of ['ps', 'ipcs', 'waits']) {
+    const r = await sysvisor([command, '--pid', String(pid)]);
+    t.not(r.status, 0, `${command}: non-zero exit`);
+    t.match(r.stderr, new RegExp(`process ${pid} is not a \`sysvisor run\` \\(/bin/sleep\\): nothing was sent to it`), `${command}: says why`);
+  }
+  t.equal(bystander.exitCode, null, 'the bystander is still running');
+  t.equal(bystander.signalCode, null);
 });
