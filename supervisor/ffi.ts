@@ -80,13 +80,24 @@ export type StepFn = (loop: unknown) => number;
 
 const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', import.meta.url));
 
+/** The project's own native libraries, loaded once per thread; a missing one says how to build it. */
+const builtLibraries = new Map<string, LibraryHandle>();
+function builtLibrary(path: string): LibraryHandle {
+  let lib = builtLibraries.get(path);
+  if (lib === undefined) {
+    try {
+      lib = koffi.load(path);
+    } catch (err) {
+      throw new Error(`cannot load ${path} (run \`npm run build\`): ${(err as Error).message}`);
+    }
+    builtLibraries.set(path, lib);
+  }
+  return lib;
+}
+
 /** Loaded by the loop's thread only; built with the launcher by `make -C shims`. */
 export function loadStep(): StepFn {
-  try {
-    return koffi.load(FASTPATH).func('int sv_step(void *loop)') as StepFn;
-  } catch (err) {
-    throw new Error(`cannot load ${FASTPATH} (run \`npm run build\`): ${(err as Error).message}`);
-  }
+  return builtLibrary(FASTPATH).func('int sv_step(void *loop)') as StepFn;
 }
 
 /** shims/fastpath.c's sv_stack_pointer: the stack pointer of a thread sitting in a syscall, or -1. */
@@ -94,7 +105,7 @@ export type StackPointerFn = (tid: number) => number | bigint;
 
 /** Loaded by the loop's thread only, beside the step (it shares the step's open /proc/TID/syscall files). */
 export function loadStackPointer(): StackPointerFn {
-  return koffi.load(FASTPATH).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
+  return builtLibrary(FASTPATH).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
 }
 
 /** shims/hostwait.c: blocking host lock calls on helper threads (see there). */
@@ -109,12 +120,7 @@ const HOSTWAIT = fileURLToPath(new URL('../../shims/build/libsysvisor-hostwait.s
 
 /** Loaded by the loop's thread when locks are host-coherent. */
 export function loadHostWait(): HostWaitLib {
-  let lib: LibraryHandle;
-  try {
-    lib = koffi.load(HOSTWAIT);
-  } catch (err) {
-    throw new Error(`cannot load ${HOSTWAIT} (run \`npm run build\`): ${(err as Error).message}`);
-  }
+  const lib = builtLibrary(HOSTWAIT);
   return {
     init: lib.func('int sv_hw_init(int efd)') as HostWaitLib['init'],
     start: lib.func('int sv_hw_start(int fd, int op, int type, long long start, long long len)') as HostWaitLib['start'],
