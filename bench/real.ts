@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sandbox, type Manifest } from '../supervisor/index.js';
+import { median } from './median.js';
 
 const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -142,11 +143,6 @@ async function sqliteOnce(sandboxed: boolean, manifest: Manifest, rows: number):
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2;
 }
 
 async function pair(reps: number, once: (sandboxed: boolean) => Promise<number>): Promise<[number, number]> {

@@ -16,6 +16,7 @@ import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { builtinManifest, manifestFromText, Sandbox, type Manifest } from '../supervisor/index.js';
 import { chartSvg, type ChartSeries } from './chart.js';
+import { median } from './median.js';
 import { realPrograms, realTable, type RealRow } from './real.js';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
@@ -231,12 +232,6 @@ async function measure(w: Workload, mode: Mode, iterations: number, cell: Cell):
 
 function firstLine(text: string): string {
   return text.split('\n', 1)[0];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function ratio(a: number | null, b: number | null): number | null {

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './median.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SPAWN_TIME = `${ROOT}bench/build/spawn_time`;
@@ -74,12 +75,6 @@ function measure(row: Row): Sample {
   const sample: Sample = { wallMs: wall / 1000, cpuMs: (user + sys) / 1000, rssMiB: rss / 1024 };
   if (row.timesFile) sample.secondMs = (JSON.parse(readFileSync(row.timesFile, 'utf8')) as { secondMs: number }).secondMs;
   return sample;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function runscProblem(): string | undefined {
