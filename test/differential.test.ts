@@ -216,3 +216,27 @@ for (const name of names) {
     }
   });
 }
+
+// Natively, /proc/locks is printed a page per read and resumed by line
+// number: while others' locks come and go, one pass can repeat or skip a
+// line. The lock programs read it through proc_locks.h (passes repeated
+// until two agree); with 300 locks churning beside it, lock_close must print
+// what it prints on a quiet machine.
+const LOCK_CLOSE = join(BUILD, 'lock_close');
+const CHURN = join(BUILD, 'churn_locks');
+t.test('/proc/locks is read consistently while other locks churn', { skip: existsSync(CHURN) && existsSync(LOCK_CLOSE) ? false : 'test/c not built' }, async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'sysvisor-diff-churn-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const quiet = await run(LOCK_CLOSE, [], cwd);
+  t.equal(quiet.status, 0, 'lock_close on a quiet machine');
+  const churn = spawn(CHURN, [cwd, '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => churn.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    churn.stdout.once('data', () => resolve());
+    churn.once('exit', (code) => reject(new Error(`churn_locks exited (${code}) before churning`)));
+  });
+  for (let i = 0; i < 5; i++) {
+    const o = await run(LOCK_CLOSE, [], cwd);
+    t.equal(o.stdout, quiet.stdout, `run ${i + 1} beside the churn prints the quiet run's lines`);
+  }
+});

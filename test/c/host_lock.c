@@ -31,6 +31,8 @@
 #include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include "proc_locks.h"
 #include <unistd.h>
 
 #ifndef F_OFD_GETLK
@@ -149,12 +151,12 @@ static void host_locks(void)
 		fail("fstat");
 	char id[64];
 	snprintf(id, sizeof id, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino);
-	FILE *f = fopen("/proc/locks", "r");
-	if (!f)
-		fail("/proc/locks");
-	char line[256], out[64][96];
+	char lines[16384], out[64][96];
+	if (proc_locks_about(proc_locks_open, id, lines, sizeof lines) < 0)
+		fail("read /proc/locks");
 	int n = 0;
-	while (fgets(line, sizeof line, f) && n < 64) {
+	for (char *line = lines, *nl; (nl = strchr(line, '\n')) && n < 64; line = nl + 1) {
+		*nl = 0;
 		char kind[16], type[16], dev[64], start[32], end[32];
 		/* "1: POSIX  ADVISORY  WRITE 123 fe:00:456 0 EOF"; blocked requests have "->" first */
 		if (strstr(line, "->"))
@@ -165,7 +167,6 @@ static void host_locks(void)
 			continue;
 		snprintf(out[n++], sizeof out[0], "%s %s %s %s", kind, type, start, end);
 	}
-	fclose(f);
 	qsort(out, n, sizeof out[0], (int (*)(const void *, const void *))strcmp);
 	printf("hostlocks =");
 	for (int i = 0; i < n; i++)

@@ -8,6 +8,7 @@
 #define SYSVISOR_TEST_LOCK_COMMON_H
 
 #include "common.h"
+#include "proc_locks.h"
 #include <sys/file.h>
 
 #ifndef F_OFD_GETLK
@@ -189,23 +190,26 @@ H const char *probe(const char *path, int cmd, int type, off_t start, off_t len)
 	return b;
 }
 
+/* The lines of /proc/locks about inode `ino` (proc_locks.h: a consistent read) into out. */
+H void locks_about(ino_t ino, char *out, size_t cap)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, ":%lu ", (unsigned long)ino);
+	if (proc_locks_about(proc_locks_open, pat, out, cap) < 0)
+		die("read /proc/locks");
+}
+
 /* Lines of /proc/locks about inode `ino`: how many, and how many are waiters ("->"). */
 H int proc_locks_count(ino_t ino, int *waiters)
 {
-	FILE *f = fopen("/proc/locks", "r");
-	if (!f)
-		die("open /proc/locks");
-	char line[256], pat[64];
-	snprintf(pat, sizeof pat, ":%lu ", (unsigned long)ino);
+	static char lines[16384];
+	locks_about(ino, lines, sizeof lines);
 	int all = 0, w = 0;
-	while (fgets(line, sizeof line, f)) {
-		if (!strstr(line, pat))
-			continue;
+	for (char *line = lines, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
 		all++;
-		if (strstr(line, "-> "))
+		if (memmem(line, (size_t)(nl - line), "-> ", 3))
 			w++;
 	}
-	fclose(f);
 	if (waiters)
 		*waiters = w;
 	return all;
@@ -239,17 +243,13 @@ static int block_cmp(const void *a, const void *b)
 
 H void show_proc_locks(const char *label, ino_t ino)
 {
-	FILE *f = fopen("/proc/locks", "r");
-	if (!f)
-		die("open /proc/locks");
-	char line[256], pat[64];
+	static char lines[16384];
 	static char blocks[MAX_BLOCKS][1024];
 	char *order[MAX_BLOCKS];
 	int nb = 0;
-	snprintf(pat, sizeof pat, ":%lu ", (unsigned long)ino);
-	while (fgets(line, sizeof line, f)) {
-		if (!strstr(line, pat))
-			continue;
+	locks_about(ino, lines, sizeof lines);
+	for (char *line = lines, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = 0;
 		char kind[16], adv[16], type[16], dev[64], start[32], end[32], text[200];
 		long pid;
 		char *arrow = strstr(line, "-> ");
@@ -270,7 +270,6 @@ H void show_proc_locks(const char *label, ino_t ino)
 		}
 		strncat(blocks[nb - 1], text, sizeof blocks[0] - strlen(blocks[nb - 1]) - 1);
 	}
-	fclose(f);
 	qsort(order, nb, sizeof order[0], block_cmp);
 	for (int i = 0; i < nb; i++)
 		fputs(order[i], stdout);

@@ -118,19 +118,13 @@ static int close_fd(int fd)
 /* Lines of /proc/locks about inode `ino`, the file opened with open_ro. */
 static int locks_lines(ino_t ino)
 {
-	int fd = open_ro("/proc/locks");
-	if (fd < 0)
-		die("open /proc/locks");
-	FILE *f = fdopen(fd, "r");
-	if (!f)
-		die("fdopen /proc/locks");
-	char line[256], pat[64];
+	char pat[64], lines[16384];
 	snprintf(pat, sizeof pat, ":%lu ", (unsigned long)ino);
+	if (proc_locks_about(open_ro, pat, lines, sizeof lines) < 0)
+		die("read /proc/locks");
 	int n = 0;
-	while (fgets(line, sizeof line, f))
-		if (strstr(line, pat))
-			n++;
-	fclose(f);
+	for (char *p = lines; (p = strchr(p, '\n')); p++)
+		n++;
 	return n;
 }
 
