@@ -38,6 +38,7 @@ import {
 import type { TargetMemory } from './memory.js';
 import { type NativeRules, TidMap } from './native-rules.js';
 import type { Notification, NotificationRecord } from './notification.js';
+import { EINTR } from '../src/syscalls/errno.js';
 
 export type RestartPolicy = 'eintr' | 'redispatch';
 
@@ -66,7 +67,6 @@ interface Interrupted {
   slept: boolean;
 }
 
-const EINTR = 4;
 const SP_DELAY_MS = 1;
 /** beforeDispatch result: no opinion, dispatch to the handler. */
 export const DISPATCH = -0x40000002;

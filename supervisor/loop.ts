@@ -15,6 +15,7 @@ import { DISPATCH } from './blocking.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
 import { LatencyStats } from './stats.js';
+import { EINTR, ENOENT, ENOSYS } from '../src/syscalls/errno.js';
 
 const IOCTL_RECV = 0xc0502100;
 const IOCTL_SEND = 0xc0182101;
@@ -24,9 +25,6 @@ const IOCTL_ADDFD = 0x40182103;
 const ADDFD_FLAG_SEND = 2;
 const USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 const USER_NOTIF_FLAG_CONTINUE = 1;
-const ENOENT = 2;
-const EINTR = 4;
-const ENOSYS = 38;
 const MAX_EVENTS = 64;
 const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
 /** Largest read ahead: 64 sembufs. */

@@ -3,7 +3,9 @@
  * limit, POSIX deadlock detection across files, and the waking and retrying
  * of blocked requests. Replies to blocked callers go through LockHooks.
  */
-import { ENOLCK, ENOMEM, F_UNLCK, F_WRLCK, type LockType, OFFSET_MAX, type Range, SEEK_SET, type UserFlock } from './abi.js';
+import { F_UNLCK, F_WRLCK, SEEK_SET } from '../syscalls/constants.js';
+import { ENOLCK, ENOMEM } from '../syscalls/errno.js';
+import { type LockType, OFFSET_MAX, type Range, type UserFlock } from './abi.js';
 import {
   type Conflict,
   type DescId,

@@ -10,7 +10,7 @@
  * across them; settle() moves them back once no complex operation is left.
  */
 import { IPC_NOWAIT, SEM_UNDO, SEMAEM, SEMVMX } from './constants.js';
-import { EAGAIN, EIDRM, ERANGE } from './errno.js';
+import { EAGAIN, EIDRM, ERANGE } from '../syscalls/errno.js';
 import type { IpcPerm, SemClock, SemHooks } from './types.js';
 import type { UndoEntry } from './undo.js';
 import { type SemWaiter, WaitList } from './waiter.js';

@@ -29,15 +29,12 @@ import type { FdPool } from '../fd-budget.js';
 import {
   allocNative, close, errno, fcntl, lseek, openPath, pidfdGetfd, read, STATX, statx, SYS, syscall6,
 } from '../ffi.js';
+import { F_GETFL, KCMP_FILE, O_CLOEXEC, O_DIRECTORY, O_RDONLY, SEEK_CUR } from '../../src/syscalls/constants.js';
+import { EBADF, ENOENT, ESRCH } from '../../src/syscalls/errno.js';
 
-const KCMP_FILE = 0;
-const F_GETFL = 3;
-const SEEK_CUR = 1;
-const EBADF = 9;
-const O_RDONLY_CLOEXEC = 0o2000000;
-const O_DIRECTORY = 0o200000;
+const O_RDONLY_CLOEXEC = O_RDONLY | O_CLOEXEC;
 /** open(2) of a /proc entry of a task that has exited. */
-const GONE = new Set([2 /* ENOENT */, 3 /* ESRCH */]);
+const GONE = new Set<number>([ENOENT, ESRCH]);
 /** The supervisor's pid: kcmp compares the target's fds with its own duplicates. */
 const SELF = process.pid;
 

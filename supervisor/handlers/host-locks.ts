@@ -38,11 +38,15 @@
 // A file that cannot be mirrored (not reopenable, refused by the host with
 // anything but a conflict) keeps sandbox-only locks: one warning per file,
 // counted in the state dump and --stats.
-import { errnoName } from '../../src/syscalls/errno.js';
+import { EACCES, EAGAIN, errnoName } from '../../src/syscalls/errno.js';
 import {
-  F_RDLCK, F_UNLCK, F_WRLCK, type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, LOCK_EX,
-  LOCK_NB, LOCK_SH, LOCK_UN, OFFSET_MAX, ownerNumber, type UserFlock, type Waiter,
+  type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, OFFSET_MAX, ownerNumber,
+  type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
+import {
+  F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC,
+  O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG,
+} from '../../src/syscalls/constants.js';
 import {
   allocNative, close, errno, eventfd, fcntlPtr, flock, loadHostWait, openPath, read, STATX, statx,
   type HostWaitLib, type NativeBuffer,
@@ -51,19 +55,8 @@ import type { NotificationLoop } from '../loop.js';
 import type { Tracer } from '../trace.js';
 import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from './fds.js';
 
-const F_OFD_GETLK = 36;
-const F_OFD_SETLK = 37;
-const EAGAIN = 11;
-const EACCES = 13;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_ACCMODE = 3;
-const REOPEN_FLAGS = 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */ | 0o2000000 /* O_CLOEXEC */;
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const EFD_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000;
+const REOPEN_FLAGS = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+const EFD_NONBLOCK_CLOEXEC = O_NONBLOCK | O_CLOEXEC;
 /** shims/hostwait.c operations. */
 const OP_OFD = 0;
 const OP_FLOCK = 1;

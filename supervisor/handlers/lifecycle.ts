@@ -30,9 +30,9 @@ import type { FeatureModule } from '../feature.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop.js';
 import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';
+import { CLONE_THREAD } from '../../src/syscalls/constants.js';
+import { EAGAIN } from '../../src/syscalls/errno.js';
 
-const CLONE_THREAD = 0x10000;
-const EAGAIN = 11;
 /** The child is running by then in all but pathological schedules. */
 const SCAN_DELAY_MS = 2;
 /** A thread on a CPU at every look for this long is computing in user space, not forking. */

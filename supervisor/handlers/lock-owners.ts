@@ -16,8 +16,8 @@
 import type { FileId } from '../../src/locks/index.js';
 import { SYS, syscall6 } from '../ffi.js';
 import type { ProcessEntry, ProcessTable } from '../processes.js';
+import { KCMP_FILES } from '../../src/syscalls/constants.js';
 
-const KCMP_FILES = 2;
 /** p.data key: the process's PosixOwner. */
 const OWNER = 'locks.owner';
 

@@ -52,9 +52,13 @@
 import { frameRegs, MINUS_EINTR, returning, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE } from '../../src/signals/frame.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
-  LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
+  decodeFcntlLock, decodeFlock, type FileId, LockRegistry, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
+import {
+  CLOSE_RANGE_CLOEXEC, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, LOCK_EX,
+  LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC, O_PATH, SEEK_CUR,
+} from '../../src/syscalls/constants.js';
+import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 import { readStackPointer, type BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
@@ -69,17 +73,6 @@ import {
 import { HostLocks } from './host-locks.js';
 import { PosixOwners, sameFilesTable } from './lock-owners.js';
 
-const EBADF = 9;
-const EINTR = 4;
-const EFAULT = 14;
-const ENOMEM = 12;
-const ENOLCK = 37;
-const EMFILE = 24;
-const ENFILE = 23;
-const O_ACCMODE = 3;
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-const CLOSE_RANGE_CLOEXEC = 4;
 const FLOCK_SIZE = 32;
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;

@@ -17,9 +17,8 @@ import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
 import { CONTINUE } from '../loop.js';
 import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
+import { EPERM, ESRCH } from '../../src/syscalls/errno.js';
 
-const EPERM = 1;
-const ESRCH = 3;
 const PID_ANY = 0xffffffff;
 /** setpriority's and ioprio_set's `which`, shifted to one scale: process, group, user. */
 const PRIO = { PROCESS: 0, PGRP: 1, USER: 2 } as const;

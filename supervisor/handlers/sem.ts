@@ -21,14 +21,12 @@ import type { Notification } from '../notification.js';
 import type { Credentials, ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
+import { KCMP_SYSVSEM } from '../../src/syscalls/constants.js';
+import { EFAULT, EINTR, EINVAL } from '../../src/syscalls/errno.js';
 
-const EFAULT = 14;
-const EINVAL = 22;
-const EINTR = 4;
 const CAP_IPC_OWNER = 1n << 15n;
 const CAP_SYS_ADMIN = 1n << 21n;
 const UNDO_KEY = 'sem.undo';
-const KCMP_SYSVSEM = 6;
 
 const SEMCTL_CMDS: Record<number, string> = {
   0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',

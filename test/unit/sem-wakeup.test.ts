@@ -3,10 +3,11 @@
 // at exit. Results marked "kernel:" were observed natively on Linux 6.18.
 import t from 'tap';
 import {
-  EAGAIN, EFBIG, EIDRM, EINVAL, ERANGE, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT,
-  SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList,
-  type SemBuf, type SemCaller, type SemctlIO, type SemidDs, type SemWaiter,
+  GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS,
+  SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  type SemWaiter,
 } from '../../src/sem/index.js';
+import { EAGAIN, EFBIG, EIDRM, EINVAL, ERANGE } from '../../src/syscalls/errno.js';
 
 const ROOT: SemCaller = { pid: 100, uid: 0, gid: 0, isRoot: true };
 const sb = (num: number, op: number, flg = 0): SemBuf => ({ num, op, flg });
