@@ -36,8 +36,8 @@ import {
   syscallNumberBefore,
 } from '../src/signals/frame.js';
 import type { TargetMemory } from './memory.js';
-import { type NativeRules, TidMap } from './native-rules.js';
-import type { Notification, NotificationRecord } from './notification.js';
+import { type NativeRules, TidMap } from './loop/native-rules.js';
+import type { Notification, NotificationRecord } from './loop/notification.js';
 import { EINTR } from '../src/syscalls/errno.js';
 
 export type RestartPolicy = 'eintr' | 'redispatch';

@@ -6,7 +6,7 @@ import type { LockHost, LockMode, ProcViews } from '../src/manifest/types.js';
 import type { PersistedSet } from '../src/sem/persist.js';
 import type { BlockedCalls } from './blocking.js';
 import type { FdBudget } from './fd-budget.js';
-import type { NotificationLoop } from './loop.js';
+import type { NotificationLoop } from './loop/loop.js';
 import type { TargetMemory } from './memory.js';
 import type { ProcessTable } from './processes.js';
 import type { FileSlot } from './safe-file.js';

@@ -78,7 +78,7 @@ export const STATX = {
 /** shims/fastpath.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
 export type StepFn = (loop: unknown) => number;
 
-const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', import.meta.url));
+const FASTPATH = fileURLToPath(new URL('../../supervisor/build/libsysvisor-step.so', import.meta.url));
 
 /** The project's own native libraries, loaded once per thread; a missing one says how to build it. */
 const builtLibraries = new Map<string, LibraryHandle>();

@@ -19,8 +19,8 @@ import { INTERPRETER_HEAD, interpreterOf } from '../src/interpreter.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import type { Feature, SupervisorContext } from './feature.js';
-import { CONTINUE, PENDING, type Handler, type Observer } from './loop.js';
-import type { Notification } from './notification.js';
+import { CONTINUE, PENDING, type Handler, type Observer } from './loop/loop.js';
+import type { Notification } from './loop/notification.js';
 import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC } from '../src/syscalls/constants.js';
 
 /** binfmt_script and binfmt_elf nest at most this deep (fs/exec.c search_binary_handler). */

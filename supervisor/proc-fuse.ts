@@ -12,7 +12,7 @@
 import { SingleFileServer, type Caller, type ServedFile } from '../src/fuse/single-file.js';
 import { MIN_READ_BUFFER } from '../src/fuse/abi.js';
 import { allocNative, errno, read, write } from './ffi.js';
-import type { NotificationLoop } from './loop.js';
+import type { NotificationLoop } from './loop/loop.js';
 import { readCredentials } from './processes.js';
 import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 import { EACCES, EAGAIN, EINTR, ENOENT } from '../src/syscalls/errno.js';

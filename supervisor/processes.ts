@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { close, pidfdOpen } from './ffi.js';
 import { procNumbers } from './handlers/fds.js';
-import type { NotificationLoop } from './loop.js';
+import type { NotificationLoop } from './loop/loop.js';
 
 export interface Credentials {
   uid: number;

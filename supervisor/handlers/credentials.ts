@@ -5,7 +5,7 @@
 // here, never a security decision).
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
-import { CONTINUE } from '../loop.js';
+import { CONTINUE } from '../loop/loop.js';
 
 const CREDENTIAL_SYSCALLS = [
   'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',

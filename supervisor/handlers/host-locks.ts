@@ -51,7 +51,7 @@ import {
   allocNative, close, errno, eventfd, fcntlPtr, flock, loadHostWait, openPath, read, STATX, statx,
   type HostWaitLib, type NativeBuffer,
 } from '../ffi.js';
-import type { NotificationLoop } from '../loop.js';
+import type { NotificationLoop } from '../loop/loop.js';
 import type { Tracer } from '../trace.js';
 import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from './fds.js';
 

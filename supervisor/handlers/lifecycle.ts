@@ -28,7 +28,7 @@ import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
 import { close, pidfdOpen } from '../ffi.js';
-import { CONTINUE } from '../loop.js';
+import { CONTINUE } from '../loop/loop.js';
 import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';
 import { CLONE_THREAD } from '../../src/syscalls/constants.js';
 import { EAGAIN } from '../../src/syscalls/errno.js';

@@ -62,9 +62,9 @@ import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '..
 import { readStackPointer, type BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
-import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
-import { NativeRule, TidMap } from '../native-rules.js';
-import type { Notification } from '../notification.js';
+import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
+import { NativeRule, TidMap } from '../loop/native-rules.js';
+import type { Notification } from '../loop/notification.js';
 import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import {

@@ -15,7 +15,7 @@
 // counter to wrap within one round trip.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from '../feature.js';
-import { CONTINUE } from '../loop.js';
+import { CONTINUE } from '../loop/loop.js';
 import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
 import { EPERM, ESRCH } from '../../src/syscalls/errno.js';
 

@@ -10,12 +10,12 @@
 // the loop's own bookkeeping (timers due first get the answer out).
 import {
   allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
-} from './ffi.js';
-import { DISPATCH } from './blocking.js';
+} from '../ffi.js';
+import { DISPATCH } from '../blocking.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
-import { LatencyStats } from './stats.js';
-import { EINTR, ENOENT, ENOSYS } from '../src/syscalls/errno.js';
+import { LatencyStats } from '../stats.js';
+import { EINTR, ENOENT, ENOSYS } from '../../src/syscalls/errno.js';
 
 const IOCTL_RECV = 0xc0502100;
 const IOCTL_SEND = 0xc0182101;

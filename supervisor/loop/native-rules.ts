@@ -8,7 +8,7 @@
 // release anything, and any thread JS holds state on (a call asleep,
 // interrupted or cut off; an F_GETLK answer to complete) is watched, so
 // every notification of that thread comes to JS.
-import { allocNative, type NativeBuffer } from './ffi.js';
+import { allocNative, type NativeBuffer } from '../ffi.js';
 
 export const enum NativeRule {
   /** Always JS. */
