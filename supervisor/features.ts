@@ -7,7 +7,7 @@ import { credentialsFeature } from './handlers/credentials.js';
 import { execFeature } from './handlers/exec.js';
 import { ioUringFeature } from './handlers/io-uring.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
-import { locksFeature } from './handlers/locks.js';
+import { locksFeature } from './locks/feature.js';
 import { reachFeature } from './handlers/reach.js';
 import { semFeature } from './handlers/sem.js';
 import { OPEN_SYSCALLS } from './virtual-files.js';

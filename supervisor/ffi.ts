@@ -116,7 +116,7 @@ export interface HostWaitLib {
   collect(out: unknown, max: number): number;
 }
 
-const HOSTWAIT = fileURLToPath(new URL('../../shims/build/libsysvisor-hostwait.so', import.meta.url));
+const HOSTWAIT = fileURLToPath(new URL('../../supervisor/build/libsysvisor-hostwait.so', import.meta.url));
 
 /** Loaded by the loop's thread when locks are host-coherent. */
 export function loadHostWait(): HostWaitLib {

@@ -69,9 +69,9 @@ import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
-} from './fds.js';
-import { HostLocks } from './host-locks.js';
-import { PosixOwners, sameFilesTable } from './lock-owners.js';
+} from '../handlers/fds.js';
+import { HostLocks } from './host.js';
+import { PosixOwners, sameFilesTable } from './owners.js';
 
 const FLOCK_SIZE = 32;
 /** How often an exec with close-on-exec fds is looked at until it is over. */
