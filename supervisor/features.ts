@@ -9,7 +9,7 @@ import { ioUringFeature } from './handlers/io-uring.js';
 import { lifecycleFeature } from './handlers/lifecycle.js';
 import { locksFeature } from './locks/feature.js';
 import { reachFeature } from './handlers/reach.js';
-import { semFeature } from './handlers/sem.js';
+import { semFeature } from './sem/feature.js';
 import { OPEN_SYSCALLS } from './virtual-files.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
