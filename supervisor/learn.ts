@@ -18,7 +18,7 @@ import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../src/interpreter.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
-import type { Feature, SupervisorContext } from './feature.js';
+import type { Feature, SupervisorContext } from './features/contract.js';
 import { CONTINUE, PENDING, type Handler, type Observer } from './loop/loop.js';
 import type { Notification } from './loop/notification.js';
 import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC } from '../src/syscalls/constants.js';

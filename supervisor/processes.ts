@@ -8,7 +8,7 @@
 // one of those calls (the supervisor traps them for that reason).
 import { readFileSync } from 'node:fs';
 import { close, pidfdOpen } from './ffi.js';
-import { procNumbers } from './handlers/fds.js';
+import { procNumbers } from './fds.js';
 import type { NotificationLoop } from './loop/loop.js';
 
 export interface Credentials {

@@ -14,9 +14,9 @@ import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
 import { syscallNumber } from '../src/syscalls/table.js';
-import type { WorkerConfig } from './feature.js';
-import { conditionallyObserved, observedSyscalls } from './features.js';
-import { unpinnedInterpreter } from './handlers/exec.js';
+import type { WorkerConfig } from './features/contract.js';
+import { conditionallyObserved, observedSyscalls } from './features/index.js';
+import { unpinnedInterpreter } from './features/exec.js';
 import { writeJson } from './json-stream.js';
 import { LEARN_SYSCALLS } from './learn.js';
 import {

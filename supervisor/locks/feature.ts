@@ -61,7 +61,7 @@ import {
 import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 import { readStackPointer, type BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
-import type { FeatureModule, SupervisorContext } from '../feature.js';
+import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
 import { NativeRule, TidMap } from '../loop/native-rules.js';
 import type { Notification } from '../loop/notification.js';
@@ -69,7 +69,7 @@ import { inExec, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import {
   type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
-} from '../handlers/fds.js';
+} from '../fds.js';
 import { HostLocks } from './host.js';
 import { PosixOwners, sameFilesTable } from './owners.js';
 

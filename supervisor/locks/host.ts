@@ -53,7 +53,7 @@ import {
 } from '../ffi.js';
 import type { NotificationLoop } from '../loop/loop.js';
 import type { Tracer } from '../trace.js';
-import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from '../handlers/fds.js';
+import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from '../fds.js';
 
 const REOPEN_FLAGS = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 const EFD_NONBLOCK_CLOEXEC = O_NONBLOCK | O_CLOEXEC;

@@ -15,7 +15,7 @@ import { UndoList } from '../../src/sem/undo.js';
 import type { SemWaiter } from '../../src/sem/waiter.js';
 import type { BlockedCall } from '../blocking.js';
 import { SYS, syscall6 } from '../ffi.js';
-import type { FeatureModule, SupervisorContext } from '../feature.js';
+import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, PENDING } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
 import type { Credentials, ProcessEntry } from '../processes.js';

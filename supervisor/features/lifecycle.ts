@@ -26,7 +26,7 @@
 // pids whose parent is one of its known ancestors or the supervisor.
 import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
+import type { FeatureModule } from './contract.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop/loop.js';
 import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';

@@ -24,13 +24,13 @@
 // every descendant of the supervisor (sandboxPids()); a process found
 // holding a reference that the process table has not met yet is learnt
 // then, so its exit is seen.
-import type { FileId } from '../../src/locks/index.js';
-import type { FdPool } from '../fd-budget.js';
+import type { FileId } from '../src/locks/index.js';
+import type { FdPool } from './fd-budget.js';
 import {
   allocNative, close, errno, fcntl, lseek, openPath, pidfdGetfd, read, STATX, statx, SYS, syscall6,
-} from '../ffi.js';
-import { F_GETFL, KCMP_FILE, O_CLOEXEC, O_DIRECTORY, O_RDONLY, SEEK_CUR } from '../../src/syscalls/constants.js';
-import { EBADF, ENOENT, ESRCH } from '../../src/syscalls/errno.js';
+} from './ffi.js';
+import { F_GETFL, KCMP_FILE, O_CLOEXEC, O_DIRECTORY, O_RDONLY, SEEK_CUR } from '../src/syscalls/constants.js';
+import { EBADF, ENOENT, ESRCH } from '../src/syscalls/errno.js';
 
 const O_RDONLY_CLOEXEC = O_RDONLY | O_CLOEXEC;
 /** open(2) of a /proc entry of a task that has exited. */

@@ -14,7 +14,7 @@
 // sandbox could be taken by a host process in between, which needs the pid
 // counter to wrap within one round trip.
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
+import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
 import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
 import { EPERM, ESRCH } from '../../src/syscalls/errno.js';

@@ -39,7 +39,7 @@ import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
 import { getSystemErrorMap } from 'node:util';
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
+import type { Feature, FeatureModule, SupervisorContext } from './contract.js';
 import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
