@@ -270,7 +270,7 @@ export class Sandbox {
     }
   }
 
-  /** A process with no kernel undo list, for kcmp (see handlers/sem.ts); only when semaphores are emulated. */
+  /** A process with no kernel undo list, for kcmp (see supervisor/sem/feature.ts); only when semaphores are emulated. */
   private undoReference(m: Manifest): number {
     if (!m.syscalls.emulate.includes('semop') && !m.syscalls.emulate.includes('semtimedop')) return 0;
     const ref = spawn(LAUNCHER, ['--undo-reference'], { stdio: 'ignore' });

@@ -82,11 +82,11 @@ export const execFeature: FeatureModule = {
   observesWith: (settings) =>
     settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat', 'exit_group'] : [],
   install(ctx) {
-    return new ExecHandlers(ctx);
+    return new ExecFeature(ctx);
   },
 };
 
-class ExecHandlers implements Feature {
+class ExecFeature implements Feature {
   readonly name = 'exec';
   /** Real path -> expected sha256 hex; null when two listed names of one file disagree. */
   private readonly trusted = new Map<string, string | null>();

@@ -1,6 +1,6 @@
 // The feature modules the supervisor ships, and the syscall sets they imply.
 // Imported by the main thread (to build the filter and validate manifests)
-// and by the loop's thread (to install handlers).
+// and by the loop's thread (to install them).
 import type { ArgTest } from '../../src/bpf/build.js';
 import type { ArgCondition, FeatureModule, FeatureSettings, ProcView } from './contract.js';
 import { credentialsFeature } from './credentials.js';

@@ -20,7 +20,7 @@
 // failed the probe, and its pending call is not dropped.
 //
 // clone(CLONE_SYSVSEM) matters more: the child shares its parent's SEM_UNDO
-// list, which must not be applied while the child lives (handlers/sem.ts), so
+// list, which must not be applied while the child lives (supervisor/sem/feature.ts), so
 // if the parent exits with calls pending, its children were reparented (to
 // the nearest subreaper or init) and are looked for at once among the new
 // pids whose parent is one of its known ancestors or the supervisor.

@@ -8,17 +8,17 @@
 // Files are keyed by (st_dev, st_ino) of a pidfd_getfd duplicate of the
 // target's fd, never by path. Descriptions (OFD and flock owners) are
 // identified with kcmp(KCMP_FILE) against duplicates the supervisor holds:
-// see fds.ts for the table and how "last close" is decided.
+// see supervisor/fds.ts for the table and how "last close" is decided.
 //
 // POSIX release on close. Closing any fd of a file releases all the
 // owner's POSIX locks on that file; the owner is the files table, shared by
-// clone(CLONE_FILES) (lock-owners.ts). Each owner remembers the files it
+// clone(CLONE_FILES) (owners.ts). Each owner remembers the files it
 // POSIX-locked (a superset: entries leave on release, not on unlock), so a
 // close costs a map lookup unless the process holds locks; then one stat of
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
-// Host coherence ([locks] host = "coherent", host-locks.ts): the registry
+// Host coherence ([locks] host = "coherent", host.ts): the registry
 // shows every change of an owner's locks to the host first (its host hook),
 // on a host description per owner; a host lock in the way refuses the
 // request or holds it back on a helper thread. POSIX releases here close
@@ -125,11 +125,11 @@ export const locksFeature: FeatureModule = {
   // F_GETFL, F_SETFD, F_DUPFD... never leave the kernel: only the lock commands are notified.
   observesIf: [{ name: 'fcntl', arg: 1, values: [F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW] }],
   install(ctx, enabled) {
-    return new LockHandlers(ctx, enabled);
+    return new LockFeature(ctx, enabled);
   },
 };
 
-class LockHandlers {
+class LockFeature {
   readonly name = 'locks';
   private readonly registry: LockRegistry<LockToken>;
   private readonly fds = new TargetFds();

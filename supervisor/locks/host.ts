@@ -29,7 +29,7 @@
 // sandbox has POSIX ones; the ranges are the sandbox's.
 //
 // A request the host refuses: EAGAIN for F_SETLK / LOCK_NB; F_SETLKW and a
-// waiting flock wait on a helper thread (shims/hostwait.c) doing the
+// waiting flock wait on a helper thread (hostwait.c) doing the
 // blocking call on the same description, so the kernel queues it with the
 // host's own waiters; when it returns the registry retries the request (the
 // host part is then already held). An interrupted waiter's helper is
@@ -57,7 +57,7 @@ import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from
 
 const REOPEN_FLAGS = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
 const EFD_NONBLOCK_CLOEXEC = O_NONBLOCK | O_CLOEXEC;
-/** shims/hostwait.c operations. */
+/** hostwait.c operations. */
 const OP_OFD = 0;
 const OP_FLOCK = 1;
 /** A cancel signal can land before the helper sleeps: repeat it this often until the helper is back. */
@@ -159,7 +159,7 @@ export class HostLocks<T> {
 
   /**
    * Before a POSIX lock of type `type` by lock owner `owner` (a files table:
-   * see lock-owners.ts) through `info`: make sure the owner has a host
+   * see owners.ts) through `info`: make sure the owner has a host
    * description of the file that can hold it.
    */
   preparePosix(owner: number, info: OpenFileInfo, type: LockType): void {

@@ -3,7 +3,7 @@
 // Native buffers are allocated once; the fast path allocates nothing.
 //
 // A handler's answer is not sent at once: it goes out with the next wait, in
-// one native call (shims/fastpath.c) that sends it, waits in epoll_pwait2,
+// one native call (step.c) that sends it, waits in epoll_pwait2,
 // receives the next notification and reads ahead the memory its handler
 // will read (readAhead), so that a round trip crosses from JS to C once
 // instead of four times. Nothing runs between the handler and that send but
@@ -30,7 +30,7 @@ const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
 /** Largest read ahead: 64 sembufs. */
 const AHEAD_MAX = 384;
 /**
- * struct sv_loop of shims/fastpath.c, the step's only argument (one koffi
+ * struct sv_loop of step.c, the step's only argument (one koffi
  * argument converts faster than twelve): int32 fields by index, then the
  * buffers' addresses from byte STEP_POINTERS on.
  */

@@ -43,11 +43,11 @@ export const semFeature: FeatureModule = {
   observes: [],
   views: [{ path: '/proc/sysvipc/sem', mode: 0o444 }, { path: '/proc/sys/kernel/sem', mode: 0o644 }],
   install(ctx) {
-    return new SemHandlers(ctx);
+    return new SemFeature(ctx);
   },
 };
 
-class SemHandlers {
+class SemFeature {
   readonly name = 'sem';
   private readonly registry: SemRegistry<SemToken>;
   private readonly sops: SemBuf[] = [];
