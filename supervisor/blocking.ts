@@ -30,7 +30,7 @@
 // the call runs again. The nr comes from the notification whose answer could
 // not be delivered, or, when the signal came before the supervisor even
 // received it, from the `mov $nr, %eax` before the syscall instruction.
-import { loadStackPointer, type StackPointerFn } from './ffi.js';
+import { readStackPointer } from './procfs.js';
 import {
   frameRegs, frameVerdict, isSyscallInstruction, type RestartRules, rewound, sameArgs, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE,
   syscallNumberBefore,
@@ -253,17 +253,4 @@ function isRestartOf(call: Interrupted, n: Notification): boolean {
   if (!sameArgs(call.args, [n.big(0), n.big(1), n.big(2), n.big(3)])) return false;
   if (call.sp === null) return true; // slept < SP_DELAY_MS: nr, ip and arguments decide
   return readStackPointer(n.tid) === call.sp;
-}
-
-let nativeStackPointer: StackPointerFn | null = null;
-
-/**
- * The stack pointer of a thread sitting in a syscall, from /proc/TID/syscall
- * ("nr a1 .. a6 sp pc"), read by the native step's code, which keeps the
- * file open per thread: a signal storm reads it at every handler's return.
- */
-export function readStackPointer(tid: number): bigint | null {
-  nativeStackPointer ??= loadStackPointer();
-  const sp = nativeStackPointer(tid);
-  return sp === -1 || sp === -1n ? null : BigInt(sp);
 }

@@ -13,7 +13,7 @@ import { SingleFileServer, type Caller, type ServedFile } from '../src/fuse/sing
 import { MIN_READ_BUFFER } from '../src/fuse/abi.js';
 import { allocNative, errno, read, write } from './ffi.js';
 import type { NotificationLoop } from './loop/loop.js';
-import { readCredentials } from './processes.js';
+import { readCredentials } from './procfs.js';
 import type { VirtualFile, VirtualFiles } from './virtual-files.js';
 import { EACCES, EAGAIN, EINTR, ENOENT } from '../src/syscalls/errno.js';
 

@@ -24,7 +24,7 @@ import {
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { LoopThread } from './loop-thread.js';
-import { listProcesses, readStat } from './processes.js';
+import { listProcesses, readStat } from './procfs.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';

@@ -10,7 +10,7 @@ import { readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { syscallNumber } from '../src/syscalls/table.js';
 import type { FdPool } from './fd-budget.js';
-import type { Credentials } from './processes.js';
+import type { Credentials } from '../src/procfs.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
 import { ANSWERED, CONTINUE, type NotificationLoop } from './loop/loop.js';
 import { NativeRule } from './loop/native-rules.js';

@@ -43,7 +43,7 @@ import type { Feature, FeatureModule, SupervisorContext } from './contract.js';
 import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
-import { inExec } from '../processes.js';
+import { inExec } from '../procfs.js';
 import { flags, hex } from '../trace.js';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_NOFOLLOW, O_PATH } from '../../src/syscalls/constants.js';
 import { EACCES, EAGAIN, ELOOP, EXDEV } from '../../src/syscalls/errno.js';

@@ -29,7 +29,8 @@ import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop/loop.js';
-import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';
+import type { TaskStat } from '../../src/procfs.js';
+import { listProcesses, readStat, syscallOf } from '../procfs.js';
 import { CLONE_THREAD } from '../../src/syscalls/constants.js';
 import { EAGAIN } from '../../src/syscalls/errno.js';
 

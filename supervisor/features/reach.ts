@@ -16,7 +16,8 @@
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
-import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
+import type { ProcessTable } from '../processes.js';
+import { listProcesses, readIds, readStat } from '../procfs.js';
 import { EPERM, ESRCH } from '../../src/syscalls/errno.js';
 
 const PID_ANY = 0xffffffff;

@@ -59,16 +59,17 @@ import {
   LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC, O_PATH, SEEK_CUR,
 } from '../../src/syscalls/constants.js';
 import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
-import { readStackPointer, type BlockedCall } from '../blocking.js';
+import type { BlockedCall } from '../blocking.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
 import { NativeRule, TidMap } from '../loop/native-rules.js';
 import type { Notification } from '../loop/notification.js';
-import { inExec, type ProcessEntry } from '../processes.js';
+import type { ProcessEntry } from '../processes.js';
+import { inExec, openFds, readStackPointer } from '../procfs.js';
 import { flags, hex } from '../trace.js';
 import {
-  type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
+  type Description, DescriptionTable, type Excluded, fileKeyOf, type OpenFileInfo, TargetFds,
 } from '../fds.js';
 import { HostLocks } from './host.js';
 import { PosixOwners, sameFilesTable } from './owners.js';
