@@ -35,7 +35,7 @@ export interface LockHooks<T> {
   /** Whether the waiter's caller still waits (its notification is valid); dead ones are dropped. */
   isAlive(w: Waiter<T>): boolean;
   /** Answer a waiter: 0 or -errno. False when the answer could not be delivered: a grant is undone. */
-  complete(w: Waiter<T>, errno: number): boolean;
+  complete(w: Waiter<T>, result: number): boolean;
   /**
    * Host coherence (absent: the sandbox's locks are its own). Make `change`
    * on the host just before the registry applies it: 0, or -errno when a

@@ -359,8 +359,8 @@ export class SemRegistry<T> {
       set.unlink(w);
       this.timed.delete(w);
       w.state = 'completed';
-      w.result = EAGAIN;
-      this.hooks.complete(w, EAGAIN);
+      w.result = -EAGAIN;
+      this.hooks.complete(w, -EAGAIN);
       set.settle();
     }
     return due.length;

@@ -160,7 +160,7 @@ class LockFeature {
     this.host = host;
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
-      complete: (w, errno) => this.complete(w, errno),
+      complete: (w, result) => this.complete(w, result),
       ...(host === null ? {} : {
         host: (change, force) => host.apply(change, force),
         hostWait: (w) => host.wait(w),

@@ -70,7 +70,7 @@ class SemFeature {
     const { loop } = ctx;
     this.registry = new SemRegistry<SemToken>(ctx.config.sem, {
       isAlive: (w) => w.token === null ? loop.currentValid() : loop.isValid(w.token.record.id),
-      complete: (w, errno) => this.complete(w, errno),
+      complete: (w, result) => this.complete(w, result),
       deferImmediate: true,
     }, {
       monoNs: () => process.hrtime.bigint(),
@@ -215,9 +215,8 @@ class SemFeature {
   }
 
   /** Deliver a semop result: now for the notification being handled, later for a sleeper. */
-  private complete(w: SemWaiter<SemToken>, errno: number): boolean {
+  private complete(w: SemWaiter<SemToken>, result: number): boolean {
     const call = w.token;
-    const result = errno === 0 ? 0 : -errno;
     if (call === null) return this.ctx.loop.answerNow(result);
     const delivered = this.ctx.loop.reply(call.record.id, result);
     if (delivered) this.ctx.blocked.finished(call);
