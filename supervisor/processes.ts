@@ -7,10 +7,20 @@
 // set*id(2), so they are cached per thread and dropped when the thread makes
 // one of those calls (the supervisor traps them for that reason).
 import type { Credentials } from '../src/procfs.js';
+import type { UndoList } from '../src/sem/undo.js';
+import type { PosixOwner } from './locks/owners.js';
 import { close, pidfdOpen } from './ffi.js';
 import { readCredentials, readStatus, tasksOf } from './procfs.js';
 import type { NotificationLoop } from './loop/loop.js';
 
+
+/** Per-process state of the features, one typed field each. */
+export interface ProcessFeatureState {
+  /** The SysV semaphore undo list (sem/feature.ts); a clone(CLONE_SYSVSEM) child shares its parent's. */
+  semUndo?: UndoList;
+  /** The owner of the process's POSIX locks, its files table (locks/owners.ts). */
+  posixOwner?: PosixOwner;
+}
 
 export interface ProcessEntry {
   tgid: number;
@@ -18,8 +28,8 @@ export interface ProcessEntry {
   name: string;
   pidfd: number;
   threads: Set<number>;
-  /** Per-feature state owned by handlers (undo list, locks, ...). */
-  readonly data: Map<string, unknown>;
+  /** What each feature keeps for the process. */
+  readonly state: ProcessFeatureState;
   startedMs: number;
 }
 
@@ -105,7 +115,7 @@ export class ProcessTable {
       if (pidfd < 0) return null; // gone already
       p = {
         tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
-        threads: new Set(), data: new Map(), startedMs: Date.now(),
+        threads: new Set(), state: {}, startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
       const entry = p;

@@ -27,7 +27,6 @@ import { EFAULT, EINTR, EINVAL } from '../../src/syscalls/errno.js';
 
 const CAP_IPC_OWNER = 1n << 15n;
 const CAP_SYS_ADMIN = 1n << 21n;
-const UNDO_KEY = 'sem.undo';
 
 const SEMCTL_CMDS: Record<number, string> = {
   0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
@@ -234,10 +233,10 @@ class SemFeature {
   }
 
   private undoList(p: ProcessEntry): UndoList {
-    let list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    let list = p.state.semUndo;
     if (list === undefined) {
       list = new UndoList(p.tgid);
-      p.data.set(UNDO_KEY, list);
+      p.state.semUndo = list;
     }
     return list;
   }
@@ -260,12 +259,12 @@ class SemFeature {
     } else if (kcmp(p.tgid, parent.tgid) !== 0) {
       return;
     }
-    p.data.set(UNDO_KEY, this.undoList(parent).share());
+    p.state.semUndo = this.undoList(parent).share();
   }
 
   private exited(p: ProcessEntry): void {
     this.registry.forgetUser(p.tgid);
-    const list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    const list = p.state.semUndo;
     if (list !== undefined) this.registry.exitUndo(list, p.tgid);
   }
 
