@@ -60,6 +60,7 @@ import {
 } from '../../src/syscalls/constants.js';
 import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 import type { BlockedCall } from '../blocking.js';
+import { deliver } from '../deliver.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
@@ -419,15 +420,11 @@ class LockFeature {
     const call = t.blocked;
     if (call === null) {
       t.done = true;
-      return this.ctx.loop.answerNow(result);
+    } else {
+      t.blocked = null;
+      this.sleepers.delete(t);
     }
-    t.blocked = null;
-    this.sleepers.delete(t);
-    const delivered = this.ctx.loop.reply(call.record.id, result);
-    if (delivered) this.ctx.blocked.finished(call);
-    else this.ctx.blocked.died(call);
-    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
-    return delivered;
+    return deliver(this.ctx, call, result);
   }
 
   /**

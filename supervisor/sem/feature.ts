@@ -20,6 +20,7 @@ import { ANSWERED, PENDING } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
 import type { Credentials } from '../../src/procfs.js';
 import type { ProcessEntry } from '../processes.js';
+import { deliver } from '../deliver.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
 import { KCMP_SYSVSEM } from '../../src/syscalls/constants.js';
@@ -215,13 +216,7 @@ class SemFeature {
 
   /** Deliver a semop result: now for the notification being handled, later for a sleeper. */
   private complete(w: SemWaiter<SemToken>, result: number): boolean {
-    const call = w.token;
-    if (call === null) return this.ctx.loop.answerNow(result);
-    const delivered = this.ctx.loop.reply(call.record.id, result);
-    if (delivered) this.ctx.blocked.finished(call);
-    else this.ctx.blocked.died(call);
-    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
-    return delivered;
+    return deliver(this.ctx, w.token, result);
   }
 
   private semctl(n: Notification): number {
