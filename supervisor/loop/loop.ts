@@ -15,6 +15,7 @@ import { DISPATCH } from '../blocking.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
 import { LatencyStats } from '../stats.js';
+import { O_CLOEXEC } from '../../src/syscalls/constants.js';
 import { EINTR, ENOENT, ENOSYS } from '../../src/syscalls/errno.js';
 
 const IOCTL_RECV = 0xc0502100;
@@ -424,7 +425,7 @@ export class NotificationLoop {
     v.setUint32(8, ADDFD_FLAG_SEND, true);
     v.setUint32(12, fd, true);
     v.setUint32(16, 0, true);
-    v.setUint32(20, cloexec ? 0o2000000 : 0, true);
+    v.setUint32(20, cloexec ? O_CLOEXEC : 0, true);
     const r = ioctl(this.listener, IOCTL_ADDFD, this.addfdBuf.ptr);
     if (r < 0) return -errno();
     this.answeredValue = r;
