@@ -49,8 +49,6 @@ export const PENDING = -0x40000001;
 export const ANSWERED = -0x40000003;
 
 export type Handler = (n: Notification) => number;
-/** Told, before anything else happens, that the answer a handler returned for `n` could not be delivered. */
-export type UndeliveredHandler = (n: Notification) => void;
 export type FdCallback = (events: number) => void;
 /** Observer of every answered notification (tracing). `result` is a Handler result. */
 export interface Observer {
@@ -83,7 +81,8 @@ export class NotificationLoop {
   observer: Observer | null = null;
 
   private readonly handlers: (Handler | undefined)[] = new Array(512);
-  private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array(512);
+  /** What the current notification's handler committed for its answer, undone if the answer is not delivered. */
+  private undoIfUndelivered: (() => void) | null = null;
   private readonly fdCallbacks = new Map<number, FdCallback>();
   /** Watched fds whose events are requests (see watchRequests). */
   private readonly requestFds = new Set<number>();
@@ -174,9 +173,13 @@ export class NotificationLoop {
     this.native.set(nr, rule);
   }
 
-  /** Be told when an answer the handler of `nr` returned could not be delivered (to undo what it committed). */
-  onUndelivered(nr: number, handler: UndeliveredHandler): void {
-    this.undeliveredHandlers[nr] = handler;
+  /**
+   * Called by a handler whose plain answer commits something (a semop that
+   * succeeded): `undo` runs if that answer cannot be delivered. It holds for
+   * the notification being handled only.
+   */
+  onUndelivered(undo: () => void): void {
+    this.undoIfUndelivered = undo;
   }
 
   /**
@@ -304,7 +307,9 @@ export class NotificationLoop {
   private undelivered(): void {
     const n = this.notification;
     this.hooks.undelivered(n);
-    this.undeliveredHandlers[n.nr]?.(n);
+    const undo = this.undoIfUndelivered;
+    this.undoIfUndelivered = null;
+    undo?.();
   }
 
   /** True once the filter has no task left: nothing will ever be notified again. */
@@ -344,6 +349,7 @@ export class NotificationLoop {
     const timed = this.stats.shouldTime(n.nr);
     const start = timed ? clock.now() : 0;
     const handler = this.handlers[n.nr];
+    this.undoIfUndelivered = null;
     let result: number;
     try {
       result = this.hooks.beforeDispatch(n);

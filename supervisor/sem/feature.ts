@@ -58,13 +58,8 @@ class SemFeature {
   /** The credentials whose isRoot was computed last (a bigint test that allocates). */
   private rootCreds: Credentials | null = null;
   private rootOf = false;
-  /**
-   * The notification whose answer is a success the registry left to us
-   * (deferImmediate), by id: a later answer to another semop that is not
-   * handled here (a restart answered EINTR by BlockedCalls) must not undo it.
-   */
-  private deferredLo = -1;
-  private deferredHi = -1;
+  /** Undoes the success the registry left to us to deliver (deferImmediate), if the answer is lost. */
+  private readonly undoDeferred = () => this.registry.undeliverable();
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop } = ctx;
@@ -83,11 +78,6 @@ class SemFeature {
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
     loop.readAheadFor(nr('semop'), 1, 2, SEMBUF_SIZE);
     loop.readAheadFor(nr('semtimedop'), 1, 2, SEMBUF_SIZE);
-    const undelivered = (n: Notification) => {
-      if (n.idLo === this.deferredLo && n.idHi === this.deferredHi) this.registry.undeliverable();
-    };
-    loop.onUndelivered(nr('semop'), undelivered);
-    loop.onUndelivered(nr('semtimedop'), undelivered);
     ctx.blocked.setPolicy(nr('semop'), 'eintr');
     ctx.blocked.setPolicy(nr('semtimedop'), 'eintr');
     loop.on(nr('semctl'), (n) => this.semctl(n));
@@ -172,7 +162,6 @@ class SemFeature {
 
   /** ksys_semtimedop's order: timeout copied (EFAULT), nsops checks, sops copied (EFAULT), timeout checked (EINVAL). */
   private semop(n: Notification, timed: boolean): number {
-    this.deferredLo = this.deferredHi = -1;
     const { memory } = this.ctx;
     const semid = n.int(0);
     const nsops = n.uint(2);
@@ -199,10 +188,7 @@ class SemFeature {
     this.ctx.blocked.restartWithoutSleep = false;
     const r = this.registry.semop(this.who, this.undoList(process), semid, sops, timeoutNs, null);
     if (typeof r === 'number') {
-      if (r === 0) {
-        this.deferredLo = n.idLo;
-        this.deferredHi = n.idHi;
-      }
+      if (r === 0) this.ctx.loop.onUndelivered(this.undoDeferred);
       return r;
     }
     if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
