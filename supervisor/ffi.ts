@@ -3,6 +3,7 @@
 // passed as plain numbers (addresses from koffi.address) or koffi allocations.
 import { fileURLToPath } from 'node:url';
 import koffi, { type LibraryHandle } from 'koffi';
+import { AT_EMPTY_PATH, AT_FDCWD } from '../src/syscalls/constants.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -71,7 +72,7 @@ export const STAT_SIZE = 144;
  * server (the [proc] views are served by the thread that would ask).
  */
 export const STATX = {
-  SIZE: 256, AT_FDCWD: -100, AT_EMPTY_PATH: 0x1000, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
+  SIZE: 256, AT_FDCWD, AT_EMPTY_PATH, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
   MODE: 28, INO: 32, FILE_SIZE: 40, DEV_MAJOR: 136, DEV_MINOR: 140,
 } as const;
 

@@ -2,6 +2,7 @@
 // semtimedop/semctl notifications, call the SemRegistry (src/sem holds every
 // rule), encode the answer. Also serves /proc/sysvipc/sem and
 // /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
+import { IPC_CREAT, IPC_EXCL, IPC_NOWAIT } from '../../src/sem/constants.js';
 import { encodePersisted } from '../../src/sem/persist.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
@@ -33,7 +34,7 @@ const SEMCTL_CMDS: Record<number, string> = {
   0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
   15: 'GETZCNT', 16: 'SETVAL', 17: 'SETALL', 18: 'SEM_STAT', 19: 'SEM_INFO', 20: 'SEM_STAT_ANY',
 };
-const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[0o1000, 'IPC_CREAT'], [0o2000, 'IPC_EXCL'], [0o4000, 'IPC_NOWAIT']];
+const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[IPC_CREAT, 'IPC_CREAT'], [IPC_EXCL, 'IPC_EXCL'], [IPC_NOWAIT, 'IPC_NOWAIT']];
 
 /** A waiter's token: null while it is the notification being handled, its BlockedCall once it sleeps. */
 type SemToken = BlockedCall | null;
