@@ -36,6 +36,7 @@ import {
   syscallNumberBefore,
 } from '../src/signals/frame.js';
 import type { TargetMemory } from './memory.js';
+import { DISPATCH } from './loop/loop.js';
 import { type NativeRules, TidMap } from './loop/native-rules.js';
 import type { Notification, NotificationRecord } from './loop/notification.js';
 import { EINTR } from '../src/syscalls/errno.js';
@@ -68,8 +69,6 @@ interface Interrupted {
 }
 
 const SP_DELAY_MS = 1;
-/** beforeDispatch result: no opinion, dispatch to the handler. */
-export const DISPATCH = -0x40000002;
 export const SYS_RT_SIGRETURN = 15;
 
 export class BlockedCalls {

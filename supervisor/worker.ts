@@ -7,14 +7,14 @@ import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
-import { BlockedCalls, DISPATCH, SYS_RT_SIGRETURN } from './blocking.js';
+import { BlockedCalls, SYS_RT_SIGRETURN } from './blocking.js';
 import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './features/contract.js';
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features/index.js';
 import { writeJson } from './json-stream.js';
 import { allocNative, close, read } from './ffi.js';
-import { CONTINUE, NotificationLoop } from './loop/loop.js';
+import { CONTINUE, DISPATCH, NotificationLoop } from './loop/loop.js';
 import { NativeRule } from './loop/native-rules.js';
 import { TargetMemory } from './memory.js';
 import { ProcFuse } from './proc-fuse.js';

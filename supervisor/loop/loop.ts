@@ -11,7 +11,6 @@
 import {
   allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
 } from '../ffi.js';
-import { DISPATCH } from '../blocking.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
 import { LatencyStats } from '../stats.js';
@@ -45,6 +44,8 @@ const clock = performance;
 export const CONTINUE = -0x40000000;
 /** The handler keeps the notification open and answers later through `reply`. */
 export const PENDING = -0x40000001;
+/** beforeDispatch result: no opinion, dispatch to the handler. */
+export const DISPATCH = -0x40000002;
 /** The handler already answered (SECCOMP_ADDFD_FLAG_SEND); the value is in `answeredValue`. */
 export const ANSWERED = -0x40000003;
 
