@@ -59,7 +59,7 @@ import {
   LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC, O_PATH, SEEK_CUR,
 } from '../../src/syscalls/constants.js';
 import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
-import type { BlockedCall } from '../blocking.js';
+import { type BlockedCall, SYS_RT_SIGRETURN } from '../blocking.js';
 import { deliver } from '../deliver.js';
 import { close } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../features/contract.js';
@@ -89,8 +89,6 @@ const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [LOCK_SH, 'LOCK_SH'], [LOCK_EX, 'LOCK_EX'], [LOCK_UN, 'LOCK_UN'], [LOCK_NB, 'LOCK_NB'], [LOCK_MAND, 'LOCK_MAND'],
 ];
 const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
-/** Calls Linux never fails with EINTR that a signal can cut off while notified (the close family only in exact mode). */
-const NR_RT_SIGRETURN = 15;
 const NR_FCNTL = syscallNumber('fcntl')!;
 
 /** The supervisor's handle on one lock call: set once the call sleeps. */
@@ -187,13 +185,13 @@ class LockFeature {
       loop.on(nr('execveat'), (n) => this.execve(n));
       for (const name of ['close', 'close_range', 'dup2', 'dup3']) loop.decideNatively(nr(name), NativeRule.Close);
     }
-    const next = loop.handlerOf(NR_RT_SIGRETURN);
-    loop.on(NR_RT_SIGRETURN, (n) => {
+    const next = loop.handlerOf(SYS_RT_SIGRETURN);
+    loop.on(SYS_RT_SIGRETURN, (n) => {
       this.completeDroppedGetlk(n);
       return next === undefined ? CONTINUE : next(n);
     });
     // A thread with an F_GETLK answer to complete is watched (getlkAnswered): the rest is BlockedCalls' rule.
-    loop.decideNatively(NR_RT_SIGRETURN, NativeRule.Sigreturn);
+    loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
     ctx.processes.onExit((p) => this.exited(p));
     ctx.files.register('/proc/locks', {
       render: () => {
