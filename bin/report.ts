@@ -23,7 +23,7 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
     // Counted when notified: the supervisor never sees whether the kernel then refused one.
     lines.push(color.yellow(`io_uring rings created: ${rings.count} (io_uring_setup calls let through); what a ring does is not seen by the supervisor`));
   }
-  // The answer leaves with the next wait (shims/fastpath.c): what the program
+  // The answer leaves with the next wait (supervisor/loop/step.c): what the program
   // waits is this plus one kernel round trip, which `npm run bench` measures.
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
   lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));

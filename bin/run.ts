@@ -1,7 +1,7 @@
 // `sysvisor run`: the program under the supervisor, its exit status passed on.
 import { syscallName } from '../src/syscalls/table.js';
 import { renderStall } from '../src/waits/render.js';
-import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
+import { refusedExecsSummary } from '../supervisor/features/exec.js';
 import { Sandbox, SandboxError, type RunResult, type StallReport } from '../supervisor/index.js';
 import { closeSlot, openForWriting, removeSlot, type FileSlot } from '../supervisor/safe-file.js';
 import { errColor, EXIT_SUPERVISOR, EXIT_USAGE, fail, noColor, paint } from './common.js';

@@ -1,6 +1,7 @@
 // Text views of a supervisor state dump (the JSON of --dump-state / SIGUSR1):
 // `sysvisor ipcs` (semaphores, like ipcs -s with values, waiters and undo)
 // and `sysvisor ps` (the process tree and what each process holds).
+import { IPC_NOWAIT, SEM_UNDO } from './sem/constants.js';
 import type { SemSnapshot } from './sem/registry.js';
 import type { WaitInput } from './waits/graph.js';
 
@@ -20,7 +21,7 @@ const hexKey = (k: number) => '0x' + (k >>> 0).toString(16).padStart(8, '0');
 const time = (sec: number) => (sec === 0 ? 'Not set' : new Date(sec * 1000).toISOString().replace('T', ' ').slice(0, 19));
 
 function sembuf(s: { num: number; op: number; flg: number }): string {
-  const flags = [(s.flg & 0o4000) !== 0 ? 'IPC_NOWAIT' : '', (s.flg & 0x1000) !== 0 ? 'SEM_UNDO' : ''].filter(Boolean);
+  const flags = [(s.flg & IPC_NOWAIT) !== 0 ? 'IPC_NOWAIT' : '', (s.flg & SEM_UNDO) !== 0 ? 'SEM_UNDO' : ''].filter(Boolean);
   return `#${s.num} ${s.op > 0 ? '+' : ''}${s.op}${flags.length ? ' ' + flags.join('|') : ''}`;
 }
 

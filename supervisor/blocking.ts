@@ -30,14 +30,16 @@
 // the call runs again. The nr comes from the notification whose answer could
 // not be delivered, or, when the signal came before the supervisor even
 // received it, from the `mov $nr, %eax` before the syscall instruction.
-import { loadStackPointer, type StackPointerFn } from './ffi.js';
+import { readStackPointer } from './procfs.js';
 import {
   frameRegs, frameVerdict, isSyscallInstruction, type RestartRules, rewound, sameArgs, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE,
   syscallNumberBefore,
 } from '../src/signals/frame.js';
 import type { TargetMemory } from './memory.js';
-import { type NativeRules, TidMap } from './native-rules.js';
-import type { Notification, NotificationRecord } from './notification.js';
+import { DISPATCH } from './loop/loop.js';
+import { type NativeRules, TidMap } from './loop/native-rules.js';
+import type { Notification, NotificationRecord } from './loop/notification.js';
+import { EINTR } from '../src/syscalls/errno.js';
 
 export type RestartPolicy = 'eintr' | 'redispatch';
 
@@ -66,10 +68,7 @@ interface Interrupted {
   slept: boolean;
 }
 
-const EINTR = 4;
 const SP_DELAY_MS = 1;
-/** beforeDispatch result: no opinion, dispatch to the handler. */
-export const DISPATCH = -0x40000002;
 export const SYS_RT_SIGRETURN = 15;
 
 export class BlockedCalls {
@@ -253,17 +252,4 @@ function isRestartOf(call: Interrupted, n: Notification): boolean {
   if (!sameArgs(call.args, [n.big(0), n.big(1), n.big(2), n.big(3)])) return false;
   if (call.sp === null) return true; // slept < SP_DELAY_MS: nr, ip and arguments decide
   return readStackPointer(n.tid) === call.sp;
-}
-
-let nativeStackPointer: StackPointerFn | null = null;
-
-/**
- * The stack pointer of a thread sitting in a syscall, from /proc/TID/syscall
- * ("nr a1 .. a6 sp pc"), read by the native step's code, which keeps the
- * file open per thread: a signal storm reads it at every handler's return.
- */
-export function readStackPointer(tid: number): bigint | null {
-  nativeStackPointer ??= loadStackPointer();
-  const sp = nativeStackPointer(tid);
-  return sp === -1 || sp === -1n ? null : BigInt(sp);
 }

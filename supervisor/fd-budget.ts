@@ -8,7 +8,7 @@
 // for a moment (memfd answers, /proc reads, pidfd_getfd probes) and for
 // the main thread. What each pool's refusal answers is the caller's rule.
 import { readFileSync } from 'node:fs';
-import { procNumbers } from './handlers/fds.js';
+import { procNumbers } from './procfs.js';
 
 /** Left for the supervisor's transient fds, its own and the main thread's. */
 export const RESERVE = 256;

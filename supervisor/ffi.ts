@@ -3,6 +3,7 @@
 // passed as plain numbers (addresses from koffi.address) or koffi allocations.
 import { fileURLToPath } from 'node:url';
 import koffi, { type LibraryHandle } from 'koffi';
+import { AT_EMPTY_PATH, AT_FDCWD } from '../src/syscalls/constants.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -71,14 +72,14 @@ export const STAT_SIZE = 144;
  * server (the [proc] views are served by the thread that would ask).
  */
 export const STATX = {
-  SIZE: 256, AT_FDCWD: -100, AT_EMPTY_PATH: 0x1000, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
+  SIZE: 256, AT_FDCWD, AT_EMPTY_PATH, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
   MODE: 28, INO: 32, FILE_SIZE: 40, DEV_MAJOR: 136, DEV_MINOR: 140,
 } as const;
 
-/** shims/fastpath.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
+/** supervisor/loop/step.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
 export type StepFn = (loop: unknown) => number;
 
-const FASTPATH = fileURLToPath(new URL('../../shims/build/libsysvisor-fast.so', import.meta.url));
+const STEP_LIBRARY = fileURLToPath(new URL('../../supervisor/build/libsysvisor-step.so', import.meta.url));
 
 /** The project's own native libraries, loaded once per thread; a missing one says how to build it. */
 const builtLibraries = new Map<string, LibraryHandle>();
@@ -95,20 +96,20 @@ function builtLibrary(path: string): LibraryHandle {
   return lib;
 }
 
-/** Loaded by the loop's thread only; built with the launcher by `make -C shims`. */
+/** Loaded by the loop's thread only; built by `make -C supervisor`. */
 export function loadStep(): StepFn {
-  return builtLibrary(FASTPATH).func('int sv_step(void *loop)') as StepFn;
+  return builtLibrary(STEP_LIBRARY).func('int sv_step(void *loop)') as StepFn;
 }
 
-/** shims/fastpath.c's sv_stack_pointer: the stack pointer of a thread sitting in a syscall, or -1. */
+/** supervisor/loop/step.c's sv_stack_pointer: the stack pointer of a thread sitting in a syscall, or -1. */
 export type StackPointerFn = (tid: number) => number | bigint;
 
 /** Loaded by the loop's thread only, beside the step (it shares the step's open /proc/TID/syscall files). */
 export function loadStackPointer(): StackPointerFn {
-  return builtLibrary(FASTPATH).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
+  return builtLibrary(STEP_LIBRARY).func('int64_t sv_stack_pointer(int32_t tid)') as StackPointerFn;
 }
 
-/** shims/hostwait.c: blocking host lock calls on helper threads (see there). */
+/** supervisor/locks/hostwait.c: blocking host lock calls on helper threads (see there). */
 export interface HostWaitLib {
   init(eventfd: number): number;
   start(fd: number, op: number, type: number, start: bigint, len: bigint): number;
@@ -116,7 +117,7 @@ export interface HostWaitLib {
   collect(out: unknown, max: number): number;
 }
 
-const HOSTWAIT = fileURLToPath(new URL('../../shims/build/libsysvisor-hostwait.so', import.meta.url));
+const HOSTWAIT = fileURLToPath(new URL('../../supervisor/build/libsysvisor-hostwait.so', import.meta.url));
 
 /** Loaded by the loop's thread when locks are host-coherent. */
 export function loadHostWait(): HostWaitLib {

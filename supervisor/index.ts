@@ -1,12 +1,12 @@
 // The programmatic API: `import { Sandbox, loadManifest } from 'sysvisor'`.
 import { readFileSync } from 'node:fs';
 import { defaultManifest, parseManifest, type Manifest } from '../src/manifest/index.js';
-import { EMULABLE } from './features.js';
+import { EMULABLE } from './features/index.js';
 
 export { EXIT_STALLED, Sandbox, SandboxError, sandboxFilter, type RunOptions, type RunResult } from './sandbox.js';
 export type { StallReport } from './watchdog.js';
 export { ManifestError, type Manifest } from '../src/manifest/index.js';
-export { EMULABLE, observedSyscalls } from './features.js';
+export { EMULABLE, observedSyscalls } from './features/index.js';
 
 /** Read and validate a manifest file; throws ManifestError naming the key and line. */
 export function loadManifest(file: string): Manifest {

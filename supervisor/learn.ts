@@ -18,16 +18,11 @@ import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../src/interpreter.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
-import type { Feature, SupervisorContext } from './feature.js';
-import { CONTINUE, PENDING, type Handler, type Observer } from './loop.js';
-import type { Notification } from './notification.js';
+import type { Feature, SupervisorContext } from './features/contract.js';
+import { CONTINUE, PENDING, type Handler, type Observer } from './loop/loop.js';
+import type { Notification } from './loop/notification.js';
+import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC } from '../src/syscalls/constants.js';
 
-const AT_FDCWD = -100;
-const AT_EMPTY_PATH = 0x1000;
-const O_ACCMODE = 3;
-const O_CREAT = 0o100;
-const O_TRUNC = 0o1000;
-const O_PATH = 0o10000000;
 /** binfmt_script and binfmt_elf nest at most this deep (fs/exec.c search_binary_handler). */
 const INTERPRETER_DEPTH = 5;
 /** Lock files and keys kept for the comments. */

@@ -4,11 +4,8 @@
 // Callers must check ID_VALID after reading and before acting (TOCTOU).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { allocNative, errno, processVmReadv, processVmWritev, type NativeBuffer } from './ffi.js';
+import { EFAULT, ENOSYS, EPERM, ESRCH } from '../src/syscalls/errno.js';
 
-const EFAULT = 14;
-const ESRCH = 3;
-const EPERM = 1;
-const ENOSYS = 38;
 const MAX_ACCESS = 1 << 24;
 /**
  * x86_64 user addresses end below 2^47 (TASK_SIZE_MAX); anything above is

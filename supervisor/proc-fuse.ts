@@ -12,14 +12,11 @@
 import { SingleFileServer, type Caller, type ServedFile } from '../src/fuse/single-file.js';
 import { MIN_READ_BUFFER } from '../src/fuse/abi.js';
 import { allocNative, errno, read, write } from './ffi.js';
-import type { NotificationLoop } from './loop.js';
-import { readCredentials } from './processes.js';
+import type { NotificationLoop } from './loop/loop.js';
+import { readCredentials } from './procfs.js';
 import type { VirtualFile, VirtualFiles } from './virtual-files.js';
+import { EACCES, EAGAIN, EINTR, ENOENT } from '../src/syscalls/errno.js';
 
-const EINTR = 4;
-const EAGAIN = 11;
-const ENOENT = 2;
-const EACCES = 13;
 /** One request: a WRITE of MAX_WRITE bytes and its headers fit twice over. */
 const READ_BUFFER = 2 * MIN_READ_BUFFER;
 

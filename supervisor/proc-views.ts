@@ -6,8 +6,8 @@ import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { viewDevices } from '../src/fuse/mountinfo.js';
 import type { LauncherView } from '../src/landlock.js';
 import type { Manifest, ProcViews } from '../src/manifest/index.js';
-import type { ProcView } from './feature.js';
-import { procViews } from './features.js';
+import type { ProcView } from './features/contract.js';
+import { procViews } from './features/index.js';
 
 /** The launcher's first view fd: after stdin, stdout, stderr and the control socket. */
 const FIRST_VIEW_FD = 4;

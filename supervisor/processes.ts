@@ -6,20 +6,20 @@
 // read once per thread. Credentials are per thread in Linux and change with
 // set*id(2), so they are cached per thread and dropped when the thread makes
 // one of those calls (the supervisor traps them for that reason).
-import { readFileSync } from 'node:fs';
+import type { Credentials } from '../src/procfs.js';
+import type { UndoList } from '../src/sem/undo.js';
+import type { PosixOwner } from './locks/owners.js';
 import { close, pidfdOpen } from './ffi.js';
-import { procNumbers } from './handlers/fds.js';
-import type { NotificationLoop } from './loop.js';
+import { readCredentials, readStatus, tasksOf } from './procfs.js';
+import type { NotificationLoop } from './loop/loop.js';
 
-export interface Credentials {
-  uid: number;
-  gid: number;
-  /** Effective uid/gid are what System V IPC checks (ipcperms). */
-  euid: number;
-  egid: number;
-  groups: number[];
-  /** Effective capability set, as a bigint bit mask. */
-  capEff: bigint;
+
+/** Per-process state of the features, one typed field each. */
+export interface ProcessFeatureState {
+  /** The SysV semaphore undo list (sem/feature.ts); a clone(CLONE_SYSVSEM) child shares its parent's. */
+  semUndo?: UndoList;
+  /** The owner of the process's POSIX locks, its files table (locks/owners.ts). */
+  posixOwner?: PosixOwner;
 }
 
 export interface ProcessEntry {
@@ -28,8 +28,8 @@ export interface ProcessEntry {
   name: string;
   pidfd: number;
   threads: Set<number>;
-  /** Per-feature state owned by handlers (undo list, locks, ...). */
-  readonly data: Map<string, unknown>;
+  /** What each feature keeps for the process. */
+  readonly state: ProcessFeatureState;
   startedMs: number;
 }
 
@@ -115,7 +115,7 @@ export class ProcessTable {
       if (pidfd < 0) return null; // gone already
       p = {
         tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
-        threads: new Set(), data: new Map(), startedMs: Date.now(),
+        threads: new Set(), state: {}, startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
       const entry = p;
@@ -167,103 +167,3 @@ export class ProcessTable {
     }));
   }
 }
-
-/** Every thread of a process now (/proc/PID/task), ascending; `threads` holds only those seen in a notified call. */
-function tasksOf(tgid: number): number[] {
-  return (procNumbers(`/proc/${tgid}/task`) ?? []).sort((a, b) => a - b);
-}
-
-function readStatus(tid: number): Map<string, string> | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${tid}/status`, 'latin1');
-  } catch {
-    return null;
-  }
-  const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return fields;
-}
-
-export function readCredentials(tid: number): Credentials | null {
-  const s = readStatus(tid);
-  if (s === null) return null;
-  const uids = (s.get('Uid') ?? '').split(/\s+/).map(Number);
-  const gids = (s.get('Gid') ?? '').split(/\s+/).map(Number);
-  const groups = (s.get('Groups') ?? '').split(/\s+/).filter((g) => g !== '').map(Number);
-  return { uid: uids[0], euid: uids[1], gid: gids[0], egid: gids[1], groups, capEff: BigInt('0x' + (s.get('CapEff') ?? '0')) };
-}
-
-export interface TaskStat {
-  state: string;
-  ppid: number;
-  pgrp: number;
-}
-
-/**
- * Every live thread-group leader of the host with its state letter, parent
- * and group, from /proc/N/stat; null when /proc cannot be listed (EMFILE).
- */
-export function listProcesses(): Array<{ pid: number } & TaskStat> | null {
-  const pids = procNumbers('/proc');
-  if (pids === null) return null;
-  const out: Array<{ pid: number } & TaskStat> = [];
-  for (const pid of pids) {
-    const s = readStat(pid);
-    if (s !== null) out.push({ pid, ...s });
-  }
-  return out;
-}
-
-/** State letter, parent and process group of a task (a thread id works too) from /proc/N/stat, or null if it is gone. */
-export function readStat(pid: number): TaskStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return null;
-  }
-  // comm may hold spaces and parentheses: the fields start after the last ')'.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0], ppid: Number(fields[1]), pgrp: Number(fields[2]) };
-}
-
-/** Thread-group id and real uid of a task from /proc/N/status, or null if it is gone. */
-export function readIds(tid: number): { tgid: number; uid: number } | null {
-  const s = readStatus(tid);
-  if (s === null) return null;
-  return { tgid: Number(s.get('Tgid')), uid: Number((s.get('Uid') ?? '').split(/\s+/)[0]) };
-}
-
-/**
- * The syscall thread `tid` is in, from /proc/TID/syscall: its number (-1 in
- * user space), "running" when the task is on a CPU at the time of the read
- * (in the kernel or not: it says nothing), null when the thread is gone.
- */
-export function syscallOf(tid: number): number | 'running' | null {
-  let s: string;
-  try {
-    s = readFileSync(`/proc/${tid}/syscall`, 'latin1');
-  } catch {
-    return null;
-  }
-  return s.startsWith('running') ? 'running' : Number.parseInt(s, 10);
-}
-
-/**
- * Whether thread `tid` may still be inside execve/execveat. A task running in
- * the kernel (mid-exec, before its close-on-exec fds are closed) reads
- * "running": that counts as still in exec, so callers look again later. A
- * thread that is gone (a non-leader's exec succeeded, or it died) is not in
- * exec.
- */
-export function inExec(tid: number): boolean {
-  const nr = syscallOf(tid);
-  return nr === 'running' || nr === NR_EXECVE || nr === NR_EXECVEAT;
-}
-
-const NR_EXECVE = 59;
-const NR_EXECVEAT = 322;

@@ -19,25 +19,9 @@ import { fchmodSync, fstatSync, fsyncSync, readSync, statSync, writeSync, type S
 import { basename, dirname, resolve } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { close, errno, linkat, mkdirat, openat, renameat2, unlinkat } from './ffi.js';
+import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, RENAME_NOREPLACE } from '../src/syscalls/constants.js';
+import { EEXIST, EINVAL, ELOOP, ENOENT, ENOTDIR } from '../src/syscalls/errno.js';
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_NOCTTY = 0o400;
-const O_TRUNC = 0o1000;
-const O_NONBLOCK = 0o4000;
-const O_DIRECTORY = 0o200000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
-const O_PATH = 0o10000000;
-const AT_FDCWD = -100;
-const RENAME_NOREPLACE = 1;
-const ENOENT = 2;
-const EEXIST = 17;
-const ENOTDIR = 20;
-const EINVAL = 22;
-const ELOOP = 40;
 /** Attempts at a fresh random temporary name, or at a file that vanished between two looks. */
 const ATTEMPTS = 8;
 

@@ -14,9 +14,9 @@ import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
 import { syscallNumber } from '../src/syscalls/table.js';
-import type { WorkerConfig } from './feature.js';
-import { conditionallyObserved, observedSyscalls } from './features.js';
-import { unpinnedInterpreter } from './handlers/exec.js';
+import type { WorkerConfig } from './features/contract.js';
+import { conditionallyObserved, observedSyscalls } from './features/index.js';
+import { unpinnedInterpreter } from './features/exec.js';
 import { writeJson } from './json-stream.js';
 import { LEARN_SYSCALLS } from './learn.js';
 import {
@@ -24,7 +24,7 @@ import {
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { LoopThread } from './loop-thread.js';
-import { listProcesses, readStat } from './processes.js';
+import { listProcesses, readStat } from './procfs.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
@@ -270,7 +270,7 @@ export class Sandbox {
     }
   }
 
-  /** A process with no kernel undo list, for kcmp (see handlers/sem.ts); only when semaphores are emulated. */
+  /** A process with no kernel undo list, for kcmp (see supervisor/sem/feature.ts); only when semaphores are emulated. */
   private undoReference(m: Manifest): number {
     if (!m.syscalls.emulate.includes('semop') && !m.syscalls.emulate.includes('semtimedop')) return 0;
     const ref = spawn(LAUNCHER, ['--undo-reference'], { stdio: 'ignore' });

@@ -3,8 +3,8 @@
 import { writeSync } from 'node:fs';
 import { errnoName } from '../src/syscalls/errno.js';
 import { syscallName } from '../src/syscalls/table.js';
-import { CONTINUE, PENDING } from './loop.js';
-import type { Notification, NotificationRecord } from './notification.js';
+import { CONTINUE, PENDING } from './loop/loop.js';
+import type { Notification, NotificationRecord } from './loop/notification.js';
 
 export type ArgDecoder = (args: ArgReader, tid: number) => string;
 

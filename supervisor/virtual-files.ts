@@ -10,13 +10,15 @@ import { readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import { syscallNumber } from '../src/syscalls/table.js';
 import type { FdPool } from './fd-budget.js';
-import type { Credentials } from './processes.js';
+import type { Credentials } from '../src/procfs.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
-import { ANSWERED, CONTINUE, type NotificationLoop } from './loop.js';
-import { NativeRule } from './native-rules.js';
+import { ANSWERED, CONTINUE, type NotificationLoop } from './loop/loop.js';
+import { NativeRule } from './loop/native-rules.js';
 import type { TargetMemory } from './memory.js';
-import type { Notification } from './notification.js';
+import type { Notification } from './loop/notification.js';
 import { hex, type Tracer } from './trace.js';
+import { AT_FDCWD, F_SETFL, MFD_CLOEXEC, O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_PATH } from '../src/syscalls/constants.js';
+import { EACCES, EMFILE, ENFILE } from '../src/syscalls/errno.js';
 
 export interface VirtualFile {
   /** The file's text, rendered at open time (as the kernel's seq_file does at first read). */
@@ -39,16 +41,6 @@ export interface VirtualWriter {
   writeAt(data: Uint8Array, pos: number, creds: Credentials): number;
 }
 
-const AT_FDCWD = -100;
-const O_ACCMODE = 3;
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-const O_NONBLOCK = 0o4000;
-const F_SETFL = 4;
-const EACCES = 13;
-const EMFILE = 24;
-const ENFILE = 23;
-const MFD_CLOEXEC = 1;
 
 export const OPEN_SYSCALLS = ['open', 'openat', 'openat2'] as const;
 

@@ -9,7 +9,7 @@ import type { WaitGraph } from '../src/waits/graph.js';
 import { type Stall, StallWatch } from '../src/waits/watchdog.js';
 import type { BlockedCalls } from './blocking.js';
 import { jsonBigInt } from './crash.js';
-import type { Feature } from './feature.js';
+import type { Feature } from './features/contract.js';
 import { SYS, syscall6 } from './ffi.js';
 import type { ProcessTable } from './processes.js';
 

@@ -244,7 +244,7 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
   });
 
   // prlimit(2), setpriority(2) and sched_set*(2) on another process need only
-  // the same uid, and Landlock has no hook for them: handlers/reach.ts
+  // the same uid, and Landlock has no hook for them: supervisor/features/reach.ts
   // refuses them for processes outside the sandbox.
   t.test(`[${policy}] the supervisor's RLIMIT_NOFILE cannot be lowered`, async (t) => {
     const r = await sandboxed('escape_super', ['nofile'], { manifest });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { manifestFromText, observedSyscalls, Sandbox } from '../supervisor/index.js';
-import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
+import { refusedExecsSummary } from '../supervisor/features/exec.js';
 import { interpreterOf } from '../src/interpreter.js';
 import { EXEC_RIGHTS, FS, landlockRules } from '../src/landlock.js';
 import { spawnSync } from 'node:child_process';

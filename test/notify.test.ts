@@ -1,5 +1,5 @@
 // What the supervisor is asked about, and what its native step decides
-// without JavaScript (supervisor/native-rules.ts): fcntl is notified only for
+// without JavaScript (supervisor/loop/native-rules.ts): fcntl is notified only for
 // the lock commands (BPF), opens of ordinary files (with [proc] views =
 // "notify"; "fuse" notifies no open at all) and closes while no lock is held
 // are answered in C, an open of a served /proc file and a close while the

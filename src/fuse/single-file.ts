@@ -16,18 +16,9 @@ import {
   encodeInitOut, encodeOpenOut, encodeReply, encodeStatfsOut, encodeWriteOut, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO,
   FOPEN_NOFLUSH, IN_HEADER_SIZE, INIT_ATOMIC_O_TRUNC, KERNEL_MINOR_VERSION, KERNEL_VERSION, OP, type Attr,
 } from './abi.js';
+import { O_ACCMODE, O_RDONLY, O_WRONLY, S_IFREG } from '../syscalls/constants.js';
+import { EACCES, EBADF, EIO, ENOSYS, ENOTTY, EPERM, EPROTO } from '../syscalls/errno.js';
 
-const EPERM = 1;
-const EIO = 5;
-const EBADF = 9;
-const EACCES = 13;
-const ENOTTY = 25;
-const ENOSYS = 38;
-const EPROTO = 71;
-const S_IFREG = 0o100000;
-const O_ACCMODE = 3;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
 /** Largest WRITE the kernel sends us (the minimum it accepts): a sysctl write is parsed from one page at most. */
 export const MAX_WRITE = 4096;
 /** The attributes never change: the kernel may keep them a day without asking. */

@@ -5,38 +5,16 @@
  * (SYSCALL_DEFINE2(flock)). Errors are returned as negative errno numbers.
  */
 
-export const F_RDLCK = 0;
-export const F_WRLCK = 1;
-export const F_UNLCK = 2;
+import {
+  F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_MAND,
+  LOCK_NB, LOCK_SH, LOCK_UN, SEEK_CUR, SEEK_END, SEEK_SET,
+} from '../syscalls/constants.js';
+import { EBADF, EINVAL, EOVERFLOW } from '../syscalls/errno.js';
+
 export type LockType = typeof F_RDLCK | typeof F_WRLCK | typeof F_UNLCK;
-
-export const F_GETLK = 5;
-export const F_SETLK = 6;
-export const F_SETLKW = 7;
-export const F_OFD_GETLK = 36;
-export const F_OFD_SETLK = 37;
-export const F_OFD_SETLKW = 38;
-
-export const LOCK_SH = 1;
-export const LOCK_EX = 2;
-export const LOCK_NB = 4;
-export const LOCK_UN = 8;
-export const LOCK_MAND = 32;
-
-export const SEEK_SET = 0;
-export const SEEK_CUR = 1;
-export const SEEK_END = 2;
 
 /** Largest off_t; a lock ending here runs to EOF (and /proc/locks prints "EOF"). */
 export const OFFSET_MAX = 0x7fff_ffff_ffff_ffffn;
-
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const ENOMEM = 12;
-export const EINVAL = 22;
-export const EDEADLK = 35;
-export const ENOLCK = 37;
-export const EOVERFLOW = 75;
 
 /** An absolute, inclusive byte range; end === OFFSET_MAX means "to EOF". */
 export interface Range {

@@ -3,7 +3,8 @@
  * blocked requests share one shape, and both can have requests blocked on
  * them, forming the trees described at the top of fs/locks.c.
  */
-import { F_UNLCK, F_WRLCK, type LockType } from './abi.js';
+import { F_UNLCK, F_WRLCK } from '../syscalls/constants.js';
+import { type LockType } from './abi.js';
 
 export type LockKind = 'posix' | 'ofd' | 'flock';
 

@@ -3,7 +3,8 @@
  * lock_get_status): one numbered line per applied lock, and under it the
  * requests blocked on it, depth first, indented one space per level.
  */
-import { F_RDLCK, F_WRLCK, OFFSET_MAX } from './abi.js';
+import { F_RDLCK, F_WRLCK } from '../syscalls/constants.js';
+import { OFFSET_MAX } from './abi.js';
 import { type Lock, type Node, waitTree } from './node.js';
 
 const KIND = { posix: 'POSIX  ADVISORY  ', ofd: 'OFDLCK ADVISORY  ', flock: 'FLOCK  ADVISORY  ' } as const;

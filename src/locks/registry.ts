@@ -3,7 +3,9 @@
  * limit, POSIX deadlock detection across files, and the waking and retrying
  * of blocked requests. Replies to blocked callers go through LockHooks.
  */
-import { ENOLCK, ENOMEM, F_UNLCK, F_WRLCK, type LockType, OFFSET_MAX, type Range, SEEK_SET, type UserFlock } from './abi.js';
+import { F_UNLCK, F_WRLCK, SEEK_SET } from '../syscalls/constants.js';
+import { ENOLCK, ENOMEM } from '../syscalls/errno.js';
+import { type LockType, OFFSET_MAX, type Range, type UserFlock } from './abi.js';
 import {
   type Conflict,
   type DescId,
@@ -33,7 +35,7 @@ export interface LockHooks<T> {
   /** Whether the waiter's caller still waits (its notification is valid); dead ones are dropped. */
   isAlive(w: Waiter<T>): boolean;
   /** Answer a waiter: 0 or -errno. False when the answer could not be delivered: a grant is undone. */
-  complete(w: Waiter<T>, errno: number): boolean;
+  complete(w: Waiter<T>, result: number): boolean;
   /**
    * Host coherence (absent: the sandbox's locks are its own). Make `change`
    * on the host just before the registry applies it: 0, or -errno when a

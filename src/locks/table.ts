@@ -4,7 +4,9 @@
  * flock_lock_inode. What spans files (record limit, deadlock detection,
  * waking and retrying) is the registry's, reached through TableEnv.
  */
-import { EAGAIN, EDEADLK, ENOLCK, ENOMEM, F_UNLCK, type LockType } from './abi.js';
+import { F_UNLCK } from '../syscalls/constants.js';
+import { EAGAIN, EDEADLK, ENOLCK, ENOMEM } from '../syscalls/errno.js';
+import { type LockType } from './abi.js';
 import {
   type Conflict,
   type FileId,

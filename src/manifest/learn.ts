@@ -27,6 +27,7 @@
 import { posix } from "node:path";
 import { errnoName } from "../syscalls/errno.js";
 import { LIMITS, type FilesystemLists, type Manifest, type SemLimits } from "./types.js";
+import { ENOSYS } from "../syscalls/errno.js";
 
 /** What a learning run observed (plain data: it crosses the worker boundary). */
 export interface LearnedRun {
@@ -54,7 +55,6 @@ const LIBRARY_DIR = /^\/(usr\/(local\/)?)?lib[^/]*\//;
 const PROC_PID = /^\/proc\/\d+(\/|$)/;
 const DEV_PTS = /^\/dev\/pts\//;
 /** Errno of the emulable calls a learned manifest denies. */
-const ENOSYS = 38;
 
 /** Observed peak -> limit: a quarter more, at least 1. */
 export function headroom(peak: number): number {

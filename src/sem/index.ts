@@ -1,7 +1,6 @@
 /** The SysV semaphore core: registry, undo lists, ABI codecs and /proc renderers. */
 export * from './abi.js';
 export * from './constants.js';
-export * from './errno.js';
 export { ipcperms, isOwner } from './perm.js';
 export * from './proc.js';
 export { SemRegistry, type SemSetStat, type SemSnapshot, type SemWaiterInfo } from './registry.js';

@@ -4,7 +4,7 @@
  */
 import type { SemSetStat } from './registry.js';
 import type { SemLimits } from './types.js';
-import { EINVAL } from './errno.js';
+import { EINVAL } from '../syscalls/errno.js';
 
 /** The header line of /proc/sysvipc/sem. */
 export const SYSVIPC_SEM_HEADER =

@@ -10,7 +10,7 @@ import {
   SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMAEM, SEMMAP, SEMMNU, SEMUME, SEMUSZ,
   SEMVMX, SETALL, SETVAL,
 } from './constants.js';
-import { E2BIG, EACCES, EAGAIN, EEXIST, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE } from './errno.js';
+import { E2BIG, EACCES, EAGAIN, EEXIST, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE } from '../syscalls/errno.js';
 import { ipcperms, isOwner } from './perm.js';
 import type { PersistedSet } from './persist.js';
 import { SemSet } from './set.js';
@@ -359,8 +359,8 @@ export class SemRegistry<T> {
       set.unlink(w);
       this.timed.delete(w);
       w.state = 'completed';
-      w.result = EAGAIN;
-      this.hooks.complete(w, EAGAIN);
+      w.result = -EAGAIN;
+      this.hooks.complete(w, -EAGAIN);
       set.settle();
     }
     return due.length;

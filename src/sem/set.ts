@@ -10,7 +10,7 @@
  * across them; settle() moves them back once no complex operation is left.
  */
 import { IPC_NOWAIT, SEM_UNDO, SEMAEM, SEMVMX } from './constants.js';
-import { EAGAIN, EIDRM, ERANGE } from './errno.js';
+import { EAGAIN, EIDRM, ERANGE } from '../syscalls/errno.js';
 import type { IpcPerm, SemClock, SemHooks } from './types.js';
 import type { UndoEntry } from './undo.js';
 import { type SemWaiter, WaitList } from './waiter.js';
@@ -240,8 +240,8 @@ export class SemSet<T> {
     this.unlink(q);
     q.state = 'completed';
     if (r < 0) {
-      q.result = -r;
-      this.hooks.complete(q, -r);
+      q.result = r;
+      this.hooks.complete(q, r);
       return FAILED;
     }
     if (this.hooks.complete(q, 0)) return DONE;
@@ -368,8 +368,8 @@ export class SemSet<T> {
         next = q.next;
         this.unlink(q);
         q.state = 'completed';
-        q.result = EIDRM;
-        this.hooks.complete(q, EIDRM);
+        q.result = -EIDRM;
+        this.hooks.complete(q, -EIDRM);
       }
     };
     fail(this.pendingConst);

@@ -50,11 +50,12 @@ export interface SemHooks<T> {
   isAlive(w: SemWaiter<T>): boolean;
   /**
    * Replies to a semop: every success (0), and the failures of sleeping ones
-   * (EIDRM, EAGAIN, ERANGE). Returns false if the reply could not be
+   * (-EIDRM, -EAGAIN, -ERANGE), as the syscall returns them (0 or -errno, as
+   * LockHooks.complete). Returns false if the reply could not be
    * delivered (the task was interrupted); a success is then undone exactly
    * (values, adjustments, sempids) before anyone else sees it.
    */
-  complete(w: SemWaiter<T>, errno: number): boolean;
+  complete(w: SemWaiter<T>, result: number): boolean;
   /**
    * When true, a semop that succeeds at once on a set where nothing sleeps
    * is not passed to complete(): semop() returns 0, the caller delivers the

@@ -15,7 +15,7 @@ export type SemWaiterState = 'queued' | 'completed' | 'cancelled';
 export class SemWaiter<T> {
   /** Current state; only "queued" waiters can still change. */
   state: SemWaiterState = 'queued';
-  /** Once completed: 0 for success, otherwise the positive errno delivered. */
+  /** Once completed: 0 for success, otherwise the -errno delivered. */
   result = 0;
   /** Index into the operations of the one that blocked last (Linux q->blocking). */
   blocking = 0;

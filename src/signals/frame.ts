@@ -5,6 +5,7 @@
 // At rt_sigreturn the stack pointer is just past the popped pretcode: the
 // rt_sigframe starts at sp-8, uc_mcontext is 48 bytes into it, so struct
 // sigcontext is at sp+40. Its first 144 bytes are r8..rip.
+import { EINTR } from '../syscalls/errno.js';
 
 /** Offset of struct sigcontext from the stack pointer at rt_sigreturn. */
 export const SIGCONTEXT_OFFSET = 40;
@@ -13,7 +14,7 @@ export const SIGCONTEXT_SIZE = 144;
 /** Register offsets in struct sigcontext. */
 export const SC = { r8: 0, r9: 8, r10: 16, rdi: 64, rsi: 72, rdx: 96, rax: 104, rsp: 120, rip: 128 } as const;
 /** rax of a call about to return EINTR (-EINTR as u64). */
-export const MINUS_EINTR = 0xfffffffffffffffcn;
+export const MINUS_EINTR = BigInt.asUintN(64, BigInt(-EINTR));
 /** Length of the `syscall` instruction (0f 05). */
 const SYSCALL_INSN = 2n;
 

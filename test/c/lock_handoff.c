@@ -6,7 +6,7 @@
  * releases nothing of them, and its F_SETLK conflicts with them.
  * (Not checked here: a description whose only reference is in flight, sent
  * and closed but not yet received, keeps its flock lock on Linux and loses
- * it under sysvisor, which counts fds only; see supervisor/handlers/locks.ts.) */
+ * it under sysvisor, which counts fds only; see supervisor/locks/feature.ts.) */
 #include "lock_common.h"
 #include <sys/socket.h>
 #include <sys/syscall.h>

@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readStat } from '../../supervisor/processes.js';
+import { readStat } from '../../supervisor/procfs.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FUZZ_DIR = join(ROOT, 'test', 'fuzz');

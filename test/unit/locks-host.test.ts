@@ -3,9 +3,9 @@
 // refuses (or holds back) the request, and a request waiting for the host
 // is retried when the wait ends, dropped when its caller goes.
 import t from 'tap';
-import {
-  EAGAIN, F_RDLCK, F_UNLCK, F_WRLCK, type FileId, type LockChange, LockRegistry, OFFSET_MAX, type Waiter,
-} from '../../src/locks/index.js';
+import { type FileId, type LockChange, LockRegistry, OFFSET_MAX, type Waiter } from '../../src/locks/index.js';
+import { F_RDLCK, F_UNLCK, F_WRLCK } from '../../src/syscalls/constants.js';
+import { EAGAIN } from '../../src/syscalls/errno.js';
 
 const FILE: FileId = { major: 0xfe, minor: 0, ino: 7n };
 

@@ -3,22 +3,10 @@
 // (one CPU), with pids and the inode replaced by placeholders.
 import t from 'tap';
 import {
-  EAGAIN,
-  EDEADLK,
-  ENOLCK,
-  ENOMEM,
-  F_RDLCK,
-  F_UNLCK,
-  F_WRLCK,
-  type FileId,
-  type LockType,
-  LockRegistry,
-  OFFSET_MAX,
-  type Range,
-  SEEK_SET,
-  toRange,
-  type Waiter,
+  type FileId, type LockType, LockRegistry, OFFSET_MAX, type Range, toRange, type Waiter,
 } from '../../src/locks/index.js';
+import { F_RDLCK, F_UNLCK, F_WRLCK, SEEK_SET } from '../../src/syscalls/constants.js';
+import { EAGAIN, EDEADLK, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 
 const FILE: FileId = { major: 0xfe, minor: 0, ino: 2146904n };
 const OTHER: FileId = { major: 0xfe, minor: 0, ino: 2146905n };

@@ -3,9 +3,10 @@
 // undeliverable() undoes it exactly when that delivery fails.
 import t from 'tap';
 import {
-  EAGAIN, GETPID, GETVAL, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SemRegistry, UndoList,
-  type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  GETPID, GETVAL, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
+  SemRegistry, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
 } from '../../src/sem/index.js';
+import { EAGAIN } from '../../src/syscalls/errno.js';
 
 const sb = (num: number, op: number, flg = 0): SemBuf => ({ num, op, flg });
 const caller = (pid: number): SemCaller => ({ pid, uid: 0, gid: 0, isRoot: true });

@@ -3,12 +3,14 @@
 // natively in a fresh IPC namespace (unshare -i) on Linux 6.18.
 import t from 'tap';
 import {
-  E2BIG, EACCES, EAGAIN, EEXIST, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE,
   GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID,
-  IPC_SET, IPC_STAT, SEM_INFO, SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
-  SemRegistry, SETALL, SETVAL, UndoList,
-  type SemBuf, type SemCaller, type SemctlIO, type SemidDs, type SemInfo, type SemLimits, type SemWaiter,
+  IPC_SET, IPC_STAT, SEM_INFO, SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMMNI, SEMMNS,
+  SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  type SemInfo, type SemLimits, type SemWaiter,
 } from '../../src/sem/index.js';
+import {
+  E2BIG, EACCES, EAGAIN, EEXIST, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE,
+} from '../../src/syscalls/errno.js';
 
 const LIMITS: SemLimits = { semmsl: SEMMSL, semmns: SEMMNS, semopm: SEMOPM, semmni: SEMMNI };
 const ROOT: SemCaller = { pid: 100, uid: 0, gid: 0, isRoot: true };

@@ -108,7 +108,7 @@ function replay(script: string[]): string[] {
   const done: string[] = [];
   const reg = new SemRegistry<number>(
     { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 },
-    { isAlive: () => true, complete: (w, e) => (w.token >= 0 && done.push(`${w.token} ${e}`), true) },
+    { isAlive: () => true, complete: (w, e) => (w.token >= 0 && done.push(`${w.token} ${-e}`), true) },
     { monoNs: () => 0n, realSec: () => 0 },
   );
   const root = { pid: 1, uid: 0, gid: 0, isRoot: true };
@@ -128,7 +128,7 @@ function replay(script: string[]): string[] {
       sleepers.push({ list, w });
     } else if (c === 'O') {
       const r = reg.semop(root, new UndoList(1), id, sops, null, -1);
-      out.push(`O ${typeof r === 'number' ? -r : r.result}`);
+      out.push(`O ${typeof r === 'number' ? -r : -r.result}`);
     } else if (c === 'S') {
       reg.semctl(root, id, n[0]!, SETVAL, n[1]!, io);
     } else if (c === 'R') {

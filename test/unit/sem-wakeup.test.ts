@@ -3,10 +3,11 @@
 // at exit. Results marked "kernel:" were observed natively on Linux 6.18.
 import t from 'tap';
 import {
-  EAGAIN, EFBIG, EIDRM, EINVAL, ERANGE, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT,
-  SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList,
-  type SemBuf, type SemCaller, type SemctlIO, type SemidDs, type SemWaiter,
+  GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS,
+  SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  type SemWaiter,
 } from '../../src/sem/index.js';
+import { EAGAIN, EFBIG, EIDRM, EINVAL, ERANGE } from '../../src/syscalls/errno.js';
 
 const ROOT: SemCaller = { pid: 100, uid: 0, gid: 0, isRoot: true };
 const sb = (num: number, op: number, flg = 0): SemBuf => ({ num, op, flg });
@@ -160,7 +161,7 @@ t.test('sleepers can fail with ERANGE or EAGAIN from a later op', async (t) => {
   s.op(k, 'R', [sb(0, -1), sb(1, 32767)]);
   s.op(k, 'N', [sb(0, -1), sb(1, -5, IPC_NOWAIT)]);
   s.op(k, 'X', [sb(0, 2)]);
-  t.same(s.drain(), [['X', 0], ['R', ERANGE], ['N', EAGAIN]]);
+  t.same(s.drain(), [['X', 0], ['R', -ERANGE], ['N', -EAGAIN]]);
   t.same([s.ctl(k, 0, GETVAL), s.ctl(k, 1, GETVAL)], [2, 1], 'failed sleepers changed nothing');
 });
 
@@ -177,13 +178,13 @@ t.test('timeouts', async (t) => {
   t.equal(s.reg.expire(799n), 0);
   t.equal(s.ctl(k, 0, GETNCNT), 4);
   t.equal(s.reg.expire(800n), 2);
-  t.same(s.drain(), [['U', EAGAIN], ['V', EAGAIN]], 'equal deadlines in arrival order');
+  t.same(s.drain(), [['U', -EAGAIN], ['V', -EAGAIN]], 'equal deadlines in arrival order');
   t.equal(s.reg.nextDeadline(), 1500n);
   s.clock.mono = 2000n;
   t.equal(s.reg.expire(), 1, 'defaults to the clock');
-  t.same(s.drain(), [['T', EAGAIN]]);
+  t.same(s.drain(), [['T', -EAGAIN]]);
   t.equal(w.state, 'completed');
-  t.equal(w.result, EAGAIN);
+  t.equal(w.result, -EAGAIN);
   t.equal(s.ctl(k, 0, GETNCNT), 1);
   t.equal(s.reg.nextDeadline(), null);
   const x = waiter(s.op(k, 'W', [sb(0, -1)], 10n));
@@ -205,7 +206,7 @@ t.test('IPC_RMID fails every sleeper with EIDRM in Linux order', async (t) => {
   t.equal(s.lists.get('a1')!.entries.size, 1);
   s.drain();
   t.equal(s.ctl(k, 0, IPC_RMID), 0);
-  t.same(s.drain(), [['cz', EIDRM], ['a1', EIDRM], ['c', EIDRM], ['z0', EIDRM]], 'global const, global alter, then per semaphore');
+  t.same(s.drain(), [['cz', -EIDRM], ['a1', -EIDRM], ['c', -EIDRM], ['z0', -EIDRM]], 'global const, global alter, then per semaphore');
   t.equal(s.lists.get('a1')!.entries.size, 0, 'undo entries vanish');
   t.equal(s.ctl(k, 0, GETVAL), -EINVAL);
   t.equal(s.reg.nextDeadline(), null);

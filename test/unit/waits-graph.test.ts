@@ -2,7 +2,8 @@
 // registry snapshots, cycles, the deadlock verdict, the watchdog's judgement
 // and the text/DOT views.
 import t from 'tap';
-import { F_WRLCK, type FileId, LockRegistry, type LockType } from '../../src/locks/index.js';
+import { type FileId, LockRegistry, type LockType } from '../../src/locks/index.js';
+import { F_WRLCK } from '../../src/syscalls/constants.js';
 import { SEM_UNDO } from '../../src/sem/constants.js';
 import { SemRegistry } from '../../src/sem/registry.js';
 import { UndoList } from '../../src/sem/undo.js';

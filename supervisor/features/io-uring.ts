@@ -7,8 +7,8 @@
 // rings asked for (--stats); the call itself runs in the kernel. A denied or
 // killed call never reaches the supervisor (compileFilter drops it).
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
-import { CONTINUE } from '../loop.js';
+import type { FeatureModule } from './contract.js';
+import { CONTINUE } from '../loop/loop.js';
 
 export const ioUringFeature: FeatureModule = {
   name: 'io_uring',

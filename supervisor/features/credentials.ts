@@ -4,8 +4,8 @@
 // these calls; the call itself runs in the kernel (CONTINUE is bookkeeping
 // here, never a security decision).
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
-import { CONTINUE } from '../loop.js';
+import type { FeatureModule } from './contract.js';
+import { CONTINUE } from '../loop/loop.js';
 
 const CREDENTIAL_SYSCALLS = [
   'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',

@@ -2,6 +2,7 @@
 // semtimedop/semctl notifications, call the SemRegistry (src/sem holds every
 // rule), encode the answer. Also serves /proc/sysvipc/sem and
 // /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
+import { IPC_CREAT, IPC_EXCL, IPC_NOWAIT } from '../../src/sem/constants.js';
 import { encodePersisted } from '../../src/sem/persist.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
@@ -15,26 +16,25 @@ import { UndoList } from '../../src/sem/undo.js';
 import type { SemWaiter } from '../../src/sem/waiter.js';
 import type { BlockedCall } from '../blocking.js';
 import { SYS, syscall6 } from '../ffi.js';
-import type { FeatureModule, SupervisorContext } from '../feature.js';
-import { ANSWERED, PENDING } from '../loop.js';
-import type { Notification } from '../notification.js';
-import type { Credentials, ProcessEntry } from '../processes.js';
+import type { FeatureModule, SupervisorContext } from '../features/contract.js';
+import { ANSWERED, PENDING } from '../loop/loop.js';
+import type { Notification } from '../loop/notification.js';
+import type { Credentials } from '../../src/procfs.js';
+import type { ProcessEntry } from '../processes.js';
+import { deliver } from '../deliver.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
+import { KCMP_SYSVSEM } from '../../src/syscalls/constants.js';
+import { EFAULT, EINTR, EINVAL } from '../../src/syscalls/errno.js';
 
-const EFAULT = 14;
-const EINVAL = 22;
-const EINTR = 4;
 const CAP_IPC_OWNER = 1n << 15n;
 const CAP_SYS_ADMIN = 1n << 21n;
-const UNDO_KEY = 'sem.undo';
-const KCMP_SYSVSEM = 6;
 
 const SEMCTL_CMDS: Record<number, string> = {
   0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
   15: 'GETZCNT', 16: 'SETVAL', 17: 'SETALL', 18: 'SEM_STAT', 19: 'SEM_INFO', 20: 'SEM_STAT_ANY',
 };
-const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[0o1000, 'IPC_CREAT'], [0o2000, 'IPC_EXCL'], [0o4000, 'IPC_NOWAIT']];
+const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[IPC_CREAT, 'IPC_CREAT'], [IPC_EXCL, 'IPC_EXCL'], [IPC_NOWAIT, 'IPC_NOWAIT']];
 
 /** A waiter's token: null while it is the notification being handled, its BlockedCall once it sleeps. */
 type SemToken = BlockedCall | null;
@@ -45,11 +45,11 @@ export const semFeature: FeatureModule = {
   observes: [],
   views: [{ path: '/proc/sysvipc/sem', mode: 0o444 }, { path: '/proc/sys/kernel/sem', mode: 0o644 }],
   install(ctx) {
-    return new SemHandlers(ctx);
+    return new SemFeature(ctx);
   },
 };
 
-class SemHandlers {
+class SemFeature {
   readonly name = 'sem';
   private readonly registry: SemRegistry<SemToken>;
   private readonly sops: SemBuf[] = [];
@@ -59,19 +59,14 @@ class SemHandlers {
   /** The credentials whose isRoot was computed last (a bigint test that allocates). */
   private rootCreds: Credentials | null = null;
   private rootOf = false;
-  /**
-   * The notification whose answer is a success the registry left to us
-   * (deferImmediate), by id: a later answer to another semop that is not
-   * handled here (a restart answered EINTR by BlockedCalls) must not undo it.
-   */
-  private deferredLo = -1;
-  private deferredHi = -1;
+  /** Undoes the success the registry left to us to deliver (deferImmediate), if the answer is lost. */
+  private readonly undoDeferred = () => this.registry.undeliverable();
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop } = ctx;
     this.registry = new SemRegistry<SemToken>(ctx.config.sem, {
       isAlive: (w) => w.token === null ? loop.currentValid() : loop.isValid(w.token.record.id),
-      complete: (w, errno) => this.complete(w, errno),
+      complete: (w, result) => this.complete(w, result),
       deferImmediate: true,
     }, {
       monoNs: () => process.hrtime.bigint(),
@@ -84,11 +79,6 @@ class SemHandlers {
     loop.on(nr('semtimedop'), (n) => this.semop(n, true));
     loop.readAheadFor(nr('semop'), 1, 2, SEMBUF_SIZE);
     loop.readAheadFor(nr('semtimedop'), 1, 2, SEMBUF_SIZE);
-    const undelivered = (n: Notification) => {
-      if (n.idLo === this.deferredLo && n.idHi === this.deferredHi) this.registry.undeliverable();
-    };
-    loop.onUndelivered(nr('semop'), undelivered);
-    loop.onUndelivered(nr('semtimedop'), undelivered);
     ctx.blocked.setPolicy(nr('semop'), 'eintr');
     ctx.blocked.setPolicy(nr('semtimedop'), 'eintr');
     loop.on(nr('semctl'), (n) => this.semctl(n));
@@ -173,7 +163,6 @@ class SemHandlers {
 
   /** ksys_semtimedop's order: timeout copied (EFAULT), nsops checks, sops copied (EFAULT), timeout checked (EINVAL). */
   private semop(n: Notification, timed: boolean): number {
-    this.deferredLo = this.deferredHi = -1;
     const { memory } = this.ctx;
     const semid = n.int(0);
     const nsops = n.uint(2);
@@ -200,10 +189,7 @@ class SemHandlers {
     this.ctx.blocked.restartWithoutSleep = false;
     const r = this.registry.semop(this.who, this.undoList(process), semid, sops, timeoutNs, null);
     if (typeof r === 'number') {
-      if (r === 0) {
-        this.deferredLo = n.idLo;
-        this.deferredHi = n.idHi;
-      }
+      if (r === 0) this.ctx.loop.onUndelivered(this.undoDeferred);
       return r;
     }
     if (r.state !== 'queued') return ANSWERED; // answered inline by complete(), or the task is gone
@@ -216,15 +202,8 @@ class SemHandlers {
   }
 
   /** Deliver a semop result: now for the notification being handled, later for a sleeper. */
-  private complete(w: SemWaiter<SemToken>, errno: number): boolean {
-    const call = w.token;
-    const result = errno === 0 ? 0 : -errno;
-    if (call === null) return this.ctx.loop.answerNow(result);
-    const delivered = this.ctx.loop.reply(call.record.id, result);
-    if (delivered) this.ctx.blocked.finished(call);
-    else this.ctx.blocked.died(call);
-    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
-    return delivered;
+  private complete(w: SemWaiter<SemToken>, result: number): boolean {
+    return deliver(this.ctx, w.token, result);
   }
 
   private semctl(n: Notification): number {
@@ -236,10 +215,10 @@ class SemHandlers {
   }
 
   private undoList(p: ProcessEntry): UndoList {
-    let list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    let list = p.state.semUndo;
     if (list === undefined) {
       list = new UndoList(p.tgid);
-      p.data.set(UNDO_KEY, list);
+      p.state.semUndo = list;
     }
     return list;
   }
@@ -262,12 +241,12 @@ class SemHandlers {
     } else if (kcmp(p.tgid, parent.tgid) !== 0) {
       return;
     }
-    p.data.set(UNDO_KEY, this.undoList(parent).share());
+    p.state.semUndo = this.undoList(parent).share();
   }
 
   private exited(p: ProcessEntry): void {
     this.registry.forgetUser(p.tgid);
-    const list = p.data.get(UNDO_KEY) as UndoList | undefined;
+    const list = p.state.semUndo;
     if (list !== undefined) this.registry.exitUndo(list, p.tgid);
   }
 

@@ -1,18 +1,18 @@
 // What a handler module (a "feature": semaphores, locks, lifecycle) gets from
 // the supervisor, and what it gives back. Features are installed in the loop's
 // thread; every rule lives in src/, a feature only decodes and encodes.
-import type { ArgTest } from '../src/bpf/build.js';
-import type { LockHost, LockMode, ProcViews } from '../src/manifest/types.js';
-import type { PersistedSet } from '../src/sem/persist.js';
-import type { BlockedCalls } from './blocking.js';
-import type { FdBudget } from './fd-budget.js';
-import type { NotificationLoop } from './loop.js';
-import type { TargetMemory } from './memory.js';
-import type { ProcessTable } from './processes.js';
-import type { FileSlot } from './safe-file.js';
-import type { Tracer } from './trace.js';
-import type { VirtualFiles } from './virtual-files.js';
-import type { WatchdogConfig } from './watchdog.js';
+import type { ArgTest } from '../../src/bpf/build.js';
+import type { LockHost, LockMode, ProcViews } from '../../src/manifest/types.js';
+import type { PersistedSet } from '../../src/sem/persist.js';
+import type { BlockedCalls } from '../blocking.js';
+import type { FdBudget } from '../fd-budget.js';
+import type { NotificationLoop } from '../loop/loop.js';
+import type { TargetMemory } from '../memory.js';
+import type { ProcessTable } from '../processes.js';
+import type { FileSlot } from '../safe-file.js';
+import type { Tracer } from '../trace.js';
+import type { VirtualFiles } from '../virtual-files.js';
+import type { WatchdogConfig } from '../watchdog.js';
 
 /** The part of the manifest the loop's thread needs (plain data: it crosses a worker boundary). */
 export interface WorkerConfig {

@@ -20,19 +20,20 @@
 // failed the probe, and its pending call is not dropped.
 //
 // clone(CLONE_SYSVSEM) matters more: the child shares its parent's SEM_UNDO
-// list, which must not be applied while the child lives (handlers/sem.ts), so
+// list, which must not be applied while the child lives (supervisor/sem/feature.ts), so
 // if the parent exits with calls pending, its children were reparented (to
 // the nearest subreaper or init) and are looked for at once among the new
 // pids whose parent is one of its known ancestors or the supervisor.
 import { readFileSync } from 'node:fs';
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
+import type { FeatureModule } from './contract.js';
 import { close, pidfdOpen } from '../ffi.js';
-import { CONTINUE } from '../loop.js';
-import { listProcesses, readStat, syscallOf, type TaskStat } from '../processes.js';
+import { CONTINUE } from '../loop/loop.js';
+import type { TaskStat } from '../../src/procfs.js';
+import { listProcesses, readStat, syscallOf } from '../procfs.js';
+import { CLONE_THREAD } from '../../src/syscalls/constants.js';
+import { EAGAIN } from '../../src/syscalls/errno.js';
 
-const CLONE_THREAD = 0x10000;
-const EAGAIN = 11;
 /** The child is running by then in all but pathological schedules. */
 const SCAN_DELAY_MS = 2;
 /** A thread on a CPU at every look for this long is computing in user space, not forking. */

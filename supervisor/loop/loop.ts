@@ -3,18 +3,19 @@
 // Native buffers are allocated once; the fast path allocates nothing.
 //
 // A handler's answer is not sent at once: it goes out with the next wait, in
-// one native call (shims/fastpath.c) that sends it, waits in epoll_pwait2,
+// one native call (step.c) that sends it, waits in epoll_pwait2,
 // receives the next notification and reads ahead the memory its handler
 // will read (readAhead), so that a round trip crosses from JS to C once
 // instead of four times. Nothing runs between the handler and that send but
 // the loop's own bookkeeping (timers due first get the answer out).
 import {
   allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
-} from './ffi.js';
-import { DISPATCH } from './blocking.js';
+} from '../ffi.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
-import { LatencyStats } from './stats.js';
+import { LatencyStats } from '../stats.js';
+import { O_CLOEXEC } from '../../src/syscalls/constants.js';
+import { EINTR, ENOENT, ENOSYS } from '../../src/syscalls/errno.js';
 
 const IOCTL_RECV = 0xc0502100;
 const IOCTL_SEND = 0xc0182101;
@@ -24,15 +25,12 @@ const IOCTL_ADDFD = 0x40182103;
 const ADDFD_FLAG_SEND = 2;
 const USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 const USER_NOTIF_FLAG_CONTINUE = 1;
-const ENOENT = 2;
-const EINTR = 4;
-const ENOSYS = 38;
 const MAX_EVENTS = 64;
 const EPOLL_EVENT_SIZE = 12; // packed on x86_64: u32 events, u64 data
 /** Largest read ahead: 64 sembufs. */
 const AHEAD_MAX = 384;
 /**
- * struct sv_loop of shims/fastpath.c, the step's only argument (one koffi
+ * struct sv_loop of step.c, the step's only argument (one koffi
  * argument converts faster than twelve): int32 fields by index, then the
  * buffers' addresses from byte STEP_POINTERS on.
  */
@@ -46,12 +44,12 @@ const clock = performance;
 export const CONTINUE = -0x40000000;
 /** The handler keeps the notification open and answers later through `reply`. */
 export const PENDING = -0x40000001;
+/** beforeDispatch result: no opinion, dispatch to the handler. */
+export const DISPATCH = -0x40000002;
 /** The handler already answered (SECCOMP_ADDFD_FLAG_SEND); the value is in `answeredValue`. */
 export const ANSWERED = -0x40000003;
 
 export type Handler = (n: Notification) => number;
-/** Told, before anything else happens, that the answer a handler returned for `n` could not be delivered. */
-export type UndeliveredHandler = (n: Notification) => void;
 export type FdCallback = (events: number) => void;
 /** Observer of every answered notification (tracing). `result` is a Handler result. */
 export interface Observer {
@@ -84,7 +82,8 @@ export class NotificationLoop {
   observer: Observer | null = null;
 
   private readonly handlers: (Handler | undefined)[] = new Array(512);
-  private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array(512);
+  /** What the current notification's handler committed for its answer, undone if the answer is not delivered. */
+  private undoIfUndelivered: (() => void) | null = null;
   private readonly fdCallbacks = new Map<number, FdCallback>();
   /** Watched fds whose events are requests (see watchRequests). */
   private readonly requestFds = new Set<number>();
@@ -175,9 +174,13 @@ export class NotificationLoop {
     this.native.set(nr, rule);
   }
 
-  /** Be told when an answer the handler of `nr` returned could not be delivered (to undo what it committed). */
-  onUndelivered(nr: number, handler: UndeliveredHandler): void {
-    this.undeliveredHandlers[nr] = handler;
+  /**
+   * Called by a handler whose plain answer commits something (a semop that
+   * succeeded): `undo` runs if that answer cannot be delivered. It holds for
+   * the notification being handled only.
+   */
+  onUndelivered(undo: () => void): void {
+    this.undoIfUndelivered = undo;
   }
 
   /**
@@ -305,7 +308,9 @@ export class NotificationLoop {
   private undelivered(): void {
     const n = this.notification;
     this.hooks.undelivered(n);
-    this.undeliveredHandlers[n.nr]?.(n);
+    const undo = this.undoIfUndelivered;
+    this.undoIfUndelivered = null;
+    undo?.();
   }
 
   /** True once the filter has no task left: nothing will ever be notified again. */
@@ -345,6 +350,7 @@ export class NotificationLoop {
     const timed = this.stats.shouldTime(n.nr);
     const start = timed ? clock.now() : 0;
     const handler = this.handlers[n.nr];
+    this.undoIfUndelivered = null;
     let result: number;
     try {
       result = this.hooks.beforeDispatch(n);
@@ -426,7 +432,7 @@ export class NotificationLoop {
     v.setUint32(8, ADDFD_FLAG_SEND, true);
     v.setUint32(12, fd, true);
     v.setUint32(16, 0, true);
-    v.setUint32(20, cloexec ? 0o2000000 : 0, true);
+    v.setUint32(20, cloexec ? O_CLOEXEC : 0, true);
     const r = ioctl(this.listener, IOCTL_ADDFD, this.addfdBuf.ptr);
     if (r < 0) return -errno();
     this.answeredValue = r;

@@ -29,7 +29,7 @@
 // sandbox has POSIX ones; the ranges are the sandbox's.
 //
 // A request the host refuses: EAGAIN for F_SETLK / LOCK_NB; F_SETLKW and a
-// waiting flock wait on a helper thread (shims/hostwait.c) doing the
+// waiting flock wait on a helper thread (hostwait.c) doing the
 // blocking call on the same description, so the kernel queues it with the
 // host's own waiters; when it returns the registry retries the request (the
 // host part is then already held). An interrupted waiter's helper is
@@ -38,33 +38,26 @@
 // A file that cannot be mirrored (not reopenable, refused by the host with
 // anything but a conflict) keeps sandbox-only locks: one warning per file,
 // counted in the state dump and --stats.
-import { errnoName } from '../../src/syscalls/errno.js';
+import { EACCES, EAGAIN, errnoName } from '../../src/syscalls/errno.js';
 import {
-  F_RDLCK, F_UNLCK, F_WRLCK, type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, LOCK_EX,
-  LOCK_NB, LOCK_SH, LOCK_UN, OFFSET_MAX, ownerNumber, type UserFlock, type Waiter,
+  type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, OFFSET_MAX, ownerNumber,
+  type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
+import {
+  F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC,
+  O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG,
+} from '../../src/syscalls/constants.js';
 import {
   allocNative, close, errno, eventfd, fcntlPtr, flock, loadHostWait, openPath, read, STATX, statx,
   type HostWaitLib, type NativeBuffer,
 } from '../ffi.js';
-import type { NotificationLoop } from '../loop.js';
+import type { NotificationLoop } from '../loop/loop.js';
 import type { Tracer } from '../trace.js';
-import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from './fds.js';
+import { type DescriptionTable, fileKeyOf, fileOfStatx, type OpenFileInfo } from '../fds.js';
 
-const F_OFD_GETLK = 36;
-const F_OFD_SETLK = 37;
-const EAGAIN = 11;
-const EACCES = 13;
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_ACCMODE = 3;
-const REOPEN_FLAGS = 0o4000 /* O_NONBLOCK */ | 0o400 /* O_NOCTTY */ | 0o2000000 /* O_CLOEXEC */;
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-const EFD_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000;
-/** shims/hostwait.c operations. */
+const REOPEN_FLAGS = O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+const EFD_NONBLOCK_CLOEXEC = O_NONBLOCK | O_CLOEXEC;
+/** hostwait.c operations. */
 const OP_OFD = 0;
 const OP_FLOCK = 1;
 /** A cancel signal can land before the helper sleeps: repeat it this often until the helper is back. */
@@ -166,7 +159,7 @@ export class HostLocks<T> {
 
   /**
    * Before a POSIX lock of type `type` by lock owner `owner` (a files table:
-   * see lock-owners.ts) through `info`: make sure the owner has a host
+   * see owners.ts) through `info`: make sure the owner has a host
    * description of the file that can hold it.
    */
   preparePosix(owner: number, info: OpenFileInfo, type: LockType): void {

@@ -1,5 +1,5 @@
 /*
- * libsysvisor-fast.so: the notification loop's blocking step as one native
+ * libsysvisor-step.so: the notification loop's blocking step as one native
  * call, loaded by supervisor/ffi.ts with koffi. A koffi call costs ~0.2 us
  * right after a context switch; a round trip made of SEND, epoll_pwait2, RECV
  * and a read of the caller's memory as four calls pays that four times. This
@@ -7,7 +7,7 @@
  * when the only event is the listener being readable, receive the next
  * notification and read ahead the argument memory its handler will read.
  *
- * Everything travels in one struct sv_loop (supervisor/loop.ts fills it;
+ * Everything travels in one struct sv_loop (supervisor/loop/loop.ts fills it;
  * one koffi argument converts faster than twelve).
  *
  * plan[nr] says what to read ahead for syscall nr: 0 nothing, else
@@ -16,7 +16,7 @@
  * `ahead_max` bytes.
  *
  * Some notifications are decided here without returning to JS (struct
- * sv_native, filled by supervisor/native-rules.ts): the answer is CONTINUE,
+ * sv_native, filled by supervisor/loop/native-rules.ts): the answer is CONTINUE,
  * sent at once, and the step waits again for what is left of its timeout.
  * These are the common cases of calls the supervisor only watches:
  *  - rt_sigreturn of a thread JS has nothing on (no call asleep, interrupted
@@ -64,7 +64,7 @@
 #define MINUS_EINTR ((uint64_t)-4)
 #define O_PATH_FLAG 010000000
 
-/* Shared with supervisor/native-rules.ts (layout asserted below and there). */
+/* Shared with supervisor/loop/native-rules.ts (layout asserted below and there). */
 struct sv_native {
 	uint8_t rule[NR_MAX];
 	uint8_t restarts[NR_MAX]; /* nr has a restart policy in JS (blocking.ts setPolicy) */
@@ -76,7 +76,7 @@ struct sv_native {
 	int32_t tids[WATCH_MAX];
 	char names[NAMES_SIZE]; /* basenames of served files, each NUL-terminated, then an empty one */
 };
-_Static_assert(sizeof(struct sv_native) == 3 * NR_MAX + 4 * NR_MAX + 12 + 4 * WATCH_MAX + NAMES_SIZE, "supervisor/native-rules.ts layout");
+_Static_assert(sizeof(struct sv_native) == 3 * NR_MAX + 4 * NR_MAX + 12 + 4 * WATCH_MAX + NAMES_SIZE, "supervisor/loop/native-rules.ts layout");
 
 static int read_ahead(const struct seccomp_notif *n, const uint32_t *plan, void *ahead, int ahead_max)
 {
@@ -111,7 +111,7 @@ struct sv_loop {
 	void *ahead;
 	struct sv_native *native;
 };
-_Static_assert(sizeof(struct sv_loop) == 88, "supervisor/loop.ts STEP layout");
+_Static_assert(sizeof(struct sv_loop) == 88, "supervisor/loop/loop.ts STEP layout");
 
 static int watched(const struct sv_native *nat, uint32_t tid)
 {

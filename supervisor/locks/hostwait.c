@@ -1,7 +1,7 @@
 /*
  * hostwait.c - blocking host lock calls on helper threads, for the
  * supervisor's loop thread, which must never block
- * (supervisor/handlers/host-locks.ts).
+ * (supervisor/locks/host.ts).
  *
  * sv_hw_start runs F_OFD_SETLKW or flock() on a thread of its own, on a
  * duplicate of the given fd (the caller may close its fd meanwhile: the

@@ -14,12 +14,12 @@
 // sandbox could be taken by a host process in between, which needs the pid
 // counter to wrap within one round trip.
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { FeatureModule } from '../feature.js';
-import { CONTINUE } from '../loop.js';
-import { listProcesses, readIds, readStat, type ProcessTable } from '../processes.js';
+import type { FeatureModule } from './contract.js';
+import { CONTINUE } from '../loop/loop.js';
+import type { ProcessTable } from '../processes.js';
+import { listProcesses, readIds, readStat } from '../procfs.js';
+import { EPERM, ESRCH } from '../../src/syscalls/errno.js';
 
-const EPERM = 1;
-const ESRCH = 3;
 const PID_ANY = 0xffffffff;
 /** setpriority's and ioprio_set's `which`, shifted to one scale: process, group, user. */
 const PRIO = { PROCESS: 0, PGRP: 1, USER: 2 } as const;

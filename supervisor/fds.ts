@@ -24,20 +24,13 @@
 // every descendant of the supervisor (sandboxPids()); a process found
 // holding a reference that the process table has not met yet is learnt
 // then, so its exit is seen.
-import type { FileId } from '../../src/locks/index.js';
-import type { FdPool } from '../fd-budget.js';
-import {
-  allocNative, close, errno, fcntl, lseek, openPath, pidfdGetfd, read, STATX, statx, SYS, syscall6,
-} from '../ffi.js';
+import type { FileId } from '../src/locks/index.js';
+import type { FdPool } from './fd-budget.js';
+import { allocNative, close, errno, fcntl, lseek, pidfdGetfd, STATX, statx, SYS, syscall6 } from './ffi.js';
+import { fdCloexec, openFds, sandboxPids } from './procfs.js';
+import { F_GETFL, KCMP_FILE, SEEK_CUR } from '../src/syscalls/constants.js';
+import { EBADF } from '../src/syscalls/errno.js';
 
-const KCMP_FILE = 0;
-const F_GETFL = 3;
-const SEEK_CUR = 1;
-const EBADF = 9;
-const O_RDONLY_CLOEXEC = 0o2000000;
-const O_DIRECTORY = 0o200000;
-/** open(2) of a /proc entry of a task that has exited. */
-const GONE = new Set([2 /* ENOENT */, 3 /* ESRCH */]);
 /** The supervisor's pid: kcmp compares the target's fds with its own duplicates. */
 const SELF = process.pid;
 
@@ -108,99 +101,13 @@ export class TargetFds {
     return syscall6(SYS.kcmp, pid, SELF, KCMP_FILE, fd, ours, 0) === 0;
   }
 
-  /** Close-on-exec flag of a target fd, from /proc/PID/fdinfo (flags are octal, O_CLOEXEC = 02000000). */
+  /** Close-on-exec flag of a target fd, from /proc/PID/fdinfo. */
   cloexec(pid: number, fd: number): boolean {
-    const text = readProc(`/proc/${pid}/fdinfo/${fd}`);
-    const m = text === null ? null : /^flags:\s*([0-7]+)/m.exec(text);
-    return m !== null && (parseInt(m[1], 8) & 0o2000000) !== 0;
+    return fdCloexec(pid, fd);
   }
 
   private fileId(): FileId {
     return fileOfStatx(this.stat.view);
-  }
-}
-
-// /proc is read with raw open/read/getdents64 into one native buffer: the
-// liveness walk reads a few small files per process, and node's readFileSync
-// and readdirSync cost ~10 µs each where these cost ~2 µs.
-const procBuf = allocNative(1 << 16);
-
-/** A small /proc file as text, or null when it cannot be read. */
-export function readProc(path: string): string | null {
-  const fd = openPath(path, O_RDONLY_CLOEXEC);
-  if (fd < 0) return null;
-  let len = 0;
-  for (;;) {
-    const n = read(fd, procBuf.address + len, procBuf.bytes.length - len);
-    if (n <= 0 || (len += n) === procBuf.bytes.length) break;
-  }
-  close(fd);
-  return Buffer.from(procBuf.bytes.buffer, procBuf.bytes.byteOffset, len).toString('latin1');
-}
-
-/**
- * The numeric entries of a /proc directory (pids, tids, fds); empty if it is
- * gone, null if it could not be read (the supervisor out of fds: EMFILE).
- */
-export function procNumbers(path: string): number[] | null {
-  const out: number[] = [];
-  const fd = openPath(path, O_RDONLY_CLOEXEC | O_DIRECTORY);
-  if (fd < 0) return GONE.has(errno()) ? out : null;
-  const bytes = procBuf.bytes;
-  const view = procBuf.view;
-  for (;;) {
-    const n = syscall6(SYS.getdents64, fd, procBuf.address, bytes.length, 0, 0, 0);
-    if (n <= 0) break;
-    // struct linux_dirent64: d_ino u64, d_off i64, d_reclen u16 @16, d_type u8 @18, d_name @19
-    for (let off = 0; off < n; off += view.getUint16(off + 16, true)) {
-      let v = 0;
-      let i = off + 19;
-      for (let c = bytes[i]; c !== 0; c = bytes[++i]) {
-        if (c < 48 || c > 57) {
-          v = -1;
-          break;
-        }
-        v = v * 10 + (c - 48);
-      }
-      if (v >= 0 && i > off + 19) out.push(v);
-    }
-  }
-  close(fd);
-  return out;
-}
-
-/** Open fds of a process (numbers), from /proc/PID/fd; empty if it is gone, null if it could not be read. */
-export function openFds(pid: number): number[] | null {
-  return procNumbers(`/proc/${pid}/fd`);
-}
-
-/**
- * Every process of the sandbox: the supervisor's descendants. The launcher
- * is spawned from the supervisor's main thread, and orphans come back to
- * that thread too (the supervisor is a child subreaper; the kernel hands
- * orphans to the reaper's first live thread), so for the supervisor itself
- * only the main thread's children are read; inside the sandbox every
- * thread's, since a child belongs to the thread that forked it.
- */
-export function sandboxPids(): number[] {
-  const out: number[] = [];
-  const queue: number[] = [];
-  readChildren(`/proc/${SELF}/task/${SELF}/children`, out, queue);
-  while (queue.length > 0) {
-    const pid = queue.pop()!;
-    for (const tid of procNumbers(`/proc/${pid}/task`) ?? []) readChildren(`/proc/${pid}/task/${tid}/children`, out, queue);
-  }
-  return out;
-}
-
-function readChildren(path: string, out: number[], queue: number[]): void {
-  const text = readProc(path);
-  if (text === null) return;
-  for (const c of text.split(' ')) {
-    if (c === '' || c === '\n') continue;
-    const child = Number(c);
-    out.push(child);
-    queue.push(child);
   }
 }
 

@@ -8,17 +8,17 @@
 // Files are keyed by (st_dev, st_ino) of a pidfd_getfd duplicate of the
 // target's fd, never by path. Descriptions (OFD and flock owners) are
 // identified with kcmp(KCMP_FILE) against duplicates the supervisor holds:
-// see fds.ts for the table and how "last close" is decided.
+// see supervisor/fds.ts for the table and how "last close" is decided.
 //
 // POSIX release on close. Closing any fd of a file releases all the
 // owner's POSIX locks on that file; the owner is the files table, shared by
-// clone(CLONE_FILES) (lock-owners.ts). Each owner remembers the files it
+// clone(CLONE_FILES) (owners.ts). Each owner remembers the files it
 // POSIX-locked (a superset: entries leave on release, not on unlock), so a
 // close costs a map lookup unless the process holds locks; then one stat of
 // /proc/TID/fd/N says which file the fd names. Description checks run only
 // when the closing fd's file has descriptions in the table.
 //
-// Host coherence ([locks] host = "coherent", host-locks.ts): the registry
+// Host coherence ([locks] host = "coherent", host.ts): the registry
 // shows every change of an owner's locks to the host first (its host hook),
 // on a host description per owner; a host lock in the way refuses the
 // request or holds it back on a helper thread. POSIX releases here close
@@ -52,34 +52,29 @@
 import { frameRegs, MINUS_EINTR, returning, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE } from '../../src/signals/frame.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeFcntlLock, decodeFlock, EAGAIN, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, type FileId,
-  LOCK_EX, LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, LockRegistry, SEEK_CUR, type UserFlock, type Waiter,
+  decodeFcntlLock, decodeFlock, type FileId, LockRegistry, type UserFlock, type Waiter,
 } from '../../src/locks/index.js';
-import { readStackPointer, type BlockedCall } from '../blocking.js';
+import {
+  CLOSE_RANGE_CLOEXEC, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, LOCK_EX,
+  LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC, O_PATH, SEEK_CUR,
+} from '../../src/syscalls/constants.js';
+import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
+import { type BlockedCall, SYS_RT_SIGRETURN } from '../blocking.js';
+import { deliver } from '../deliver.js';
 import { close } from '../ffi.js';
-import type { FeatureModule, SupervisorContext } from '../feature.js';
-import { ANSWERED, CONTINUE, PENDING } from '../loop.js';
-import { NativeRule, TidMap } from '../native-rules.js';
-import type { Notification } from '../notification.js';
-import { inExec, type ProcessEntry } from '../processes.js';
+import type { FeatureModule, SupervisorContext } from '../features/contract.js';
+import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
+import { NativeRule, TidMap } from '../loop/native-rules.js';
+import type { Notification } from '../loop/notification.js';
+import type { ProcessEntry } from '../processes.js';
+import { inExec, openFds, readStackPointer } from '../procfs.js';
 import { flags, hex } from '../trace.js';
 import {
-  type Description, DescriptionTable, type Excluded, fileKeyOf, openFds, type OpenFileInfo, TargetFds,
-} from './fds.js';
-import { HostLocks } from './host-locks.js';
-import { PosixOwners, sameFilesTable } from './lock-owners.js';
+  type Description, DescriptionTable, type Excluded, fileKeyOf, type OpenFileInfo, TargetFds,
+} from '../fds.js';
+import { HostLocks } from './host.js';
+import { PosixOwners, sameFilesTable } from './owners.js';
 
-const EBADF = 9;
-const EINTR = 4;
-const EFAULT = 14;
-const ENOMEM = 12;
-const ENOLCK = 37;
-const EMFILE = 24;
-const ENFILE = 23;
-const O_ACCMODE = 3;
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-const CLOSE_RANGE_CLOEXEC = 4;
 const FLOCK_SIZE = 32;
 /** How often an exec with close-on-exec fds is looked at until it is over. */
 const EXEC_POLL_MS = 2;
@@ -94,8 +89,6 @@ const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
   [LOCK_SH, 'LOCK_SH'], [LOCK_EX, 'LOCK_EX'], [LOCK_UN, 'LOCK_UN'], [LOCK_NB, 'LOCK_NB'], [LOCK_MAND, 'LOCK_MAND'],
 ];
 const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
-/** Calls Linux never fails with EINTR that a signal can cut off while notified (the close family only in exact mode). */
-const NR_RT_SIGRETURN = 15;
 const NR_FCNTL = syscallNumber('fcntl')!;
 
 /** The supervisor's handle on one lock call: set once the call sleeps. */
@@ -132,11 +125,11 @@ export const locksFeature: FeatureModule = {
   // F_GETFL, F_SETFD, F_DUPFD... never leave the kernel: only the lock commands are notified.
   observesIf: [{ name: 'fcntl', arg: 1, values: [F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW] }],
   install(ctx, enabled) {
-    return new LockHandlers(ctx, enabled);
+    return new LockFeature(ctx, enabled);
   },
 };
 
-class LockHandlers {
+class LockFeature {
   readonly name = 'locks';
   private readonly registry: LockRegistry<LockToken>;
   private readonly fds = new TargetFds();
@@ -166,7 +159,7 @@ class LockHandlers {
     this.host = host;
     this.registry = new LockRegistry<LockToken>({
       isAlive: (w) => this.isAlive(w),
-      complete: (w, errno) => this.complete(w, errno),
+      complete: (w, result) => this.complete(w, result),
       ...(host === null ? {} : {
         host: (change, force) => host.apply(change, force),
         hostWait: (w) => host.wait(w),
@@ -192,13 +185,13 @@ class LockHandlers {
       loop.on(nr('execveat'), (n) => this.execve(n));
       for (const name of ['close', 'close_range', 'dup2', 'dup3']) loop.decideNatively(nr(name), NativeRule.Close);
     }
-    const next = loop.handlerOf(NR_RT_SIGRETURN);
-    loop.on(NR_RT_SIGRETURN, (n) => {
+    const next = loop.handlerOf(SYS_RT_SIGRETURN);
+    loop.on(SYS_RT_SIGRETURN, (n) => {
       this.completeDroppedGetlk(n);
       return next === undefined ? CONTINUE : next(n);
     });
     // A thread with an F_GETLK answer to complete is watched (getlkAnswered): the rest is BlockedCalls' rule.
-    loop.decideNatively(NR_RT_SIGRETURN, NativeRule.Sigreturn);
+    loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
     ctx.processes.onExit((p) => this.exited(p));
     ctx.files.register('/proc/locks', {
       render: () => {
@@ -425,15 +418,11 @@ class LockHandlers {
     const call = t.blocked;
     if (call === null) {
       t.done = true;
-      return this.ctx.loop.answerNow(result);
+    } else {
+      t.blocked = null;
+      this.sleepers.delete(t);
     }
-    t.blocked = null;
-    this.sleepers.delete(t);
-    const delivered = this.ctx.loop.reply(call.record.id, result);
-    if (delivered) this.ctx.blocked.finished(call);
-    else this.ctx.blocked.died(call);
-    this.ctx.tracer?.resumed(call.record, delivered ? result : -EINTR);
-    return delivered;
+    return deliver(this.ctx, call, result);
   }
 
   /**

@@ -1,16 +1,16 @@
 // The feature modules the supervisor ships, and the syscall sets they imply.
 // Imported by the main thread (to build the filter and validate manifests)
-// and by the loop's thread (to install handlers).
-import type { ArgTest } from '../src/bpf/build.js';
-import type { ArgCondition, FeatureModule, FeatureSettings, ProcView } from './feature.js';
-import { credentialsFeature } from './handlers/credentials.js';
-import { execFeature } from './handlers/exec.js';
-import { ioUringFeature } from './handlers/io-uring.js';
-import { lifecycleFeature } from './handlers/lifecycle.js';
-import { locksFeature } from './handlers/locks.js';
-import { reachFeature } from './handlers/reach.js';
-import { semFeature } from './handlers/sem.js';
-import { OPEN_SYSCALLS } from './virtual-files.js';
+// and by the loop's thread (to install them).
+import type { ArgTest } from '../../src/bpf/build.js';
+import type { ArgCondition, FeatureModule, FeatureSettings, ProcView } from './contract.js';
+import { credentialsFeature } from './credentials.js';
+import { execFeature } from './exec.js';
+import { ioUringFeature } from './io-uring.js';
+import { lifecycleFeature } from './lifecycle.js';
+import { locksFeature } from '../locks/feature.js';
+import { reachFeature } from './reach.js';
+import { semFeature } from '../sem/feature.js';
+import { OPEN_SYSCALLS } from '../virtual-files.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
 export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature, ioUringFeature];

@@ -1,4 +1,4 @@
-// NativeRules: what the loop's native step (shims/fastpath.c, struct
+// NativeRules: what the loop's native step (step.c, struct
 // sv_native) may answer by itself, without a trip into JS. Every rule answers
 // CONTINUE, and only where JS would answer CONTINUE too with no state change:
 // it spares the trip, never changes a decision.
@@ -8,7 +8,7 @@
 // release anything, and any thread JS holds state on (a call asleep,
 // interrupted or cut off; an F_GETLK answer to complete) is watched, so
 // every notification of that thread comes to JS.
-import { allocNative, type NativeBuffer } from './ffi.js';
+import { allocNative, type NativeBuffer } from '../ffi.js';
 
 export const enum NativeRule {
   /** Always JS. */
@@ -27,7 +27,7 @@ const NR_MAX = 512;
 const WATCH_MAX = 64;
 const NAMES_SIZE = 64;
 const OFF = { rule: 0, restarts: 512, transparent: 1024, decided: 1536, enabled: 3584, watched: 3592, tids: 3596, names: 3852 } as const;
-/** sizeof(struct sv_native), asserted in fastpath.c too. */
+/** sizeof(struct sv_native), asserted in step.c too. */
 export const NATIVE_SIZE = 3916;
 
 export class NativeRules {

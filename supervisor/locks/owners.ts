@@ -16,10 +16,7 @@
 import type { FileId } from '../../src/locks/index.js';
 import { SYS, syscall6 } from '../ffi.js';
 import type { ProcessEntry, ProcessTable } from '../processes.js';
-
-const KCMP_FILES = 2;
-/** p.data key: the process's PosixOwner. */
-const OWNER = 'locks.owner';
+import { KCMP_FILES } from '../../src/syscalls/constants.js';
 
 export interface PosixOwner {
   /** The registry's owner (FcntlCaller.owner). */
@@ -44,13 +41,13 @@ export class PosixOwners {
 
   /** The owner of the process's POSIX locks: its files table. */
   of(p: ProcessEntry): PosixOwner {
-    const owner = p.data.get(OWNER) as PosixOwner | undefined;
+    const owner = p.state.posixOwner;
     return owner ?? this.join(p, { id: this.nextId++, files: new Map(), members: new Set() });
   }
 
   /** The owner if it may hold POSIX locks, else undefined (nothing to look up). */
   holding(p: ProcessEntry): PosixOwner | undefined {
-    const owner = p.data.get(OWNER) as PosixOwner | undefined;
+    const owner = p.state.posixOwner;
     return owner !== undefined && owner.files.size > 0 ? owner : undefined;
   }
 
@@ -73,15 +70,15 @@ export class PosixOwners {
 
   /** The process execed: Linux gave it a files table of its own (unshare_files). */
   detach(p: ProcessEntry): void {
-    const owner = p.data.get(OWNER) as PosixOwner | undefined;
+    const owner = p.state.posixOwner;
     if (owner === undefined || owner.members.size < 2) return;
     owner.members.delete(p.tgid);
-    p.data.delete(OWNER);
+    delete p.state.posixOwner;
   }
 
   /** The process exited: the owner whose locks must go when its files table died with it, else null. */
   leave(p: ProcessEntry): number | null {
-    const owner = p.data.get(OWNER) as PosixOwner | undefined;
+    const owner = p.state.posixOwner;
     if (owner === undefined) return null;
     owner.members.delete(p.tgid);
     if (owner.members.size > 0) return null;
@@ -91,7 +88,7 @@ export class PosixOwners {
 
   private join(p: ProcessEntry, owner: PosixOwner): PosixOwner {
     owner.members.add(p.tgid);
-    p.data.set(OWNER, owner);
+    p.state.posixOwner = owner;
     return owner;
   }
 }

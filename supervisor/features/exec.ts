@@ -39,23 +39,15 @@ import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
 import { getSystemErrorMap } from 'node:util';
 import { syscallNumber } from '../../src/syscalls/table.js';
-import type { Feature, FeatureModule, SupervisorContext } from '../feature.js';
+import type { Feature, FeatureModule, SupervisorContext } from './contract.js';
 import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
-import { CONTINUE, type Handler, type NotificationLoop } from '../loop.js';
-import type { Notification } from '../notification.js';
-import { inExec } from '../processes.js';
+import { CONTINUE, type Handler, type NotificationLoop } from '../loop/loop.js';
+import type { Notification } from '../loop/notification.js';
+import { inExec } from '../procfs.js';
 import { flags, hex } from '../trace.js';
+import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_NOFOLLOW, O_PATH } from '../../src/syscalls/constants.js';
+import { EACCES, EAGAIN, ELOOP, EXDEV } from '../../src/syscalls/errno.js';
 
-const EACCES = 13;
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const AT_EMPTY_PATH = 0x1000;
-const O_PATH = 0o10000000;
-const O_NOFOLLOW = 0o400000;
-const O_CLOEXEC = 0o2000000;
-const ELOOP = 40;
-const EXDEV = 18;
-const EAGAIN = 11;
 /** openat2 with RESOLVE_BENEATH/IN_ROOT answers EAGAIN when a rename raced a ".." walk: tries. */
 const RESOLVE_TRIES = 3;
 const AT_FLAGS: ReadonlyArray<readonly [number, string]> = [[AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'], [AT_EMPTY_PATH, 'AT_EMPTY_PATH']];
@@ -90,11 +82,11 @@ export const execFeature: FeatureModule = {
   observesWith: (settings) =>
     settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat', 'exit_group'] : [],
   install(ctx) {
-    return new ExecHandlers(ctx);
+    return new ExecFeature(ctx);
   },
 };
 
-class ExecHandlers implements Feature {
+class ExecFeature implements Feature {
   readonly name = 'exec';
   /** Real path -> expected sha256 hex; null when two listed names of one file disagree. */
   private readonly trusted = new Map<string, string | null>();
