@@ -15,7 +15,10 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       // `!` follows a lookup in a table the code itself filled (syscall numbers, registered handlers).
       '@typescript-eslint/no-non-null-assertion': 'off',
-      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // `return done(w)` in a void function (and parse.ts's `return this.wrongType(...)`, typed undefined) is the house way to say "do this and stop".
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+      // tsconfig has no noUncheckedIndexedAccess, yet src/ marks every indexed read it knows is in range with `!` (155 sites): the marks stay.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
     },
   },
   {
