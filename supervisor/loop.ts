@@ -83,8 +83,8 @@ export class NotificationLoop {
   syncWakeUp = false;
   observer: Observer | null = null;
 
-  private readonly handlers: (Handler | undefined)[] = new Array(512);
-  private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array(512);
+  private readonly handlers: (Handler | undefined)[] = new Array<Handler | undefined>(512);
+  private readonly undeliveredHandlers: (UndeliveredHandler | undefined)[] = new Array<UndeliveredHandler | undefined>(512);
   private readonly fdCallbacks = new Map<number, FdCallback>();
   /** Watched fds whose events are requests (see watchRequests). */
   private readonly requestFds = new Set<number>();
