@@ -70,7 +70,7 @@ function sysvisorRows(label: string, root: string, scratch: string): Row[] {
 
 function measure(row: Row): Sample {
   const r = spawnSync(SPAWN_TIME, row.argv, { encoding: 'utf8' });
-  const [wall, user, sys, rss, status] = r.stdout.trim().split(' ').map(Number);
+  const [wall, user, sys, rss, status] = r.stdout.trim().split(' ').map(Number) as [number, number, number, number, number?]; // no status when spawn-time failed
   if (r.status !== 0 || status !== 0) throw new Error(`${row.argv.join(' ')}: exit status ${status ?? r.status}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
   const sample: Sample = { wallMs: wall / 1000, cpuMs: (user + sys) / 1000, rssMiB: rss / 1024 };
   if (row.timesFile) sample.secondMs = (JSON.parse(readFileSync(row.timesFile, 'utf8')) as { secondMs: number }).secondMs;

@@ -83,11 +83,12 @@ export type CommandLine =
   | { kind: 'command'; name: CommandSpec['name']; positionals: string[]; values: Record<string, string | boolean | undefined> };
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  const [first, ...rest] = argv;
+  const first = argv.at(0);
+  const rest = argv.slice(1);
   if (first === undefined) throw new UsageError('give a command: run, learn, manifest check, ipcs, ps, waits');
   if (first === '--help') return { kind: 'help', text: mainHelp() };
   if (first === '--version') return { kind: 'version' };
-  if (first === 'manifest' && rest[0] !== 'check') throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `Unknown argument: ${rest[0]}`);
+  if (first === 'manifest' && rest[0] !== 'check') throw new UsageError(rest.length === 0 ? 'give a manifest command: check' : `Unknown argument: ${rest[0]}`);
   const spec = COMMANDS.find((c) => c.name === (first === 'manifest' ? 'manifest check' : first));
   if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };

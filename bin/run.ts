@@ -24,7 +24,7 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
         closeSlot(slot);
       }
     } else {
-      trace = { fd: 2, color: !noColor && process.stderr.isTTY === true };
+      trace = { fd: 2, color: !noColor && (process.stderr.isTTY as boolean | undefined) === true }; // undefined off a terminal
     }
   }
   const dumpSlot = argv.dumpState === undefined ? undefined : userSlot('--dump-state', argv.dumpState);
@@ -39,7 +39,7 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
   }
   const onUsr1 = () => {
     if (liveSlot instanceof Error) process.stderr.write(`${errColor.red('sysvisor:')} no state dump: ${liveSlot.message}\n`);
-    else sandbox.dumpState(liveSlot).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
+    else sandbox.dumpState(liveSlot).catch((err: unknown) => process.stderr.write(`${errColor.red('sysvisor:')} ${err instanceof Error ? err.message : String(err)}\n`));
   };
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;

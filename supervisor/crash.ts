@@ -31,9 +31,9 @@ export class CrashReporter {
     try {
       state = this.state();
     } catch (e) {
-      state = { error: `the state dump failed too: ${(e as Error).stack ?? e}` };
+      state = { error: `the state dump failed too: ${errorText(e)}` };
     }
-    const report = { version: 1, time: new Date().toISOString(), error: (err as Error)?.stack ?? String(err), call, state };
+    const report = { version: 1, time: new Date().toISOString(), error: errorText(err), call, state };
     const text = JSON.stringify(report, jsonBigInt, 2) + '\n';
     try {
       if (this.dirFd < 0) this.dirFd = openRunDirectory(this.dir, true);
@@ -54,6 +54,11 @@ export class CrashReporter {
       return `not written: ${(e as Error).message}`;
     }
   }
+}
+
+/** What was thrown, for a report: an Error's stack, anything else (a string, undefined) as text. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
 /** JSON.stringify replacer: state holds bigints (notification ids), written as decimal strings. */

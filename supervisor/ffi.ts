@@ -143,7 +143,7 @@ export interface NativeBuffer {
 }
 
 export function allocNative(size: number): NativeBuffer {
-  const ptr = koffi.alloc('uint8_t', size);
+  const ptr: unknown = koffi.alloc('uint8_t', size);
   const ab = koffi.view(ptr, size);
   return { ptr, address: Number(koffi.address(ptr)), bytes: new Uint8Array(ab), view: new DataView(ab) };
 }

@@ -312,7 +312,8 @@ export class Sandbox {
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
           onStall(msg.report);
-        } else if (msg.type === 'dumped') {
+        } else {
+          // 'dumped'
           const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
           if (d?.owned) closeSlot(d.slot);
@@ -429,7 +430,8 @@ function restoredSets(slot: FileSlot, m: Manifest): PersistedSet[] {
 }
 
 export function statusOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (signal) return 128 + (osConstants.signals[signal] ?? 0);
+  // NodeJS.Signals names some signals Linux lacks (SIGBREAK, SIGINFO): the table has no number for them.
+  if (signal) return 128 + ((osConstants.signals[signal] as number | undefined) ?? 0);
   return code ?? 1;
 }
 

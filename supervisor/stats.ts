@@ -27,7 +27,7 @@ export interface SyscallStats {
 }
 
 export class LatencyStats {
-  private readonly histograms: (Uint32Array | undefined)[] = new Array(512);
+  private readonly histograms: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(512);
   private readonly counts = new Float64Array(512);
   private readonly timed = new Float64Array(512);
   private readonly max = new Float64Array(512);

@@ -8,7 +8,7 @@ import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
 import { BlockedCalls, SYS_RT_SIGRETURN } from './blocking.js';
-import { CrashReporter } from './crash.js';
+import { CrashReporter, errorText } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './features/contract.js';
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features/index.js';
@@ -42,8 +42,6 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
   /** The features' nextDeadline methods, bound once: reading them off six feature classes per round trip is a megamorphic load. */
   const deadlines: Array<() => number> = [];
   const INT32_MAX = 2147483647;
-  let processes: ProcessTable;
-  let blocked: BlockedCalls;
   const crashes = new CrashReporter(state);
 
   const loop = new NotificationLoop(config.listenerFd, {
@@ -68,7 +66,7 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
       const syscall = syscallName(n.nr);
       const args = [0, 1, 2, 3, 4, 5].map((i) => `0x${n.big(i).toString(16)}`);
       const file = crashes.report(err, { syscall, tid: n.tid, args });
-      process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${(err as Error)?.stack ?? err}\n`);
+      process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${errorText(err)}\n`);
     },
     onListenerClosed() {
       processes.exitAll();
@@ -76,8 +74,8 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
     },
   });
 
-  processes = new ProcessTable(loop);
-  blocked = new BlockedCalls(loop.native);
+  const processes: ProcessTable = new ProcessTable(loop);
+  const blocked: BlockedCalls = new BlockedCalls(loop.native);
   const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
   const memory = new TargetMemory();
   const budget = fdBudget();
@@ -131,7 +129,7 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
       const msg = m.message as ControlMessage;
       if (msg.type === 'stop') loop.requestStop();
-      else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
+      else port.postMessage(dump(msg.slot)); // 'dump'
     }
   });
 
@@ -151,7 +149,7 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
   } catch (err) {
     // The main thread closes the listener (every notified call then fails closed with ENOSYS).
     const file = crashes.report(err, null);
-    throw new Error(`${(err as Error)?.message ?? err} (crash report: ${file})`, { cause: err });
+    throw new Error(`${err instanceof Error ? err.message : String(err)} (crash report: ${file})`, { cause: err });
   }
   for (const f of features) f.shutdown?.();
   // Posted as objects (a structured clone, no JSON text: see json-stream.ts).

@@ -136,13 +136,13 @@ function runWatched(m: string, prog: string, args: readonly string[], env: NodeJ
       busy = false;
     };
     child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
+      stdout += d.toString();
       const found = [...stdout.matchAll(/^holding: (.*)$/gm)];
       for (const f of found.slice(seen)) holds.push(f[1]!);
       seen = found.length;
       void serve();
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.on('error', () => {});
     const timer = setTimeout(() => {
       try {

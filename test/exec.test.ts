@@ -262,7 +262,7 @@ t.test('exec tracking: the process table shows the new program', async (t) => {
   for (let i = 0; i < 100 && live.processes.map((p) => p.name).join() !== 'sleep'; i++) {
     await new Promise((r) => setTimeout(r, 50));
     await sandbox.dumpState(dump);
-    live = JSON.parse(readFileSync(dump, 'utf8'));
+    live = JSON.parse(readFileSync(dump, 'utf8')) as typeof live;
   }
   t.same(live.processes.map((p) => p.name), ['sleep']);
   t.ok(live.exec.execs >= 2, 'the launcher exec of sh, then sleep (after a PATH search)');

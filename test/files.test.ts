@@ -38,9 +38,7 @@ function victim(dir: string): string {
 
 /** Environment with the run directory under `runtime` (XDG_RUNTIME_DIR) and TMPDIR at `tmp`. */
 function envWith(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...vars };
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete env[k];
-  return env;
+  return Object.fromEntries(Object.entries<string | undefined>({ ...process.env, NO_COLOR: '1', ...vars }).filter(([, v]) => v !== undefined));
 }
 
 /**
@@ -142,7 +140,7 @@ t.test('links planted at crash report names: the report takes the next free name
   t.match(report, new RegExp(`^${run}/sysvisor-crash-\\d+-3\\.json$`), 'names 1 and 2 were taken');
   t.equal(readFileSync(v, 'utf8'), VICTIM, 'the victim is unchanged');
   t.ok(lstatSync(report).isFile());
-  t.equal(JSON.parse(readFileSync(report, 'utf8')).call.syscall, 'semget', 'the report is whole');
+  t.equal((JSON.parse(readFileSync(report, 'utf8')) as { call: { syscall: string } }).call.syscall, 'semget', 'the report is whole');
   t.same(readdirSync(tmp).filter((f) => !f.startsWith('sysvisor-crash-')), [], 'nothing is written in $TMPDIR');
 });
 

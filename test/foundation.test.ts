@@ -67,7 +67,7 @@ t.test('the CLI names the SIGSYS kill', async (t) => {
   const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
     const c = spawn(process.execPath, [CLI, 'run', '--', `${C_BIN}arch_int80`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    c.stderr.on('data', (d: Buffer) => (stderr += d));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     c.on('close', (status) => resolve({ status, stderr }));
   });
   t.equal(r.status, 128 + 31);
@@ -99,8 +99,8 @@ t.test('a notified syscall without a handler gets ENOSYS, and the loop survives'
   t.equal(hooked.stderr, '', 'no internal error: ENOSYS is the answer for a call nobody handles');
   // The control: not notified, getppid is the kernel's (the shell's pid).
   const plain = spawnSync(process.execPath, [CLI, 'run', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
-  const [nativePpid, nativeSh] = plain.stdout.split('\n');
-  t.equal(nativePpid, `ret ${nativeSh?.slice(3)}`, 'without the hook getppid returns the shell\'s pid');
+  const [nativePpid, nativeSh = ''] = plain.stdout.split('\n');
+  t.equal(nativePpid, `ret ${nativeSh.slice(3)}`, 'without the hook getppid returns the shell\'s pid');
 });
 
 t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash report with the state is written', async (t) => {
@@ -116,12 +116,17 @@ t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash repo
   const reports = readdirSync(dir).filter((f) => /^sysvisor-crash-\d+-\d+\.json$/.test(f));
   t.equal(reports.length, 3, 'at most 3 reports a run');
   t.match(r.stderr, /crash report: not written: 3 reports already/);
-  const report = JSON.parse(readFileSync(join(dir, reports[0]), 'utf8'));
+  const report = JSON.parse(readFileSync(join(dir, reports[0]), 'utf8')) as {
+    version: number;
+    error: string;
+    call: { syscall: string; args: string[] };
+    state: { processes: Array<{ pid: number }>; sem: { sets: unknown } };
+  };
   t.equal(report.version, 1);
   t.match(report.error, /SYSVISOR_TEST_FAULT=semget/);
   t.equal(report.call.syscall, 'semget');
   t.equal(report.call.args[0], '0x0', 'IPC_PRIVATE');
-  t.ok(report.state.processes.some((p: { pid: number }) => p.pid > 0), 'the state dump lists the process');
+  t.ok(report.state.processes.some((p) => p.pid > 0), 'the state dump lists the process');
   t.ok(Array.isArray(report.state.sem.sets), 'and the semaphores');
 });
 

@@ -75,18 +75,25 @@ function run(m: string, cmd: readonly string[], opts: { nofile?: number; dump?: 
     let stderr = '';
     let peak = NaN;
     let measured = false;
-    child.stdout.on('data', async (d: Buffer) => {
-      stdout += d;
-      if (measured || !/^measure$/m.test(stdout)) return;
-      measured = true;
+    const measure = async (): Promise<void> => {
       if (opts.dump !== undefined) {
         child.kill('SIGUSR1');
         await dumped(opts.dump);
       }
       peak = peakRss(child.pid!);
       child.stdin.write('go\n');
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (measured || !/^measure$/m.test(stdout)) return;
+      measured = true;
+      // A failure here fails the run (an async 'data' listener would leave it an unhandled rejection).
+      measure().catch((err: unknown) => {
+        child.kill('SIGKILL');
+        reject(err as Error);
+      });
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.on('error', () => {});
     const timer = setTimeout(() => child.kill('SIGKILL'), 280_000);
     child.on('error', reject);

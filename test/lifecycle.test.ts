@@ -20,7 +20,7 @@ t.test('multithreaded fork with concurrent semop and fcntl: nothing corrupt, not
   t.equal(native.stdout, 'mutex free: yes\ncounter counts every round: yes\nfile lock free for another process: yes\ndone\n');
   t.equal(sandboxed.stdout, native.stdout);
   t.equal(sandboxed.status, 0);
-  const state = JSON.parse(readFileSync(dump, 'utf8'));
+  const state = JSON.parse(readFileSync(dump, 'utf8')) as { processes: unknown[]; sem: { sets: unknown[] }; locks?: { files: unknown[] } };
   t.same(state.processes, [], 'no process left in the table');
   t.same(state.sem.sets, [], 'no set left');
   t.same(state.locks?.files, [], 'no lock left');

@@ -29,7 +29,7 @@ t.test('the host\'s sets are invisible and unreachable by key', async (t) => {
   const hostId = /^ret (\d+)$/m.exec(created)![1];
   t.teardown(() => execFileSync(`${C_BIN}sys_probe`, ['66', hostId, '0', '0']));
   const r = await sh(`ipcs -s | grep -ci 0x${key.toString(16)}; ${C_BIN}sys_probe 64 ${key} 0 0; ${C_BIN}sys_probe 66 ${hostId} 0 2; `
-    + `${C_BIN}sys_probe 64 ${key} 1 ${0o1600} | sed 's/[0-9]*$/ID/'`);
+    + `${C_BIN}sys_probe 64 ${key} 1 ${String(0o1600)} | sed 's/[0-9]*$/ID/'`);
   t.equal(r.stdout, '0\nret -1 ENOENT\nret -1 EINVAL\nret ID\n', 'not listed, not found by key or id; the key makes a fresh sandbox set');
   t.match(execFileSync('ipcs', ['-s']).toString(), new RegExp(`0x0*${key.toString(16)}\\s+${hostId}\\s+\\S+\\s+644\\s+2`), 'the host set is untouched');
 });

@@ -38,8 +38,8 @@ function background(args: string[]): { child: ChildProcess; out: () => string; e
   let err = '';
   const waiting: Array<() => void> = [];
   const poke = () => { for (const w of waiting.splice(0)) w(); };
-  child.stdout!.on('data', (c: Buffer) => { out += c; poke(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c; poke(); });
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); poke(); });
+  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); poke(); });
   const done = new Promise<number | null>((resolve) => child.on('close', (code) => { poke(); resolve(code); }));
   let closed = false;
   void done.then(() => { closed = true; });
@@ -65,7 +65,7 @@ t.test('a two-process semaphore cycle: the watchdog reports a deadlock and ends 
   t.match(r.stderr, /\nsysvisor: the watchdog ended the sandbox after a deadlock of 500 ms \(\[watchdog\] action = "kill"\): exit status 124\n$/);
   t.notMatch(r.stderr, /killed by/, 'no "killed by SIGKILL": the watchdog said why');
 
-  const stall = JSON.parse(readFileSync(`${dump}.stall.json`, 'utf8'));
+  const stall = JSON.parse(readFileSync(`${dump}.stall.json`, 'utf8')) as { waits: unknown };
   const g = await graphOf(`${dump}.stall.json`);
   t.same(stall.waits, g, 'the dump carries the same graph `sysvisor waits` builds from it');
   t.equal(g.deadlock, true);
@@ -76,7 +76,7 @@ t.test('a two-process semaphore cycle: the watchdog reports a deadlock and ends 
     t.match(e, { certain: true, why: 'holds SEM_UNDO credit +1, given back at its exit', resource: { kind: 'sem', op: -1, value: 0 } });
     t.ok(typeof e.since === 'number' && e.since <= g.time && g.time - e.since >= 500, 'since when it waits, at least the threshold ago');
   }
-  t.same(JSON.parse(readFileSync(dump, 'utf8')).waits.waits, [], 'the final dump has the graph too: nobody waits any more');
+  t.same((JSON.parse(readFileSync(dump, 'utf8')) as { waits: { waits: unknown[] } }).waits.waits, [], 'the final dump has the graph too: nobody waits any more');
 
   const text = await sysvisor(['waits', `${dump}.stall.json`], { env: noColor });
   const lines = text.stdout.trimEnd().split('\n');

@@ -118,11 +118,11 @@ function segments(spec: FilterSpec): Segment[] {
   for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, "kill");
   // Conditional notifications get unique negative pseudo-actions: leaves that jump to their check.
   let cond = 0;
-  for (const nr of (spec.notifyIf ?? new Map()).keys()) add(nr, -1 - cond++, "notifyIf");
+  for (const nr of (spec.notifyIf ?? new Map<number, ArgTest>()).keys()) add(nr, -1 - cond++, "notifyIf");
 
   const out: Segment[] = [];
   const push = (lo: number, hi: number, action: number): void => {
-    const last = out[out.length - 1];
+    const last = out.at(-1);
     if (last && last.action === action && last.hi + 1 === lo) last.hi = hi;
     else out.push({ lo, hi, action });
   };

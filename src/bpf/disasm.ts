@@ -33,7 +33,7 @@ import { decode } from "./interp.js";
 import { actionName, archName } from "./actions.js";
 import { syscallName } from "../syscalls/table.js";
 
-const ALU_NAMES: Record<number, string> = {
+const ALU_NAMES: Partial<Record<number, string>> = {
   0x00: "add",
   0x10: "sub",
   0x20: "mul",
@@ -45,7 +45,7 @@ const ALU_NAMES: Record<number, string> = {
   0x90: "mod",
   0xa0: "xor",
 };
-const JMP_NAMES: Record<number, string> = { 0x10: "jeq", 0x20: "jgt", 0x30: "jge", 0x40: "jset" };
+const JMP_NAMES: Partial<Record<number, string>> = { 0x10: "jeq", 0x20: "jgt", 0x30: "jge", 0x40: "jset" };
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16)}`;
 

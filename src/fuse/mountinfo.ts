@@ -8,7 +8,7 @@ export function viewDevices(mountinfo: string): string[] {
   for (const line of mountinfo.split('\n')) {
     const sep = line.indexOf(' - ');
     if (sep < 0 || line.slice(sep + 3).split(' ')[0] !== 'fuse.sysvisor') continue;
-    const dev = line.split(' ')[2];
+    const dev = line.split(' ').at(2);
     if (dev !== undefined && /^\d+:\d+$/.test(dev)) out.push(dev);
   }
   return out;

@@ -26,6 +26,9 @@ import {
 import { renderProcLocks } from './proc.js';
 import { DEFERRED, LockTable, type Segment, type TableEnv } from './table.js';
 
+/** `instanceof Request` alone narrows a Waiter<T> to Request<any>: this keeps the T. */
+const isRequest = <T>(w: Waiter<T>): w is Request<T> => w instanceof Request;
+
 /**
  * How the registry answers waiters. Both run inside whichever registry call
  * cleared the way (setLk, flock, a release, cancel); in rare flock cases that
@@ -237,7 +240,7 @@ export class LockRegistry<T> {
 
   /** The host wait of w is over (the host lock went, or the wait failed): retry w. */
   hostDone(w: Waiter<T>): void {
-    if (!(w instanceof Request) || w.state !== 'host') return;
+    if (!isRequest(w) || w.state !== 'host') return;
     w.state = 'woken';
     this.count--;
     this.woken.push(w);
@@ -256,7 +259,7 @@ export class LockRegistry<T> {
 
   /** The waiter was interrupted: forget it without answering. */
   cancel(w: Waiter<T>): void {
-    if (w instanceof Request && this.pending.has(w)) this.drop(w);
+    if (isRequest(w) && this.pending.has(w)) this.drop(w);
     this.settle();
   }
 
@@ -307,7 +310,7 @@ export class LockRegistry<T> {
     l.seq = ++this.seq;
     this.count++;
     let m = this.owned.get(l.owner);
-    if (!m) this.owned.set(l.owner, (m = new Map()));
+    if (!m) this.owned.set(l.owner, (m = new Map<LockTable<T>, number>()));
     m.set(t, (m.get(t) ?? 0) + 1);
   }
 

@@ -64,7 +64,7 @@ export function locateKeys(text: string): LineMap {
     while (!eof() && s[i] !== '"') {
       if (s[i] === "\n") fail();
       if (s[i] === "\\") {
-        const e = s[i + 1];
+        const e = s.at(i + 1);
         i += 2;
         const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", e: "\x1b", '"': '"', "\\": "\\" };
         if (e !== undefined && e in simple) v += simple[e];

@@ -34,7 +34,7 @@ export interface ParseOptions {
 type Table = Record<string, unknown>;
 
 /** Known keys of each table (order = documentation order). */
-const SCHEMA: Record<string, readonly string[]> = {
+const SCHEMA: Partial<Record<string, readonly string[]>> = {
   "": ["version", "syscalls", "filesystem", "exec", "env", "sem", "locks", "process", "ipc", "watchdog", "proc"],
   syscalls: ["emulate", "deny", "kill"],
   filesystem: ["read", "write", "exec"],

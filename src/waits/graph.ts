@@ -131,7 +131,8 @@ export function buildWaitGraph(state: WaitInput, now = Date.now()): WaitGraph {
       }
       const last = set.pids[sop.num] ?? 0;
       if (last !== q.pid && live.has(last)) edge(w, pidId(last), false, 'changed it last (sempid)');
-      for (const pid of set.users ?? []) if (pid !== q.pid && live.has(pid)) edge(w, pidId(pid), false, 'has operated on the set');
+      // A dump read with --file may predate `users`.
+      for (const pid of (set.users as number[] | undefined) ?? []) if (pid !== q.pid && live.has(pid)) edge(w, pidId(pid), false, 'has operated on the set');
     }
   }
 

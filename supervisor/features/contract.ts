@@ -62,7 +62,7 @@ export interface Feature {
   /** JSON-serialisable state for --dump-state. */
   snapshot?(): unknown;
   /** What it holds now, by name (sets, semaphores, lock records): a learning run keeps the peaks. */
-  usage?(): Readonly<Record<string, number>>;
+  usage?(): Readonly<Partial<Record<string, number>>>;
   /** The sandbox is over (every task gone): save what outlives it. Errors are reported, not thrown. */
   shutdown?(): void;
 }

@@ -193,7 +193,7 @@ export class HostLocks<T> {
       close(had.fd);
       this.lastPosix = null;
     }
-    if (files === undefined) this.posix.set(owner, (files = new Map()));
+    if (files === undefined) this.posix.set(owner, (files = new Map<string, PosixHost>()));
     files.set(info.key, host);
   }
 

@@ -81,7 +81,7 @@ export class NotificationLoop {
   syncWakeUp = false;
   observer: Observer | null = null;
 
-  private readonly handlers: (Handler | undefined)[] = new Array(512);
+  private readonly handlers: (Handler | undefined)[] = new Array<Handler | undefined>(512);
   /** What the current notification's handler committed for its answer, undone if the answer is not delivered. */
   private undoIfUndelivered: (() => void) | null = null;
   private readonly fdCallbacks = new Map<number, FdCallback>();

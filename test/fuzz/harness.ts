@@ -207,7 +207,8 @@ export async function fuzzOne(c: FuzzCase): Promise<FuzzResult> {
     const leftovers = native.pid === undefined || c.parts.includes('n') ? [] : leftoverKeyedSets(c.seed, native.pid);
 
     const dump = join(dir, 'state.json');
-    let heldState: StateDump | null = null;
+    // Set inside the chaos callback: `as` keeps TS from narrowing it to null here.
+    let heldState = null as StateDump | null;
     let holding = false;
     const sandboxed = await run(process.execPath, [CLI, 'run', '-m', manifest, '--dump-state', dump, '--', SEMFUZZ, ...args], {
       cwd: sandCwd,

@@ -338,9 +338,9 @@ t.test("actions and disassembly", async (t) => {
   t.equal(actionName(0x12340000), "0x12340000");
   const text = disassemble(buildFilter(POLICIES.sem!));
   t.match(text, /^0: ld \[4\] +; arch$/m);
-  t.match(text, /jeq  #0xc000003e .*; AUDIT_ARCH_X86_64/);
+  t.match(text, /jeq {2}#0xc000003e .*; AUDIT_ARCH_X86_64/);
   t.match(text, /jset #0x40000000 .*; x32 bit/);
-  t.match(text, /jge  #64 .*; nr >= semget$/m);
+  t.match(text, /jge {2}#64 .*; nr >= semget$/m);
   t.match(text, /ret #0x7fc00000 +; USER_NOTIF/);
   t.match(text, /ret #0x7fff0000 +; ALLOW/);
   t.match(text, /ret #0x80000000 +; KILL_PROCESS/);

@@ -86,7 +86,7 @@ t.test('random lock sequences agree with a byte-by-byte model', async (t) => {
     const blocked = type !== U && model.some((m, o) => o !== who && m.some((b, i) => i >= start && i <= end && b !== U && (b === W || type === W)));
     const rc = reg.setLk(FILE, { pid: who }, { type, start: BigInt(start), end: toEof ? OFFSET_MAX : BigInt(end) }, false, '');
     if (rc !== (blocked ? -EAGAIN : 0)) {
-      t.fail(`step ${step}: owner ${who} ${type} [${start},${end}] gave ${String(rc)}`);
+      t.fail(`step ${step}: owner ${who} ${type} [${start},${end}] gave ${typeof rc === 'number' ? rc : 'a waiter'}`);
       break;
     }
     if (!blocked) for (let i = start; i <= end; i++) model[who]![i] = type;

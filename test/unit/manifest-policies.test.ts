@@ -156,7 +156,7 @@ t.test("compileFilter extra notifications never override deny/kill", async (t) =
   const prog = compileFilter(m, { notify: extra });
   for (let nr = 0; nr <= 470; nr++) {
     const want = expected(m, AUDIT_ARCH_X86_64, nr, ["clone", "dup3"]);
-    if (runFilter(prog, { nr, arch: AUDIT_ARCH_X86_64 }) !== want) t.fail(`${syscallName(nr)}`);
+    if (runFilter(prog, { nr, arch: AUDIT_ARCH_X86_64 }) !== want) t.fail(syscallName(nr));
   }
   t.equal(actionName(runFilter(prog, { nr: syscallNumber("close")!, arch: AUDIT_ARCH_X86_64 })), "ERRNO(EBADF)");
   t.equal(actionName(runFilter(prog, { nr: syscallNumber("clone")!, arch: AUDIT_ARCH_X86_64 })), "USER_NOTIF");

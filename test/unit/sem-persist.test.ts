@@ -35,20 +35,21 @@ t.test('a saved registry restores with the same ids, keys, values and pids', asy
 
 t.test('corrupt or foreign files are refused with the reason', async (t) => {
   const ok = { format: PERSIST_FORMAT, version: 1, sets: [{ id: 1, key: 5, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o600, otime: 0, ctime: 1, values: [1], pids: [0] }] };
-  const bad = (mutate: (o: any) => void) => {
-    const o = JSON.parse(JSON.stringify(ok));
+  type Doc = { version: number; sets: Array<Record<string, unknown>> };
+  const bad = (mutate: (o: Doc) => void) => {
+    const o = JSON.parse(JSON.stringify(ok)) as Doc;
     mutate(o);
     return JSON.stringify(o);
   };
   t.throws(() => decodePersisted('{', LIMITS), /not JSON/);
   t.throws(() => decodePersisted('[]', LIMITS), /not a sysvisor semaphore state/);
   t.throws(() => decodePersisted(bad((o) => (o.version = 2)), LIMITS), /version 2 is not supported \(this sysvisor reads version 1\)/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets = {})), LIMITS), /sets: expected an array/);
+  t.throws(() => decodePersisted(bad((o) => Object.assign(o, { sets: {} })), LIMITS), /sets: expected an array/);
   t.throws(() => decodePersisted(bad((o) => (o.sets[0].values = [32768])), LIMITS), /sets\[0\]\.values\[0\]: expected an integer in 0\.\.32767/);
   t.throws(() => decodePersisted(bad((o) => (o.sets[0].mode = 0o1777)), LIMITS), /sets\[0\]\.mode: expected an integer in 0\.\.511/);
   t.throws(() => decodePersisted(bad((o) => (o.sets[0].pids = [])), LIMITS), /sets\[0\]\.pids: expected one pid per value/);
   t.throws(() => decodePersisted(bad((o) => o.sets.push({ ...o.sets[0], key: 6 })), LIMITS), /sets\[1\]\.id: index 1 used twice/);
   t.throws(() => decodePersisted(bad((o) => o.sets.push({ ...o.sets[0], id: 2 })), LIMITS), /sets\[1\]\.key: key 0x5 used twice/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets[0].values = new Array(251).fill(0))), LIMITS), /1\.\.250 values \(SEMMSL\)/);
+  t.throws(() => decodePersisted(bad((o) => (o.sets[0].values = new Array<number>(251).fill(0))), LIMITS), /1\.\.250 values \(SEMMSL\)/);
   t.same(decodePersisted(JSON.stringify(ok), LIMITS).sets[0].values, [1]);
 });
