@@ -14,11 +14,11 @@
 //   with the reason, before the program runs.
 // - Dumps without a user-given path go to a private run directory (0700,
 //   owned by us, checked on the open descriptor, never through a link).
-import { randomBytes } from 'node:crypto';
 import { fchmodSync, fstatSync, fsyncSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { close, errno, linkat, mkdirat, openat, renameat2, unlinkat } from './ffi.js';
+import { nodeCrypto } from './lazy-crypto.js';
 
 const O_RDONLY = 0;
 const O_WRONLY = 1;
@@ -276,7 +276,7 @@ function kindOf(st: Stats): string {
 /** A new file under a random name next to the slot's name, created where nothing exists (no link followed). */
 function createTemp(slot: FileSlot): { fd: number; temp: string } {
   for (let i = 0; i < ATTEMPTS; i++) {
-    const temp = `.${slot.name.slice(0, 100)}.${randomBytes(8).toString('hex')}.tmp`;
+    const temp = `.${slot.name.slice(0, 100)}.${nodeCrypto().randomBytes(8).toString('hex')}.tmp`;
     const fd = openat(slot.dirFd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0o600);
     if (fd >= 0) return { fd, temp };
     const e = errno();
