@@ -44,7 +44,8 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
   process.on('SIGUSR1', onUsr1);
   let result: RunResult;
   try {
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true,
+    // One sandbox, and a main thread that only forwards signals and dumps meanwhile: no second isolate for the loop.
+    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true, mainThreadLoop: true,
       warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`), onStall: reportStall });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);

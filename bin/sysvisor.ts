@@ -33,8 +33,6 @@ if (line instanceof UsageError) {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   process.stdout.write(`${pkg.version}\n`);
 } else if (line.name === 'run') {
-  // The loop's thread starts on the other CPU while this one loads the supervisor.
-  (await import('../supervisor/loop-thread.js')).LoopThread.warmUp();
   const { run } = await import('./run.js');
   const v = line.values;
   await run({ manifest: str(v.manifest), trace: v.trace === true, traceFile: str(v['trace-file']), stats: v.stats === true, dumpState: str(v['dump-state']), command: line.positionals });

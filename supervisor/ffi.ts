@@ -130,6 +130,17 @@ export function loadHostWait(): HostWaitLib {
   };
 }
 
+/**
+ * The epoll fd of the main thread's event loop (libuv's uv_backend_fd of
+ * uv_default_loop, both exported by the node binary): readable whenever
+ * Node has events to serve there (a signal, a child's exit, a message).
+ */
+export function mainEventLoopFd(): number {
+  const node = koffi.load(null);
+  const loop = node.func('void *uv_default_loop(void)')() as unknown;
+  return node.func('int uv_backend_fd(void *loop)')(loop) as number;
+}
+
 export function errno(): number {
   return koffi.errno();
 }

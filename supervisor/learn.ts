@@ -12,13 +12,13 @@
 // The supervisor resolves and hashes paths the program names: it only stats,
 // reads links and reads regular files, opened through an O_PATH fd so a path
 // swapped meanwhile is hashed as the file it names then.
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../src/interpreter.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import type { Feature, SupervisorContext } from './features/contract.js';
+import { nodeCrypto } from './lazy-crypto.js';
 import { CONTINUE, PENDING, type Handler, type Observer } from './loop/loop.js';
 import type { Notification } from './loop/notification.js';
 import { AT_EMPTY_PATH, AT_FDCWD, O_ACCMODE, O_CREAT, O_PATH, O_TRUNC } from '../src/syscalls/constants.js';
@@ -172,7 +172,7 @@ export class LearnRecorder implements Observer {
       const file = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
       try {
         const bytes = readFileSync(file);
-        this.execs.set(real.path, { sha256: createHash('sha256').update(bytes).digest('hex'), interpreter });
+        this.execs.set(real.path, { sha256: nodeCrypto().createHash('sha256').update(bytes).digest('hex'), interpreter });
         next = interpreterOf(bytes.subarray(0, INTERPRETER_HEAD));
       } finally {
         closeSync(file);

@@ -4,16 +4,31 @@
 // start at once, and leaves it idle for the process's next run. This module
 // imports nothing else of the supervisor, so the CLI can start the thread
 // before it loads the rest.
-import { SHARE_ENV, Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker, type MessagePort } from 'node:worker_threads';
+import type { WorkerConfig } from './features/contract.js';
+import type { StartMessage } from './worker.js';
 
 const WORKER = new URL('./worker.js', import.meta.url);
+/** The workerData that makes worker.js serve sandboxes: imported anywhere else, it only exports. */
+export const LOOP_THREAD = 'sysvisor loop thread';
 
-export class LoopThread {
+/** Where a sandbox's loop runs: a thread of its own (LoopThread) or the calling thread (loop-here.ts). */
+export interface LoopHost {
+  /** Between the start of a sandbox's loop and its end. */
+  busy: boolean;
+  /** Run the loop of a sandbox, talking over `port`. */
+  start(config: WorkerConfig, port: MessagePort): void;
+  /** Call `onLost` when the loop fails or its thread exits (at once if it already has). */
+  whenLost(onLost: (why: string) => void): void;
+  /** The run is over. */
+  release(): void;
+}
+
+export class LoopThread implements LoopHost {
   /** The thread kept for the next run: unreferenced, it never keeps the process alive. */
   private static idle: LoopThread | null = null;
   /** It shares process.env as the main thread sees it, not a copy taken when it started. */
-  readonly worker = new Worker(WORKER, { env: SHARE_ENV });
-  /** Between the start of a sandbox's loop and its end. */
+  readonly worker = new Worker(WORKER, { env: SHARE_ENV, workerData: LOOP_THREAD });
   busy = false;
   /** Why the thread is gone, once it is. */
   private lost: string | null = null;
@@ -39,7 +54,10 @@ export class LoopThread {
     return thread;
   }
 
-  /** Call `onLost` when the thread fails or exits (at once if it already has). */
+  start(config: WorkerConfig, port: MessagePort): void {
+    this.worker.postMessage({ type: 'start', config, port } satisfies StartMessage, [port]);
+  }
+
   whenLost(onLost: (why: string) => void): void {
     if (this.lost !== null) onLost(this.lost);
     else this.onLost = onLost;

@@ -14,13 +14,13 @@
 //   with the reason, before the program runs.
 // - Dumps without a user-given path go to a private run directory (0700,
 //   owned by us, checked on the open descriptor, never through a link).
-import { randomBytes } from 'node:crypto';
 import { fchmodSync, fstatSync, fsyncSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { close, errno, linkat, mkdirat, openat, renameat2, unlinkat } from './ffi.js';
 import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, RENAME_NOREPLACE } from '../src/syscalls/constants.js';
 import { EEXIST, EINVAL, ELOOP, ENOENT, ENOTDIR } from '../src/syscalls/errno.js';
+import { nodeCrypto } from './lazy-crypto.js';
 
 /** Attempts at a fresh random temporary name, or at a file that vanished between two looks. */
 const ATTEMPTS = 8;
@@ -260,7 +260,7 @@ function kindOf(st: Stats): string {
 /** A new file under a random name next to the slot's name, created where nothing exists (no link followed). */
 function createTemp(slot: FileSlot): { fd: number; temp: string } {
   for (let i = 0; i < ATTEMPTS; i++) {
-    const temp = `.${slot.name.slice(0, 100)}.${randomBytes(8).toString('hex')}.tmp`;
+    const temp = `.${slot.name.slice(0, 100)}.${nodeCrypto().randomBytes(8).toString('hex')}.tmp`;
     const fd = openat(slot.dirFd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'uint32', 0o600);
     if (fd >= 0) return { fd, temp };
     const e = errno();

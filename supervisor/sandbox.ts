@@ -23,12 +23,12 @@ import {
   allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
-import { LoopThread } from './loop-thread.js';
+import { LoopThread, type LoopHost } from './loop-thread.js';
 import { listProcesses, readStat } from './procfs.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
-import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
+import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
 
@@ -56,6 +56,15 @@ export interface RunOptions {
    * slower, never less safe.
    */
   learn?: boolean;
+  /**
+   * Run the notification loop on the main thread, between Node's own events,
+   * instead of on a thread of its own (loop-here.ts): ~11 MiB and ~50 ms of
+   * CPU less to start, for a process whose main thread has little else to do
+   * meanwhile (the CLI). The loop and the thread's JS then wait for each
+   * other, and its timers may run up to 20 ms late. A worker thread is used
+   * anyway off the main thread, or while another sandbox's loop runs there.
+   */
+  mainThreadLoop?: boolean;
   /** Called with a message when the sandbox starts weaker than the manifest's default asks (no private IPC namespace). */
   warn?: (message: string) => void;
   /** [watchdog]: called once per deadlock or stall (default: the report, plain, on stderr). */
@@ -140,7 +149,8 @@ export class Sandbox {
   }
 
   async run(cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
-    const thread = LoopThread.take();
+    const here = options.mainThreadLoop ? (await import('./loop-here.js')).MainThreadLoop.take() : null;
+    const thread = here ?? LoopThread.take();
     try {
       return await this.launch(thread, cmd, args, options);
     } finally {
@@ -148,7 +158,7 @@ export class Sandbox {
     }
   }
 
-  private async launch(thread: LoopThread, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  private async launch(thread: LoopHost, cmd: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
     const m = options.manifest;
     const persist = m.ipc.persist === '' ? null : slotFor('ipc.persist', m.ipc.persist);
     let finalDump: FileSlot | null = null;
@@ -162,7 +172,7 @@ export class Sandbox {
     }
   }
 
-  private async runWith(thread: LoopThread, cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
+  private async runWith(thread: LoopHost, cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
     finalDump: FileSlot | undefined): Promise<RunResult> {
     const asked = options.manifest;
     const interpreterMissing = unpinnedInterpreter(asked.exec);
@@ -289,12 +299,12 @@ export class Sandbox {
   }
 
   private startLoop(
-    thread: LoopThread, config: WorkerConfig, onStall: (r: StallReport) => void,
+    thread: LoopHost, config: WorkerConfig, onStall: (r: StallReport) => void,
   ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number; learned: LearnedRun | null }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const { port1, port2 } = new MessageChannel();
-    thread.worker.postMessage({ type: 'start', config, port: port2 } satisfies StartMessage, [port2]);
+    thread.start(config, port2);
     thread.busy = true;
     this.port = port1;
     return new Promise((resolve, reject) => {

@@ -3,7 +3,9 @@
 // through an eventfd (to wake it) plus the message port, read synchronously.
 // The thread serves one sandbox at a time and then waits for the next: it is
 // started while the launcher starts, and kept for the process's next run.
-import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+// supervise() also runs on the calling thread, between its other events
+// (loop-here.ts): the CLI's single run saves the thread.
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
@@ -13,6 +15,7 @@ import type { Feature, SupervisorContext, WorkerConfig } from './features/contra
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features/index.js';
 import { writeJson } from './json-stream.js';
+import { LOOP_THREAD } from './loop-thread.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, DISPATCH, NotificationLoop } from './loop/loop.js';
 import { NativeRule } from './loop/native-rules.js';
@@ -34,10 +37,37 @@ export type WorkerMessage =
   | { type: 'stall'; report: StallReport }
   | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
 
-parentPort!.on('message', (msg: StartMessage) => supervise(msg.config, msg.port));
+// Only in a loop's thread: imported on the calling thread (loop-here.ts), this module only exports.
+if (workerData === LOOP_THREAD) {
+  parentPort!.on('message', (msg: StartMessage) => {
+    const sandbox = supervise(msg.config, msg.port);
+    try {
+      sandbox.loop.run();
+    } catch (err) {
+      throw sandbox.crashed(err);
+    }
+    sandbox.finish();
+  });
+}
 
-/** Run the loop of one sandbox until every task that carried its filter is gone. */
-function supervise(config: WorkerConfig, port: MessagePort): void {
+/** What the thread's own event loop needs of the sandbox's loop when they share a thread (loop-here.ts): its turn by a deadline. */
+export interface HostTimer {
+  /** Absolute time (performance.now() ms) by which the loop must pause, or Infinity. */
+  nextDeadline(): number;
+  onTimer(): void;
+}
+
+/** One sandbox's loop, set up and announced ('ready'): run `loop` until it stops, then `finish()`. */
+export interface Supervision {
+  loop: NotificationLoop;
+  /** Every task that carried the filter is gone: shut the features down and post the final state ('finished'). */
+  finish(): void;
+  /** The loop threw: its crash report written, the error that ends the loop's thread. */
+  crashed(err: unknown): Error;
+}
+
+/** Set up the loop of one sandbox, to run until every task that carried its filter is gone. */
+export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTimer): Supervision {
   const features: Feature[] = [];
   /** The features' nextDeadline methods, bound once: reading them off six feature classes per round trip is a megamorphic load. */
   const deadlines: Array<() => number> = [];
@@ -54,6 +84,7 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
     onTimer() {
       blocked.onTimer();
       for (const f of features) f.onTimer?.();
+      host?.onTimer();
     },
     beforeDispatch(n) {
       processes.processOf(n.tid);
@@ -100,6 +131,7 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
     features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
   }
   for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
+  if (host) deadlines.push(host.nextDeadline);
   // After the features: they register the files the views serve.
   const views = new ProcFuse(loop, config.views.mounted, files);
   // After the features: the syscalls they set a restart policy for are not made transparent.
@@ -144,17 +176,20 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
   }
 
   port.postMessage({ type: 'ready', syncWakeUp: loop.syncWakeUp } satisfies WorkerMessage);
-  try {
-    loop.run();
-  } catch (err) {
-    // The main thread closes the listener (every notified call then fails closed with ENOSYS).
-    const file = crashes.report(err, null);
-    throw new Error(`${err instanceof Error ? err.message : String(err)} (crash report: ${file})`, { cause: err });
-  }
-  for (const f of features) f.shutdown?.();
-  // Posted as objects (a structured clone, no JSON text: see json-stream.ts).
-  const final = state();
-  loop.close();
-  close(config.listenerFd);
-  port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);
+  return {
+    loop,
+    finish() {
+      for (const f of features) f.shutdown?.();
+      // Posted as objects (a structured clone, no JSON text: see json-stream.ts).
+      const final = state();
+      loop.close();
+      close(config.listenerFd);
+      port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);
+    },
+    crashed(err) {
+      // The Sandbox closes the listener (every notified call then fails closed with ENOSYS).
+      const file = crashes.report(err, null);
+      return new Error(`${err instanceof Error ? err.message : String(err)} (crash report: ${file})`, { cause: err });
+    },
+  };
 }

@@ -87,3 +87,43 @@ t.test('orphans reparented to the CLI are reaped while the sandbox runs (from it
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, 'reaped\n');
 });
+
+t.test('mainThreadLoop: the loop runs on the main thread (no thread more during the run), and Node\'s timers still run meanwhile', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-startup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'threads.mjs');
+  // The program asks three times in a row for a file that a timer of this process creates: once it runs,
+  // nothing but the timer wakes Node's event loop, so the run ends only if the timer runs during it.
+  // The worker-thread run after it is the control: its loop's thread shows in /proc/self/task.
+  writeFileSync(script, `import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Sandbox, builtinManifest } from ${JSON.stringify(join(ROOT, 'dist', 'bundle', 'index.js'))};
+await readFile('/proc/self/stat'); // libuv's thread pool starts now, not during a run
+const threads = () => readdirSync('/proc/self/task').length;
+const program = 'for i in 0 1 2; do : > "$0.ask$i"; while [ ! -e "$0.answer$i" ]; do sleep 0.01; done; done';
+const out = {};
+for (const [name, mainThreadLoop] of [['main', true], ['worker', false]]) {
+  const base = ${JSON.stringify(dir)} + '/' + name;
+  const before = threads();
+  let during = -1;
+  let i = 0;
+  const poll = setInterval(() => {
+    if (!existsSync(base + '.ask' + i)) return;
+    during = threads();
+    writeFileSync(base + '.answer' + i, '');
+    if (++i === 3) clearInterval(poll);
+  }, 5);
+  const r = await Sandbox.run('/bin/sh', ['-c', program, base], { manifest: builtinManifest(), stdio: 'pipe', mainThreadLoop });
+  out[name] = { status: r.status, before, during };
+}
+process.stdout.write(JSON.stringify(out));
+`);
+  const r = await exec(process.execPath, [script], { timeoutMs: 120_000 });
+  t.equal(r.signal, null, 'ended by itself: the timer ran during the run');
+  t.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as Record<'main' | 'worker', { status: number; before: number; during: number }>;
+  t.equal(out.main.status, 0);
+  t.equal(out.main.during, out.main.before, 'no thread was started for the loop');
+  t.equal(out.worker.status, 0);
+  t.ok(out.worker.during > out.worker.before, `the control: a worker-thread run has a thread more (${out.worker.before} -> ${out.worker.during})`);
+});

@@ -33,7 +33,6 @@
 // fail with EINTR, which Linux never does (seen here: 7..14 of 2000 execs
 // under a stream of signals). With --trace, the name is refreshed at every
 // exit_group, so exit events name the program that ran.
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
@@ -41,6 +40,7 @@ import { getSystemErrorMap } from 'node:util';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from './contract.js';
 import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
+import { nodeCrypto } from '../lazy-crypto.js';
 import { CONTINUE, type Handler, type NotificationLoop } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
 import { inExec } from '../procfs.js';
@@ -283,7 +283,7 @@ class ExecFeature implements Feature {
     const cached = this.digests.get(key);
     if (cached !== undefined) return cached;
     const file = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
-    const hash = createHash('sha256');
+    const hash = nodeCrypto().createHash('sha256');
     const chunk = (this.chunk ??= Buffer.allocUnsafe(HASH_CHUNK));
     try {
       for (let pos = 0; ;) {

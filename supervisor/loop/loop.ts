@@ -123,6 +123,8 @@ export class NotificationLoop {
    */
   private wokeSleeper = 0;
   private stopped = false;
+  /** Set by requestPause: run() returns after the current iteration, to be called again. */
+  private paused = false;
   private listenerOpen = true;
 
   constructor(private readonly listener: number, private readonly hooks: LoopHooks) {
@@ -235,12 +237,12 @@ export class NotificationLoop {
     if (epollCtl(this.epfd, EPOLL.CTL_ADD, fd, ev.ptr) < 0) throw new Error(`epoll_ctl(ADD, fd ${fd}): errno ${errno()}`);
   }
 
-  /** Runs until `requestStop`. */
+  /** Runs until `requestStop` (then `stopRequested` is true) or `requestPause`. */
   run(): void {
     const ev = this.events.view;
     const step = this.stepInts;
     if (this.observer !== null) this.native.disable(); // a tracer sees every call
-    while (!this.stopped) {
+    while (!this.stopped && !this.paused) {
       let timeout = this.hooks.nextTimeoutUs();
       if (timeout === 0) {
         // Due timers run before the wait, and after the answer: they may act on what it committed.
@@ -294,6 +296,7 @@ export class NotificationLoop {
       if (listenerMask & EPOLL.IN) this.receive();
       else if (listenerMask & (EPOLL.HUP | EPOLL.ERR)) this.listenerClosed();
     }
+    this.paused = false;
     this.flush();
   }
 
@@ -328,6 +331,15 @@ export class NotificationLoop {
   /** Stop after the current iteration. */
   requestStop(): void {
     this.stopped = true;
+  }
+
+  get stopRequested(): boolean {
+    return this.stopped;
+  }
+
+  /** Leave run() after the current iteration, to call it again later: the loop shares its thread with Node's event loop (loop-here.ts). */
+  requestPause(): void {
+    this.paused = true;
   }
 
   private receive(): void {
