@@ -2,6 +2,7 @@
 import { syscallName } from '../src/syscalls/table.js';
 import { renderStall } from '../src/waits/render.js';
 import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
+import { ControlServer } from '../supervisor/control-socket.js';
 import { Sandbox, SandboxError, type RunResult, type StallReport } from '../supervisor/index.js';
 import { closeSlot, openForWriting, removeSlot, type FileSlot } from '../supervisor/safe-file.js';
 import { errColor, EXIT_SUPERVISOR, EXIT_USAGE, fail, noColor, paint } from './common.js';
@@ -30,10 +31,10 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
   const dumpSlot = argv.dumpState === undefined ? undefined : userSlot('--dump-state', argv.dumpState);
   const [cmd, ...args] = argv.command;
   const sandbox = new Sandbox();
-  // Made now, so that `ps/ipcs --pid` finds the directory before its first SIGUSR1; a failure is told at SIGUSR1.
+  // Made now; a failure is told at SIGUSR1 (sent on purpose: the CLI asks the control socket).
   let liveSlot: FileSlot | Error;
   try {
-    liveSlot = dumpSlot ?? liveDumpSlot(process.pid, true);
+    liveSlot = dumpSlot ?? liveDumpSlot(process.pid);
   } catch (err) {
     liveSlot = err as Error;
   }
@@ -42,6 +43,13 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
     else sandbox.dumpState(liveSlot).catch((err: Error) => process.stderr.write(`${errColor.red('sysvisor:')} ${err.message}\n`));
   };
   process.on('SIGUSR1', onUsr1);
+  // What `sysvisor ps` lists and `ps/ipcs/waits --pid` ask; without it the run goes on, unlisted.
+  let control: ControlServer | null = null;
+  try {
+    control = await ControlServer.listen(sandbox, argv.command.join(' '));
+  } catch (err) {
+    process.stderr.write(`${errColor.yellow('sysvisor: warning:')} no control socket (\`sysvisor ps\` will not list this sandbox): ${(err as Error).message}\n`);
+  }
   let result: RunResult;
   try {
     result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true,
@@ -51,8 +59,9 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
     throw err;
   } finally {
     process.off('SIGUSR1', onUsr1);
+    control?.close();
     if (!(liveSlot instanceof Error) && liveSlot !== dumpSlot) {
-      // The live dump is for `ps/ipcs --pid` while the run lasts.
+      // The live dump is for the user who sent SIGUSR1, while the run lasts.
       removeSlot(liveSlot);
       closeSlot(liveSlot);
     }

@@ -99,6 +99,9 @@ export class Sandbox {
   /** Dumps asked for and not written yet, in order; `owned` slots were opened here and are closed here. */
   private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly queued: ControlMessage[] = [];
+  /** Control-socket queries asked and not answered yet, by id. */
+  private readonly queries = new Map<number, { onChunk: (bytes: Uint8Array) => void; resolve: (processes: number) => void; reject: (e: Error) => void }>();
+  private nextQuery = 1;
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
 
@@ -131,6 +134,19 @@ export class Sandbox {
       }
       this.dumps.push({ slot, owned: typeof target === 'string', resolve, reject });
       this.control({ type: 'dump', slot });
+    });
+  }
+
+  /**
+   * Ask the running sandbox for its state, as JSON text handed to `onChunk` a
+   * piece at a time ('state'), or only for its count of processes
+   * ('summary'); resolves with that count once the answer is complete.
+   */
+  query(what: 'state' | 'summary', onChunk: (bytes: Uint8Array) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextQuery++;
+      this.queries.set(id, { onChunk, resolve, reject });
+      this.control({ type: 'query', id, what });
     });
   }
 
@@ -261,6 +277,8 @@ export class Sandbox {
         if (d.owned) closeSlot(d.slot);
         d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.slot.path}`));
       }
+      for (const q of this.queries.values()) q.reject(new SandboxError('the sandbox ended before the answer'));
+      this.queries.clear();
       this.queued.length = 0;
       closeViews(viewFds);
       if (this.controlFd >= 0) close(this.controlFd);
@@ -312,6 +330,13 @@ export class Sandbox {
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
           onStall(msg.report);
+        } else if (msg.type === 'state-chunk') {
+          this.queries.get(msg.id)?.onChunk(msg.bytes);
+        } else if (msg.type === 'answered') {
+          const q = this.queries.get(msg.id);
+          this.queries.delete(msg.id);
+          if (msg.error !== undefined) q?.reject(new SandboxError(`state query failed: ${msg.error}`));
+          else q?.resolve(msg.processes);
         } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;

@@ -12,7 +12,7 @@ import { CrashReporter } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './feature.js';
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features.js';
-import { writeJson } from './json-stream.js';
+import { streamJson, writeJson } from './json-stream.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, NotificationLoop } from './loop.js';
 import { NativeRule } from './native-rules.js';
@@ -27,10 +27,16 @@ import { type StallReport, Watchdog } from './watchdog.js';
 
 /** Sent on the thread's parent port: run a sandbox, talking over `port`. */
 export type StartMessage = { type: 'start'; config: WorkerConfig; port: MessagePort };
-export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
+export type ControlMessage =
+  | { type: 'stop' }
+  | { type: 'dump'; slot: FileSlot }
+  /** A control socket's query (control-socket.ts): the whole state as JSON chunks, or the count of processes. */
+  | { type: 'query'; id: number; what: 'state' | 'summary' };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
+  | { type: 'state-chunk'; id: number; bytes: Uint8Array }
+  | { type: 'answered'; id: number; processes: number; error?: string }
   | { type: 'stall'; report: StallReport }
   | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
 
@@ -132,8 +138,22 @@ function supervise(config: WorkerConfig, port: MessagePort): void {
       const msg = m.message as ControlMessage;
       if (msg.type === 'stop') loop.requestStop();
       else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
+      else port.postMessage(answer(msg.id, msg.what));
     }
   });
+
+  /**
+   * A query: the state is serialised here, at once (a consistent moment), but
+   * handed over in chunks of text, never as one string or one cloned object.
+   */
+  function answer(id: number, what: 'state' | 'summary'): WorkerMessage {
+    try {
+      if (what === 'state') streamJson(state(), (bytes) => port.postMessage({ type: 'state-chunk', id, bytes } satisfies WorkerMessage));
+      return { type: 'answered', id, processes: processes.processes.size };
+    } catch (err) {
+      return { type: 'answered', id, processes: processes.processes.size, error: (err as Error).message };
+    }
+  }
 
   /** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
   function dump(slot: FileSlot): WorkerMessage {
