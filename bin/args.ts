@@ -87,14 +87,18 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (first === undefined) throw new UsageError('give a command: run, learn, manifest check, ipcs, ps, waits');
   if (first === '--help') return { kind: 'help', text: mainHelp() };
   if (first === '--version') return { kind: 'version' };
-  if (first === 'manifest' && rest[0] !== 'check') throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `Unknown argument: ${rest[0]}`);
+  if (first === 'manifest' && rest[0] !== 'check') {
+    throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `unknown manifest command "${rest[0]}" (there is: check)`);
+  }
   const spec = COMMANDS.find((c) => c.name === (first === 'manifest' ? 'manifest check' : first));
   if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
+  const args = first === 'manifest' ? rest.slice(1) : rest;
+  const options = { ...spec.options, help: GLOBAL.help };
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: first === 'manifest' ? rest.slice(1) : rest, options: { ...spec.options, help: GLOBAL.help }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(programOptionHint(spec, args, options) ?? (err as Error).message);
   }
   if (parsed.values.help === true) return { kind: 'help', text: commandHelp(spec) };
   const [min, max] = spec.positionals;
@@ -108,6 +112,26 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
   }
   return { kind: 'command', name: spec.name, positionals: parsed.positionals, values: parsed.values };
+}
+
+/**
+ * `sysvisor run ls -la`: an unknown option after the program's name is the
+ * program's. Say that it goes after `--`, with the command line that works.
+ */
+function programOptionHint(spec: CommandSpec, args: readonly string[], options: Record<string, OptionSpec>): string | null {
+  if (spec.positionals[1] !== Infinity) return null;
+  const { tokens } = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  const program = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  if (program?.kind !== 'positional') return null;
+  const unknown = tokens.find((t) => t.kind === 'option' && t.index > program.index && !(t.name in options));
+  if (unknown?.kind !== 'option') return null;
+  const fixed = ['sysvisor', spec.name, ...args.slice(0, program.index), '--', ...args.slice(program.index)].map(shellWord).join(' ');
+  return `${unknown.rawName} is not an option of sysvisor ${spec.name}: options of the program go after --, as in: ${fixed}`;
+}
+
+/** A word as a shell reads it back: quoted when it holds anything but plain characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The value of --pid: a process id, or undefined when not given. */
