@@ -10,6 +10,8 @@ interface OptionSpec {
   value?: string;
   /** The values a string option may take. */
   choices?: readonly string[];
+  /** A boolean option that may also be given as --name=VALUE, one of these: its value is then that string. */
+  optionalValues?: readonly string[];
   /** The command cannot run without it. */
   required?: boolean;
   describe: string;
@@ -33,7 +35,7 @@ const COMMANDS: readonly CommandSpec[] = [
     positionals: [0, Infinity],
     options: {
       manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' },
-      trace: { type: 'boolean', describe: 'print every notified syscall with decoded arguments and result to stderr' },
+      trace: { type: 'boolean', optionalValues: ['all'], describe: 'print every notified syscall the supervisor answers, with decoded arguments and result, to stderr; --trace=all also prints the calls it continues to the kernel unchanged (<continued to the kernel>)' },
       'trace-file': { type: 'string', value: 'FILE', describe: 'write the trace to this file instead of stderr' },
       stats: { type: 'boolean', describe: 'print counts and p50/p99 service latency per syscall at exit' },
       'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID)' },
@@ -94,12 +96,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
   const args = first === 'manifest' ? rest.slice(1) : rest;
   const options = { ...spec.options, help: GLOBAL.help };
+  const { rest: plain, given } = optionalValues(args, spec.options);
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: plain, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError(programOptionHint(spec, args, options) ?? (err as Error).message);
   }
+  Object.assign(parsed.values, given);
   if (parsed.values.help === true) return { kind: 'help', text: commandHelp(spec) };
   const [min, max] = spec.positionals;
   if (parsed.positionals.length < min) throw new UsageError(`sysvisor ${spec.name}: missing ${spec.operands}`);
@@ -112,6 +116,21 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
   }
   return { kind: 'command', name: spec.name, positionals: parsed.positionals, values: parsed.values };
+}
+
+/** Take out the --name=VALUE forms of boolean options with optionalValues (parseArgs refuses them), up to `--`. */
+function optionalValues(args: readonly string[], options: Record<string, OptionSpec>): { rest: string[]; given: Record<string, string> } {
+  const given: Record<string, string> = {};
+  const end = args.indexOf('--');
+  const rest = args.filter((arg, i) => {
+    const m = /^--([^=]+)=(.*)$/.exec(arg);
+    const allowed = m === null || (end >= 0 && i > end) ? undefined : options[m[1]!]?.optionalValues;
+    if (m === null || allowed === undefined) return true;
+    if (!allowed.includes(m[2]!)) throw new UsageError(`--${m[1]}: expected --${m[1]} or ${allowed.map((v) => `--${m[1]}=${v}`).join(', ')}, got "${arg}"`);
+    given[m[1]!] = m[2]!;
+    return false;
+  });
+  return { rest, given };
 }
 
 /**
@@ -154,7 +173,7 @@ function commandHelp(spec: CommandSpec): string {
 }
 
 function optionRows(options: Record<string, OptionSpec>): Array<readonly [string, string]> {
-  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
+  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.optionalValues ? `[=${o.optionalValues.join('|')}]` : ''}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
 }
 
 /** Two columns, the second wrapped to the width with a hanging indent. */

@@ -5,27 +5,28 @@ import { refusedExecsSummary } from '../supervisor/handlers/exec.js';
 import { ControlServer } from '../supervisor/control-socket.js';
 import { Sandbox, SandboxError, type RunResult, type StallReport } from '../supervisor/index.js';
 import { closeSlot, openForWriting, removeSlot, type FileSlot } from '../supervisor/safe-file.js';
+import type { TraceOptions } from '../supervisor/trace.js';
 import { errColor, EXIT_SUPERVISOR, EXIT_USAGE, fail, noColor, paint } from './common.js';
 import { readManifest } from './manifest.js';
 import { renderStats } from './report.js';
 import { liveDumpSlot, userSlot } from './slots.js';
 
-export async function run(argv: { manifest?: string; trace: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
+export async function run(argv: { manifest?: string; trace: boolean; traceContinued: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
   if (argv.command.length === 0) fail('nothing to run: give a command after --, e.g. `sysvisor run -- /bin/true`', EXIT_USAGE);
   const manifest = readManifest(argv.manifest);
-  let trace: { fd: number; color: boolean } | undefined;
+  let trace: TraceOptions | undefined;
   if (argv.trace || argv.traceFile) {
     if (argv.traceFile) {
       const slot = userSlot('--trace-file', argv.traceFile);
       try {
-        trace = { fd: openForWriting(slot), color: false };
+        trace = { fd: openForWriting(slot), color: false, continued: argv.traceContinued };
       } catch (err) {
         fail(`--trace-file: ${(err as Error).message}`, EXIT_USAGE);
       } finally {
         closeSlot(slot);
       }
     } else {
-      trace = { fd: 2, color: !noColor && process.stderr.isTTY === true };
+      trace = { fd: 2, color: !noColor && process.stderr.isTTY === true, continued: argv.traceContinued };
     }
   }
   const dumpSlot = argv.dumpState === undefined ? undefined : userSlot('--dump-state', argv.dumpState);

@@ -26,6 +26,7 @@ import type { SyscallStats } from './stats.js';
 import { LoopThread } from './loop-thread.js';
 import { listProcesses, readStat } from './processes.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
+import type { TraceOptions } from './trace.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
 import type { ControlMessage, StartMessage, WorkerMessage } from './worker.js';
@@ -39,7 +40,7 @@ export interface RunOptions {
   cwd?: string;
   /** Environment the manifest's env rules start from (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  trace?: { fd: number; color: boolean };
+  trace?: TraceOptions;
   /** Write the state dump here at exit: a path, or a slot the caller opened (safe-file.ts) and closes. */
   dumpState?: string | FileSlot;
   /** Forward SIGINT/SIGTERM/SIGHUP to the target (the CLI does). */
