@@ -38,7 +38,7 @@ const COMMANDS: readonly CommandSpec[] = [
       trace: { type: 'boolean', optionalValues: ['all'], describe: 'print every notified syscall the supervisor answers, with decoded arguments and result, to stderr; --trace=all also prints the calls it continues to the kernel unchanged (<continued to the kernel>)' },
       'trace-file': { type: 'string', value: 'FILE', describe: 'write the trace to this file instead of stderr' },
       stats: { type: 'boolean', describe: 'print counts and p50/p99 service latency per syscall at exit' },
-      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID)' },
+      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on a SIGUSR1 you send (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID; ps/ipcs/waits --pid need no signal)' },
     },
   },
   {
@@ -56,10 +56,10 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'ipcs', operands: '[file]', describe: 'show the semaphores of a running sandbox (--pid) or of a state dump', positionals: [0, 1],
-    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run` (it dumps its state on SIGUSR1)' } },
+    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`, asked through its control socket (`sysvisor ps` lists them); any other pid is refused and sent nothing' } },
   },
   {
-    name: 'ps', operands: '[file]', describe: 'show the process tree of a running sandbox (--pid) or of a state dump, with what each holds', positionals: [0, 1],
+    name: 'ps', operands: '[file]', describe: 'list the running sandboxes of this user; with --pid or a state dump: its process tree, with what each holds', positionals: [0, 1],
     options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' } },
   },
   {
