@@ -154,7 +154,9 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   const runtime = mkdtempSync(join(dir, 'runtime-'));
   const tmp = mkdtempSync(join(dir, 'tmp-'));
   const env = { ...noColor, XDG_RUNTIME_DIR: runtime, TMPDIR: tmp };
-  const run = background(['--', '/bin/sh', '-c', 'ipcmk -S 2 >/dev/null && echo ready && read x'], env);
+  const dump = join(mkdtempSync(join(dir, 'dump-')), 'state.json');
+  // With --dump-state too: the socket answers whatever the dump's file is.
+  const run = background(['--dump-state', dump, '--', '/bin/sh', '-c', 'ipcmk -S 2 >/dev/null && echo ready && read x'], env);
   t.teardown(() => run.child.kill('SIGKILL'));
   const pid = run.child.pid!;
   const socket = join(runtime, 'sysvisor', `${pid}.sock`);
@@ -186,6 +188,7 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   t.equal(after.stdout, 'no running sandboxes\n', 'not listed after it exits');
   t.same(readdirSync(join(runtime, 'sysvisor')), [], 'the socket is removed at exit');
   t.same(readdirSync(tmp), [], 'no sysvisor-*.json in $TMPDIR');
+  t.equal(JSON.parse(readFileSync(dump, 'utf8')).sem.sets.length, 1, 'the --dump-state file is written at exit, as before');
   const gone = await sysvisor(['ps', '--pid', String(pid)], { env });
   t.equal(gone.status, 2);
   t.match(gone.stderr, /is not a sysvisor sandbox of this user/);
