@@ -18,6 +18,9 @@
 //   CLI makes the supervisor a child subreaper, so orphans are reparented to
 //   it, never out of its subtree.
 //
+// - The client believes only a listener whose pid (SO_PEERCRED) is the one
+//   in the socket's name: a root program may bind sockets in the directory.
+//
 // Protocol: the client writes one line, "state" or "summary"; the answer is
 // "ok\n" and the body (the state dump's JSON, streamed; or one JSON line of
 // ControlSummary), or "error MESSAGE\n".
@@ -148,11 +151,9 @@ function socketFd(socket: Socket): number {
  * meanwhile cannot pass for it; older kernels get a pidfd opened by pid.
  */
 function whyRefused(fd: number): string | null {
-  const cred = new Uint8Array(12);
-  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, [cred.length]) !== 0) return 'cannot tell who is asking (SO_PEERCRED)';
-  const view = new DataView(cred.buffer);
-  const pid = view.getInt32(0, true);
-  const uid = view.getUint32(4, true);
+  const peer = peerCredentials(fd);
+  if (peer === null) return 'cannot tell who is asking (SO_PEERCRED)';
+  const { pid, uid } = peer;
   const euid = process.geteuid!();
   if (uid !== euid && uid !== 0) return `uid ${uid} may not query a sandbox of uid ${euid}`;
   if (pid <= 0) return 'the asking process is in another pid namespace';
@@ -168,6 +169,14 @@ function whyRefused(fd: number): string | null {
   } finally {
     close(pidfd);
   }
+}
+
+/** The pid and uid of the process at the other end of a unix socket (at its connect or listen), or null. */
+function peerCredentials(fd: number): { pid: number; uid: number } | null {
+  const cred = new Uint8Array(12);
+  if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, [cred.length]) !== 0) return null;
+  const view = new DataView(cred.buffer);
+  return { pid: view.getInt32(0, true), uid: view.getUint32(4, true) };
 }
 
 /** Whether `pid` is this process or below it; null when a link of the chain vanished while read. */
@@ -225,7 +234,17 @@ export async function askSandbox(dirFd: number, pid: number, what: ControlQuery)
     return await new Promise<ControlAnswer>((resolve) => {
       const chunks: Buffer[] = [];
       const socket = createConnection(`/proc/self/fd/${fd}`);
-      socket.on('connect', () => socket.write(`${what}\n`));
+      socket.on('connect', () => {
+        // Whoever can write the directory (a root program, with the default manifest) could bind a socket there:
+        // only the process named by the socket's name is the supervisor.
+        const server = peerCredentials(socketFd(socket))?.pid;
+        if (server === pid) {
+          socket.write(`${what}\n`);
+        } else {
+          socket.destroy();
+          resolve({ kind: 'error', message: `${socketName(pid)} is served by process ${server ?? '?'}, not by the supervisor ${pid}` });
+        }
+      });
       socket.on('data', (c: Buffer) => chunks.push(c));
       socket.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'ECONNREFUSED') resolve({ kind: 'refused' });

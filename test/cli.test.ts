@@ -213,6 +213,23 @@ t.test('ps removes the sockets of dead supervisors only', async (t) => {
   t.same(readdirSync(rundir), [alive], 'the dead one is removed; a socket whose pid lives is left alone');
 });
 
+t.test('a socket planted under another pid\'s name is not believed', async (t) => {
+  const runtime = mkdtempSync(join(dir, 'runtime-'));
+  const env = { ...noColor, XDG_RUNTIME_DIR: runtime };
+  const rundir = join(runtime, 'sysvisor');
+  mkdirSync(rundir, { mode: 0o700 });
+  // An impostor answers with a made-up state under the name of this test's pid.
+  const fake = JSON.stringify({ time: 0, processes: [{ pid: 1, ppid: 0, name: 'made-up', threads: [1], tasks: [] }] });
+  const impostor = spawn(process.execPath, ['-e', `require("node:net").createServer((s) => s.end("ok\\n" + ${JSON.stringify(fake)} + "\\n"))`
+    + `.listen(${JSON.stringify(join(rundir, `${process.pid}.sock`))}, () => console.log("listening"))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => impostor.kill('SIGKILL'));
+  await new Promise((resolve) => impostor.stdout.once('data', resolve));
+  const r = await sysvisor(['ps', '--pid', String(process.pid)], { env });
+  t.equal(r.status, 125);
+  t.equal(r.stderr, `sysvisor: sysvisor process ${process.pid}: ${process.pid}.sock is served by process ${impostor.pid}, not by the supervisor ${process.pid}\n`);
+  t.equal((await sysvisor(['ps'], { env })).stdout, 'no running sandboxes\n', 'not listed either');
+});
+
 t.test('the program inside cannot query its supervisor', async (t) => {
   const env = { ...noColor, XDG_RUNTIME_DIR: mkdtempSync(join(dir, 'runtime-')) };
   // Through the CLI: the program's parent is the supervisor.
