@@ -1,7 +1,7 @@
 // The sysvisor command line as a user meets it: help, version, manifest
 // errors with exact messages, --trace, --stats, --dump-state, ipcs/ps views.
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -228,6 +228,23 @@ t.test('a socket planted under another pid\'s name is not believed', async (t) =
   t.equal(r.status, 125);
   t.equal(r.stderr, `sysvisor: sysvisor process ${process.pid}: ${process.pid}.sock is served by process ${impostor.pid}, not by the supervisor ${process.pid}\n`);
   t.equal((await sysvisor(['ps'], { env })).stdout, 'no running sandboxes\n', 'not listed either');
+});
+
+t.test('a run directory that is a link or not ours: no socket, a warning with the reason, the run goes on', async (t) => {
+  const runtime = mkdtempSync(join(dir, 'runtime-'));
+  const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+  symlinkSync(elsewhere, join(runtime, 'sysvisor'));
+  const linked = await sysvisor(['run', '--', '/bin/true'], { env: { ...noColor, XDG_RUNTIME_DIR: runtime } });
+  t.equal(linked.status, 0);
+  t.equal(linked.stderr, `sysvisor: warning: no control socket (\`sysvisor ps\` will not list this sandbox): run directory ${runtime}/sysvisor: is a symbolic link\n`);
+  t.same(readdirSync(elsewhere), [], 'nothing is made through the link');
+  const foreign = mkdtempSync(join(dir, 'runtime-'));
+  mkdirSync(join(foreign, 'sysvisor'), { mode: 0o700 });
+  chownSync(join(foreign, 'sysvisor'), 65534, 65534);
+  const owned = await sysvisor(['run', '--', '/bin/true'], { env: { ...noColor, XDG_RUNTIME_DIR: foreign } });
+  t.equal(owned.status, 0);
+  t.match(owned.stderr, `run directory ${foreign}/sysvisor: is owned by uid 65534, not by uid ${process.geteuid!()} (sysvisor's)`);
+  t.same(readdirSync(join(foreign, 'sysvisor')), []);
 });
 
 t.test('the program inside cannot query its supervisor', async (t) => {
