@@ -10,6 +10,8 @@ interface OptionSpec {
   value?: string;
   /** The values a string option may take. */
   choices?: readonly string[];
+  /** A boolean option that may also be given as --name=VALUE, one of these: its value is then that string. */
+  optionalValues?: readonly string[];
   /** The command cannot run without it. */
   required?: boolean;
   describe: string;
@@ -33,10 +35,10 @@ const COMMANDS: readonly CommandSpec[] = [
     positionals: [0, Infinity],
     options: {
       manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' },
-      trace: { type: 'boolean', describe: 'print every notified syscall with decoded arguments and result to stderr' },
+      trace: { type: 'boolean', optionalValues: ['all'], describe: 'print every notified syscall the supervisor answers, with decoded arguments and result, to stderr; --trace=all also prints the calls it continues to the kernel unchanged (<continued to the kernel>)' },
       'trace-file': { type: 'string', value: 'FILE', describe: 'write the trace to this file instead of stderr' },
       stats: { type: 'boolean', describe: 'print counts and p50/p99 service latency per syscall at exit' },
-      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on SIGUSR1 (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID)' },
+      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on a SIGUSR1 you send (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID; ps/ipcs/waits --pid need no signal)' },
     },
   },
   {
@@ -54,10 +56,10 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'ipcs', operands: '[file]', describe: 'show the semaphores of a running sandbox (--pid) or of a state dump', positionals: [0, 1],
-    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run` (it dumps its state on SIGUSR1)' } },
+    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`, asked through its control socket (`sysvisor ps` lists them); any other pid is refused and sent nothing' } },
   },
   {
-    name: 'ps', operands: '[file]', describe: 'show the process tree of a running sandbox (--pid) or of a state dump, with what each holds', positionals: [0, 1],
+    name: 'ps', operands: '[file]', describe: 'list the running sandboxes of this user; with --pid or a state dump: its process tree, with what each holds', positionals: [0, 1],
     options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' } },
   },
   {
@@ -88,15 +90,21 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (first === undefined) throw new UsageError('give a command: run, learn, manifest check, ipcs, ps, waits');
   if (first === '--help') return { kind: 'help', text: mainHelp() };
   if (first === '--version') return { kind: 'version' };
-  if (first === 'manifest' && rest[0] !== 'check') throw new UsageError(rest.length === 0 ? 'give a manifest command: check' : `Unknown argument: ${rest[0]}`);
+  if (first === 'manifest' && rest[0] !== 'check') {
+    throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `unknown manifest command "${rest[0]}" (there is: check)`);
+  }
   const spec = COMMANDS.find((c) => c.name === (first === 'manifest' ? 'manifest check' : first));
   if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
+  const args = first === 'manifest' ? rest.slice(1) : rest;
+  const options = { ...spec.options, help: GLOBAL.help };
+  const { rest: plain, given } = optionalValues(args, spec.options);
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: first === 'manifest' ? rest.slice(1) : rest, options: { ...spec.options, help: GLOBAL.help }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: plain, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(programOptionHint(spec, args, options) ?? (err as Error).message);
   }
+  Object.assign(parsed.values, given);
   if (parsed.values.help === true) return { kind: 'help', text: commandHelp(spec) };
   const [min, max] = spec.positionals;
   if (parsed.positionals.length < min) throw new UsageError(`sysvisor ${spec.name}: missing ${spec.operands}`);
@@ -109,6 +117,41 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
   }
   return { kind: 'command', name: spec.name, positionals: parsed.positionals, values: parsed.values };
+}
+
+/** Take out the --name=VALUE forms of boolean options with optionalValues (parseArgs refuses them), up to `--`. */
+function optionalValues(args: readonly string[], options: Record<string, OptionSpec>): { rest: string[]; given: Record<string, string> } {
+  const given: Record<string, string> = {};
+  const end = args.indexOf('--');
+  const rest = args.filter((arg, i) => {
+    const m = /^--([^=]+)=(.*)$/.exec(arg);
+    const allowed = m === null || (end >= 0 && i > end) ? undefined : options[m[1]!]?.optionalValues;
+    if (m === null || allowed === undefined) return true;
+    if (!allowed.includes(m[2]!)) throw new UsageError(`--${m[1]}: expected --${m[1]} or ${allowed.map((v) => `--${m[1]}=${v}`).join(', ')}, got "${arg}"`);
+    given[m[1]!] = m[2]!;
+    return false;
+  });
+  return { rest, given };
+}
+
+/**
+ * `sysvisor run ls -la`: an unknown option after the program's name is the
+ * program's. Say that it goes after `--`, with the command line that works.
+ */
+function programOptionHint(spec: CommandSpec, args: readonly string[], options: Record<string, OptionSpec>): string | null {
+  if (spec.positionals[1] !== Infinity) return null;
+  const { tokens } = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  const program = tokens.find((t) => t.kind === 'positional' || t.kind === 'option-terminator');
+  if (program?.kind !== 'positional') return null;
+  const unknown = tokens.find((t) => t.kind === 'option' && t.index > program.index && !(t.name in options));
+  if (unknown?.kind !== 'option') return null;
+  const fixed = ['sysvisor', spec.name, ...args.slice(0, program.index), '--', ...args.slice(program.index)].map(shellWord).join(' ');
+  return `${unknown.rawName} is not an option of sysvisor ${spec.name}: options of the program go after --, as in: ${fixed}`;
+}
+
+/** A word as a shell reads it back: quoted when it holds anything but plain characters. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The value of --pid: a process id, or undefined when not given. */
@@ -131,7 +174,7 @@ function commandHelp(spec: CommandSpec): string {
 }
 
 function optionRows(options: Record<string, OptionSpec>): Array<readonly [string, string]> {
-  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
+  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.optionalValues ? `[=${o.optionalValues.join('|')}]` : ''}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
 }
 
 /** Two columns, the second wrapped to the width with a hanging indent. */

@@ -27,7 +27,7 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   // waits is this plus one kernel round trip, which `npm run bench` measures.
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
   lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));
-  lines.push(color.dim(' the program also waits one notification round trip, ~5 µs here: `npm run bench`, floor column)'));
+  lines.push(color.dim(' the program also waits one notification round trip, not measured by a run: `npm run bench` measures it, floor column)'));
   const host = hostLocks(result.state);
   if (host !== null) {
     lines.push(`locks: host-coherent; ${host.conflicts} refused by a host lock, ${host.waitedForHost} waited for one`);

@@ -2,38 +2,40 @@
 import { syscallName } from '../src/syscalls/table.js';
 import { renderStall } from '../src/waits/render.js';
 import { refusedExecsSummary } from '../supervisor/features/exec.js';
+import { ControlServer } from '../supervisor/control-socket.js';
 import { Sandbox, SandboxError, type RunResult, type StallReport } from '../supervisor/index.js';
 import { closeSlot, openForWriting, removeSlot, type FileSlot } from '../supervisor/safe-file.js';
+import type { TraceOptions } from '../supervisor/trace.js';
 import { errColor, EXIT_SUPERVISOR, EXIT_USAGE, fail, noColor, paint } from './common.js';
 import { readManifest } from './manifest.js';
 import { renderStats } from './report.js';
 import { liveDumpSlot, userSlot } from './slots.js';
 
-export async function run(argv: { manifest?: string; trace: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
+export async function run(argv: { manifest?: string; trace: boolean; traceContinued: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
   if (argv.command.length === 0) fail('nothing to run: give a command after --, e.g. `sysvisor run -- /bin/true`', EXIT_USAGE);
   const manifest = readManifest(argv.manifest);
-  let trace: { fd: number; color: boolean } | undefined;
+  let trace: TraceOptions | undefined;
   if (argv.trace || argv.traceFile) {
     if (argv.traceFile) {
       const slot = userSlot('--trace-file', argv.traceFile);
       try {
-        trace = { fd: openForWriting(slot), color: false };
+        trace = { fd: openForWriting(slot), color: false, continued: argv.traceContinued };
       } catch (err) {
         fail(`--trace-file: ${(err as Error).message}`, EXIT_USAGE);
       } finally {
         closeSlot(slot);
       }
     } else {
-      trace = { fd: 2, color: !noColor && (process.stderr.isTTY as boolean | undefined) === true }; // undefined off a terminal
+      trace = { fd: 2, color: !noColor && (process.stderr.isTTY as boolean | undefined) === true, continued: argv.traceContinued }; // isTTY is undefined off a terminal
     }
   }
   const dumpSlot = argv.dumpState === undefined ? undefined : userSlot('--dump-state', argv.dumpState);
   const [cmd, ...args] = argv.command;
   const sandbox = new Sandbox();
-  // Made now, so that `ps/ipcs --pid` finds the directory before its first SIGUSR1; a failure is told at SIGUSR1.
+  // Made now; a failure is told at SIGUSR1 (sent on purpose: the CLI asks the control socket).
   let liveSlot: FileSlot | Error;
   try {
-    liveSlot = dumpSlot ?? liveDumpSlot(process.pid, true);
+    liveSlot = dumpSlot ?? liveDumpSlot(process.pid);
   } catch (err) {
     liveSlot = err as Error;
   }
@@ -42,6 +44,13 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
     else sandbox.dumpState(liveSlot).catch((err: unknown) => process.stderr.write(`${errColor.red('sysvisor:')} ${err instanceof Error ? err.message : String(err)}\n`));
   };
   process.on('SIGUSR1', onUsr1);
+  // What `sysvisor ps` lists and `ps/ipcs/waits --pid` ask; without it the run goes on, unlisted.
+  let control: ControlServer | null = null;
+  try {
+    control = await ControlServer.listen(sandbox, argv.command.join(' '));
+  } catch (err) {
+    process.stderr.write(`${errColor.yellow('sysvisor: warning:')} no control socket (\`sysvisor ps\` will not list this sandbox): ${(err as Error).message}\n`);
+  }
   let result: RunResult;
   try {
     // One sandbox, and a main thread that only forwards signals and dumps meanwhile: no second isolate for the loop.
@@ -52,8 +61,9 @@ export async function run(argv: { manifest?: string; trace: boolean; traceFile?:
     throw err;
   } finally {
     process.off('SIGUSR1', onUsr1);
+    control?.close();
     if (!(liveSlot instanceof Error) && liveSlot !== dumpSlot) {
-      // The live dump is for `ps/ipcs --pid` while the run lasts.
+      // The live dump is for the user who sent SIGUSR1, while the run lasts.
       removeSlot(liveSlot);
       closeSlot(liveSlot);
     }

@@ -12,12 +12,12 @@ export function userSlot(option: string, path: string): FileSlot {
 }
 
 /**
- * Where a running sandbox without --dump-state writes its state on SIGUSR1:
- * sysvisor-PID.json in the private run directory (made by the run, only
- * opened by `ps/ipcs --pid`).
+ * Where a running sandbox without --dump-state writes its state on a SIGUSR1
+ * the user sent: sysvisor-PID.json in the private run directory (made by the
+ * run). The CLI itself never signals: it asks the control socket.
  */
-export function liveDumpSlot(pid: number, create: boolean): FileSlot {
+export function liveDumpSlot(pid: number): FileSlot {
   const dir = runDirectoryPath();
   const name = `sysvisor-${pid}.json`;
-  return { dirFd: openRunDirectory(dir, create), name, path: `${dir}/${name}` };
+  return { dirFd: openRunDirectory(dir, true), name, path: `${dir}/${name}` };
 }

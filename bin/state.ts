@@ -1,18 +1,22 @@
-// `sysvisor ipcs`, `ps` and `waits`: views of a state dump, or of a running sandbox asked for one.
-import { readFileSync, type Stats } from 'node:fs';
+// `sysvisor ipcs`, `ps` and `waits`: views of a state dump, or of a running
+// sandbox asked through its control socket (supervisor/control-socket.ts);
+// `sysvisor ps` alone lists the running sandboxes.
+import { readFileSync } from 'node:fs';
+import { askSandbox, listedPids, openControlDirectory, removeStale, socketName, type ControlSummary } from '../supervisor/control-socket.js';
+import { close } from '../supervisor/ffi.js';
+import { runDirectoryPath } from '../supervisor/safe-file.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
 import { buildWaitGraph } from '../src/waits/graph.js';
 import { renderWaitsDot, renderWaitsText } from '../src/waits/render.js';
-import { closeSlot, openSlot, readSlot, statAt, type FileSlot } from '../supervisor/safe-file.js';
 import { EXIT_SUPERVISOR, EXIT_USAGE, fail, outColor, paint } from './common.js';
-import { liveDumpSlot } from './slots.js';
 
 export async function ipcs(file: string | undefined, pid: number | undefined): Promise<void> {
   process.stdout.write(renderIpcs(await readState(file, pid)));
 }
 
 export async function ps(file: string | undefined, pid: number | undefined): Promise<void> {
-  process.stdout.write(renderPs(await readState(file, pid)));
+  if (file === undefined && pid === undefined) process.stdout.write(await listSandboxes());
+  else process.stdout.write(renderPs(await readState(file, pid)));
 }
 
 /** `sysvisor waits`: the wait-for graph of a dump or of a running sandbox. */
@@ -23,85 +27,95 @@ export async function waits(file: string | undefined, pid: number | undefined, f
   else process.stdout.write(renderWaitsText(graph, paint(outColor)));
 }
 
-/** Which file a name holds now: a dump replaces the file (a new inode), so a change of identity means a new dump. */
-const identity = (st: Stats | null) => (st === null ? '' : `${st.dev}:${st.ino}`);
-
-/** Read a state dump: from a file, or by asking a running sandbox (SIGUSR1) for a fresh one. */
+/** Read a state dump: from a file, or from a running sandbox's control socket. */
 async function readState(file: string | undefined, pid: number | undefined): Promise<StateDump> {
-  if (pid === undefined) {
-    if (file === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run`', EXIT_USAGE);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      fail(`cannot read state ${file}: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    return parseState(file, text);
-  }
-  const notOurs = whyNotOurRun(pid);
-  if (notOurs !== null) fail(`process ${pid} ${notOurs}: nothing was sent to it`, EXIT_USAGE);
-  let slot: FileSlot;
+  if (file !== undefined && pid !== undefined) fail('give a state file or --pid, not both', EXIT_USAGE);
+  if (pid !== undefined) return parseState(`the state of sysvisor process ${pid}`, await askState(pid));
+  if (file === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run` (`sysvisor ps` lists them)', EXIT_USAGE);
+  let text: string;
   try {
-    slot = file === undefined ? liveDumpSlot(pid, false) : openSlot(file);
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    fail(`no state of sysvisor process ${pid}: ${(err as Error).message}`, EXIT_SUPERVISOR);
+    fail(`cannot read state ${file}: ${(err as Error).message}`, EXIT_USAGE);
   }
+  return parseState(`state ${file}`, text);
+}
+
+/** The state of sandbox `pid`, asked through its socket; anything else with that pid is not touched. */
+async function askState(pid: number): Promise<string> {
+  const dir = runDirectoryPath();
+  const dirFd = controlDirectory(dir);
+  const notOurs = `${describeProcess(pid)} is not a sysvisor sandbox of this user (no control socket ${dir}/${socketName(pid)}): nothing was sent to it`;
+  if (dirFd === null) fail(notOurs, EXIT_USAGE);
   try {
-    const now = () => {
-      try {
-        return identity(statAt(slot));
-      } catch {
-        return '';
-      }
-    };
-    const before = now();
-    try {
-      process.kill(pid, 'SIGUSR1');
-    } catch (err) {
-      fail(`cannot signal sysvisor process ${pid}: ${(err as Error).message}`, EXIT_USAGE);
-    }
-    for (let i = 0; i < 100 && [before, ''].includes(now()); i++) await new Promise((r) => setTimeout(r, 50));
-    if ([before, ''].includes(now())) fail(`sysvisor process ${pid} wrote no state to ${slot.path} (is it a sysvisor run?)`, EXIT_SUPERVISOR);
-    let text: string | null = null;
-    try {
-      text = readSlot(slot);
-    } catch (err) {
-      fail(`cannot read state: ${(err as Error).message}`, EXIT_SUPERVISOR);
-    }
-    if (text === null) fail(`sysvisor process ${pid} wrote no state to ${slot.path}`, EXIT_SUPERVISOR);
-    return parseState(slot.path, text);
+    const answer = await askSandbox(dirFd, pid, 'state');
+    if (answer.kind === 'absent') fail(notOurs, EXIT_USAGE);
+    if (answer.kind === 'refused') fail(`${describeProcess(pid)} does not answer on ${dir}/${socketName(pid)} (a sandbox that has ended?)`, EXIT_SUPERVISOR);
+    if (answer.kind === 'error') fail(`sysvisor process ${pid}: ${answer.message}`, EXIT_SUPERVISOR);
+    return answer.body.toString('utf8');
   } finally {
-    closeSlot(slot);
+    close(dirFd);
   }
 }
 
-/**
- * Why `pid` is not a `sysvisor run` of this user, or null when it is. Only
- * such a process answers SIGUSR1 with a dump; to any other the signal is a
- * kill (its default action), so nothing else is ever sent one.
- */
-function whyNotOurRun(pid: number): string | null {
-  let argv: string[];
-  let uid: number;
+/** `sysvisor ps`: one line per running sandbox of this user; sockets left by dead supervisors are removed. */
+async function listSandboxes(): Promise<string> {
+  const dirFd = controlDirectory(runDirectoryPath());
+  if (dirFd === null) return 'no running sandboxes\n';
+  const rows: ControlSummary[] = [];
   try {
-    argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1]);
-  } catch {
-    return 'does not exist';
+    for (const pid of listedPids(dirFd)) {
+      const answer = await askSandbox(dirFd, pid, 'summary');
+      if (answer.kind === 'refused') removeStale(dirFd, pid);
+      if (answer.kind !== 'ok') continue;
+      try {
+        rows.push(JSON.parse(answer.body.toString('utf8')) as ControlSummary);
+      } catch {
+        // a sandbox that ended while answering: not running
+      }
+    }
+  } finally {
+    close(dirFd);
   }
-  const script = argv.findIndex((a) => /(^|\/)sysvisor(\.js)?$/.test(a));
-  if (script < 0 || !argv.slice(script + 1).includes('run')) return `is not a \`sysvisor run\` (${argv[0] ?? '?'})`;
-  if (uid !== process.getuid?.()) return `is a \`sysvisor run\` of another user (uid ${uid})`;
-  return null;
+  if (rows.length === 0) return 'no running sandboxes\n';
+  const now = Date.now();
+  const table = [['PID', 'UPTIME', 'PROCESSES', 'PROGRAM'], ...rows.map((r) => [String(r.pid), uptime(now - r.started), String(r.processes), r.program])];
+  const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length)));
+  return table.map((row) => row.map((cell, i) => (i < 3 ? cell.padStart(widths[i]!) : cell)).join('  ')).join('\n') + '\n';
 }
 
-function parseState(path: string, text: string): StateDump {
+function controlDirectory(dir: string): number | null {
+  try {
+    return openControlDirectory(dir);
+  } catch (err) {
+    fail((err as Error).message, EXIT_SUPERVISOR);
+  }
+}
+
+/** "process N (comm)", or that it does not exist. */
+function describeProcess(pid: number): string {
+  try {
+    return `process ${pid} (${readFileSync(`/proc/${pid}/comm`, 'latin1').trim()})`;
+  } catch {
+    return `process ${pid} (none: no such process)`;
+  }
+}
+
+/** Elapsed time as ps(1) shows it: [[D-]HH:]MM:SS. */
+function uptime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const two = (n: number) => String(n).padStart(2, '0');
+  const [d, h, m] = [Math.floor(s / 86400), Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60];
+  return `${d > 0 ? `${d}-` : ''}${d > 0 || h > 0 ? `${two(h)}:` : ''}${two(m)}:${two(s % 60)}`;
+}
+
+function parseState(what: string, text: string): StateDump {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    fail(`cannot read state ${path}: ${(err as Error).message}`, EXIT_USAGE);
+    fail(`cannot read ${what}: ${(err as Error).message}`, EXIT_USAGE);
   }
-  if (!isStateDump(parsed)) fail(`${path} is not a sysvisor state dump`, EXIT_USAGE);
+  if (!isStateDump(parsed)) fail(`${what} is not a sysvisor state dump`, EXIT_USAGE);
   return parsed;
 }

@@ -49,6 +49,8 @@ export const renameat2 = libc.func('int renameat2(int olddirfd, const char *oldp
 export const linkat = libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)') as (
   oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
 export const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)') as (dirfd: number, path: string, flags: number) => number;
+export const getsockopt = libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *length)') as (
+  fd: number, level: number, name: number, value: Uint8Array, length: number[]) => number;
 /** openat2(2) with struct open_how { u64 flags, mode, resolve }; the fd, or -errno. Paths up to PATH_MAX bytes. */
 const openHow = allocNative(24);
 const openatPath = allocNative(4097);

@@ -11,7 +11,14 @@ const CHUNK = 1 << 16;
 
 /** Write `value` to the open file `fd` as indented JSON; bigints as decimal strings. Throws the write's error. */
 export function writeJson(fd: number, value: unknown): void {
-  const out = new ChunkWriter(fd);
+  streamJson(value, (bytes) => {
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off);
+  });
+}
+
+/** The same text, handed to `sink` a chunk (about 64 KB) at a time: the control socket streams it. */
+export function streamJson(value: unknown, sink: (bytes: Buffer) => void): void {
+  const out = new ChunkWriter(sink);
   emit(out, value, '');
   out.put('\n');
   out.flush();
@@ -21,7 +28,7 @@ class ChunkWriter {
   private parts: string[] = [];
   private length = 0;
 
-  constructor(private readonly fd: number) {}
+  constructor(private readonly sink: (bytes: Buffer) => void) {}
 
   put(text: string): void {
     this.parts.push(text);
@@ -31,8 +38,7 @@ class ChunkWriter {
 
   flush(): void {
     if (this.parts.length === 0) return;
-    const bytes = Buffer.from(this.parts.join(''));
-    for (let off = 0; off < bytes.length;) off += writeSync(this.fd, bytes, off);
+    this.sink(Buffer.from(this.parts.join('')));
     this.parts = [];
     this.length = 0;
   }

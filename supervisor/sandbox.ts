@@ -26,6 +26,7 @@ import type { SyscallStats } from './stats.js';
 import { LoopThread, type LoopHost } from './loop-thread.js';
 import { listProcesses, readStat } from './procfs.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
+import type { TraceOptions } from './trace.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
 import type { ControlMessage, WorkerMessage } from './worker.js';
@@ -39,7 +40,7 @@ export interface RunOptions {
   cwd?: string;
   /** Environment the manifest's env rules start from (default: process.env). */
   env?: NodeJS.ProcessEnv;
-  trace?: { fd: number; color: boolean };
+  trace?: TraceOptions;
   /** Write the state dump here at exit: a path, or a slot the caller opened (safe-file.ts) and closes. */
   dumpState?: string | FileSlot;
   /** Forward SIGINT/SIGTERM/SIGHUP to the target (the CLI does). */
@@ -108,6 +109,9 @@ export class Sandbox {
   /** Dumps asked for and not written yet, in order; `owned` slots were opened here and are closed here. */
   private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly queued: ControlMessage[] = [];
+  /** Control-socket queries asked and not answered yet, by id. */
+  private readonly queries = new Map<number, { onChunk: (bytes: Uint8Array) => void; resolve: (processes: number) => void; reject: (e: Error) => void }>();
+  private nextQuery = 1;
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
 
@@ -140,6 +144,19 @@ export class Sandbox {
       }
       this.dumps.push({ slot, owned: typeof target === 'string', resolve, reject });
       this.control({ type: 'dump', slot });
+    });
+  }
+
+  /**
+   * Ask the running sandbox for its state, as JSON text handed to `onChunk` a
+   * piece at a time ('state'), or only for its count of processes
+   * ('summary'); resolves with that count once the answer is complete.
+   */
+  query(what: 'state' | 'summary', onChunk: (bytes: Uint8Array) => void): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextQuery++;
+      this.queries.set(id, { onChunk, resolve, reject });
+      this.control({ type: 'query', id, what });
     });
   }
 
@@ -271,6 +288,8 @@ export class Sandbox {
         if (d.owned) closeSlot(d.slot);
         d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.slot.path}`));
       }
+      for (const q of this.queries.values()) q.reject(new SandboxError('the sandbox ended before the answer'));
+      this.queries.clear();
       this.queued.length = 0;
       closeViews(viewFds);
       if (this.controlFd >= 0) close(this.controlFd);
@@ -322,8 +341,14 @@ export class Sandbox {
         } else if (msg.type === 'stall') {
           if (msg.report.action === 'kill') stalled = msg.report;
           onStall(msg.report);
-        } else {
-          // 'dumped'
+        } else if (msg.type === 'state-chunk') {
+          this.queries.get(msg.id)?.onChunk(msg.bytes);
+        } else if (msg.type === 'answered') {
+          const q = this.queries.get(msg.id);
+          this.queries.delete(msg.id);
+          if (msg.error !== undefined) q?.reject(new SandboxError(`state query failed: ${msg.error}`));
+          else q?.resolve(msg.processes);
+        } else if (msg.type === 'dumped') {
           const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
           if (d?.owned) closeSlot(d.slot);

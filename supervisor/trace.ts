@@ -17,6 +17,8 @@ export interface ArgReader {
 export interface TraceOptions {
   fd: number;
   color: boolean;
+  /** Also the calls continued to the kernel unchanged (--trace=all): many, and most are not the supervisor's doing. */
+  continued?: boolean;
 }
 
 const RESET = '\x1b[0m';
@@ -36,6 +38,7 @@ export class Tracer {
   }
 
   answered(n: Notification, result: number): void {
+    if (result === CONTINUE && this.options.continued !== true) return;
     this.line(n.tid, n.nr, n, result, false);
   }
 

@@ -14,7 +14,7 @@ import { CrashReporter, errorText } from './crash.js';
 import type { Feature, SupervisorContext, WorkerConfig } from './features/contract.js';
 import { fdBudget } from './fd-budget.js';
 import { enabledFeatures } from './features/index.js';
-import { writeJson } from './json-stream.js';
+import { streamJson, writeJson } from './json-stream.js';
 import { LOOP_THREAD } from './loop-thread.js';
 import { allocNative, close, read } from './ffi.js';
 import { CONTINUE, DISPATCH, NotificationLoop } from './loop/loop.js';
@@ -30,10 +30,16 @@ import { type StallReport, Watchdog } from './watchdog.js';
 
 /** Sent on the thread's parent port: run a sandbox, talking over `port`. */
 export type StartMessage = { type: 'start'; config: WorkerConfig; port: MessagePort };
-export type ControlMessage = { type: 'stop' } | { type: 'dump'; slot: FileSlot };
+export type ControlMessage =
+  | { type: 'stop' }
+  | { type: 'dump'; slot: FileSlot }
+  /** A control socket's query (control-socket.ts): the whole state as JSON chunks, or the count of processes. */
+  | { type: 'query'; id: number; what: 'state' | 'summary' };
 export type WorkerMessage =
   | { type: 'ready'; syncWakeUp: boolean }
   | { type: 'dumped'; file: string; error?: string }
+  | { type: 'state-chunk'; id: number; bytes: Uint8Array }
+  | { type: 'answered'; id: number; processes: number; error?: string }
   | { type: 'stall'; report: StallReport }
   | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
 
@@ -161,9 +167,23 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
       const msg = m.message as ControlMessage;
       if (msg.type === 'stop') loop.requestStop();
-      else port.postMessage(dump(msg.slot)); // 'dump'
+      else if (msg.type === 'dump') port.postMessage(dump(msg.slot));
+      else port.postMessage(answer(msg.id, msg.what));
     }
   });
+
+  /**
+   * A query: the state is serialised here, at once (a consistent moment), but
+   * handed over in chunks of text, never as one string or one cloned object.
+   */
+  function answer(id: number, what: 'state' | 'summary'): WorkerMessage {
+    try {
+      if (what === 'state') streamJson(state(), (bytes) => port.postMessage({ type: 'state-chunk', id, bytes } satisfies WorkerMessage));
+      return { type: 'answered', id, processes: processes.processes.size };
+    } catch (err) {
+      return { type: 'answered', id, processes: processes.processes.size, error: (err as Error).message };
+    }
+  }
 
   /** A state dump replaces the file whole (safe-file.ts): a reader never sees half of one. */
   function dump(slot: FileSlot): WorkerMessage {

@@ -86,8 +86,8 @@ t.test('trusted: the right hash runs, a tampered copy is refused with EACCES and
   t.equal((await sysvisor(['run', '-m', pinned, '--', ok])).status, 0);
 });
 
-t.test('--trace shows the refusal as an event, then the EACCES', async (t) => {
-  const r = await sysvisor(['run', '--trace', '-m', pinned, '--', '/bin/sh', '-c', `${bad}; ${ok}`], { env: noColor });
+t.test('--trace=all shows the refusal as an event, then the EACCES, and the allowed exec continued', async (t) => {
+  const r = await sysvisor(['run', '--trace=all', '-m', pinned, '--', '/bin/sh', '-c', `${bad}; ${ok}`], { env: noColor });
   t.equal(r.status, 0);
   // The event comes before the syscall line (the shell's own message may come between them).
   const event = r.stderr.indexOf(`--- exec of ${bad} refused: sha256 mismatch ---\n`);

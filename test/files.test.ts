@@ -63,6 +63,23 @@ async function runWhile(dir: string, script: string, env: NodeJS.ProcessEnv, dur
   return { status: await closed, stderr };
 }
 
+/**
+ * The user sends SIGUSR1 on purpose (the CLI itself never does: it asks the
+ * control socket): wait for the dump to be a regular file at `file`.
+ */
+async function dumpOnPurpose(pid: number, file: string): Promise<string> {
+  process.kill(pid, 'SIGUSR1');
+  const written = () => {
+    try {
+      return lstatSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 3000 && !written(); i++) await new Promise((r) => setTimeout(r, 20));
+  return file;
+}
+
 t.test('a link planted at the live dump path: the dump lands in the run directory, the victim is unchanged', async (t) => {
   const d = scratch(t);
   const v = victim(d);
@@ -77,7 +94,7 @@ t.test('a link planted at the live dump path: the dump lands in the run director
   let supervisor = 0;
   const r = await runWhile(d, script, env, async (pid) => {
     supervisor = pid;
-    ipcs = await sysvisor(['ipcs', '--pid', String(pid)], { env });
+    ipcs = await sysvisor(['ipcs', await dumpOnPurpose(pid, join(runtime, 'sysvisor', `sysvisor-${pid}.json`))], { env });
   });
   t.equal(r.status, 0, r.stderr);
   t.equal(ipcs.status, 0, ipcs.stderr);
@@ -164,7 +181,7 @@ t.test('a $TMPDIR owned by the program (nobody) with links planted in it gets no
   let supervisor = 0;
   const r = await runWhile(d, script, env, async (pid) => {
     supervisor = pid;
-    ps = await sysvisor(['ps', '--pid', String(pid)], { env });
+    ps = await sysvisor(['ps', await dumpOnPurpose(pid, `/run/sysvisor/sysvisor-${pid}.json`)], { env });
   });
   const report = /crash report: (\S+)\n/.exec(r.stderr)?.[1];
   if (report !== undefined && report.startsWith('/')) t.teardown(() => rmSync(report, { force: true }));
@@ -176,6 +193,7 @@ t.test('a $TMPDIR owned by the program (nobody) with links planted in it gets no
   const planted = [`sysvisor-${supervisor}.json`, `sysvisor-crash-${supervisor}-1.json`, 'sysvisor-0', 'sysvisor'];
   t.same(readdirSync(tmp).sort(), planted.sort(), 'nor in $TMPDIR: it holds only what the program planted');
   t.match(report, /^\/run\/sysvisor\/sysvisor-crash-\d+-1\.json$/, 'the crash report is in root\'s run directory');
+  t.notOk(existsSync(`/run/sysvisor/sysvisor-${supervisor}.json`), 'the live dump is removed at exit');
   t.ok(report !== undefined && lstatSync(report).isFile());
 });
 

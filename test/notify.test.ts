@@ -69,11 +69,11 @@ t.test('fast lock mode: close is not notified at all', async (t) => {
   t.equal(row(r.stats, 'fcntl').count, 2);
 });
 
-t.test('--trace sees every notified call: nothing is decided in C', async (t) => {
+t.test('--trace=all sees every notified call: nothing is decided in C', async (t) => {
   const dir = scratch(t);
   const fd = openSync(join(dir, 'trace'), 'w');
   t.teardown(() => closeSync(fd));
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: dir, trace: { fd, color: false } });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: dir, trace: { fd, color: false, continued: true } });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.match(readFileSync(join(dir, 'trace'), 'utf8'), /openat\(AT_FDCWD, "\/dev\/null"/);
   t.equal(r.stats.reduce((sum, s) => sum + s.native, 0), 0);

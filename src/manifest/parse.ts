@@ -190,7 +190,9 @@ function checkSyscalls(c: Checker, v: unknown, m: Manifest, opts: ParseOptions):
   if (kill !== undefined) for (const e of kill) entries.push({ name: e.value, path: e.path, list: "kill" });
 
   const seen = new Map<string, ListName>();
-  if (emulate === undefined) for (const n of m.syscalls.emulate) seen.set(n, "emulate");
+  /** Emulated by the built-in list because the file has no syscalls.emulate: the user never wrote them. */
+  const byDefault = new Set(emulate === undefined ? m.syscalls.emulate : []);
+  for (const n of byDefault) seen.set(n, "emulate");
   const ordered = entries
     .map((e, i) => ({ e, i, line: lineOf(c.lines, e.path) }))
     .sort((x, y) => x.line - y.line || x.i - y.i);
@@ -209,6 +211,8 @@ function checkSyscalls(c: Checker, v: unknown, m: Manifest, opts: ParseOptions):
         p,
         `"${name}" cannot be ${list === "deny" ? "denied" : "killed"}: the launcher needs it to start the program (restrict filesystem.exec instead)`,
       );
+    } else if (byDefault.has(name)) {
+      c.report(p, `"${name}" is emulated by default (the built-in syscalls.emulate list); to list it in syscalls.${list}, write a syscalls.emulate without it`);
     } else if (seen.has(name)) {
       c.report(p, `"${name}" is already listed in syscalls.${seen.get(name)}`);
     } else {

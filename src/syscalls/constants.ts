@@ -69,3 +69,8 @@ export const CLONE_THREAD = 0x10000;
 export const KCMP_FILE = 0;
 export const KCMP_FILES = 2;
 export const KCMP_SYSVSEM = 6;
+
+/** Socket options (asm-generic/socket.h): the peer's credentials and pidfd of a unix socket. */
+export const SOL_SOCKET = 1;
+export const SO_PEERCRED = 17;
+export const SO_PEERPIDFD = 77;

@@ -10,7 +10,7 @@ import type { NotificationLoop } from '../loop/loop.js';
 import type { TargetMemory } from '../memory.js';
 import type { ProcessTable } from '../processes.js';
 import type { FileSlot } from '../safe-file.js';
-import type { Tracer } from '../trace.js';
+import type { TraceOptions, Tracer } from '../trace.js';
 import type { VirtualFiles } from '../virtual-files.js';
 import type { WatchdogConfig } from '../watchdog.js';
 
@@ -33,7 +33,7 @@ export interface WorkerConfig {
   process: { max: number };
   /** [exec]: files pinned by sha256 (path as listed, hex digest) and whether nothing else may be executed. */
   exec: { trusted: Array<[string, string]>; onlyTrusted: boolean };
-  trace: { fd: number; color: boolean } | null;
+  trace: TraceOptions | null;
   /** [watchdog]: the stall threshold (0 = off), the action, where to dump the state at a stall. */
   watchdog: WatchdogConfig;
   /** The [proc] views mounted in the sandbox: our /dev/fuse fd of each, and the st_dev of the mounts ("major:minor"). */

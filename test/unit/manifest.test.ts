@@ -126,10 +126,15 @@ t.test("a syscall listed twice", async (t) => {
   t.same(messages('version = 1\n[syscalls]\nkill = ["ptrace"]\ndeny = { ptrace = "EPERM" }\n'), [
     'm.toml:4: syscalls.deny.ptrace: "ptrace" is already listed in syscalls.kill',
   ]);
-  // the default emulate list counts
+  // the default emulate list counts, and is named as the default: the file has no syscalls.emulate to blame
   t.same(messages('version = 1\n[syscalls]\ndeny = { semop = "ENOSYS" }\n'), [
-    'm.toml:3: syscalls.deny.semop: "semop" is already listed in syscalls.emulate',
+    'm.toml:3: syscalls.deny.semop: "semop" is emulated by default (the built-in syscalls.emulate list); to list it in syscalls.deny, write a syscalls.emulate without it',
   ]);
+  t.same(messages('version = 1\n[syscalls]\nkill = ["flock"]\n'), [
+    'm.toml:3: syscalls.kill[0]: "flock" is emulated by default (the built-in syscalls.emulate list); to list it in syscalls.kill, write a syscalls.emulate without it',
+  ]);
+  t.same([...parse('version = 1\n[syscalls]\nemulate = ["semget"]\ndeny = { semop = "ENOSYS" }\n').syscalls.deny.keys()], ["semop"],
+    'with its own emulate list, the file may deny what the default emulates');
   t.same(messages('version = 1\n[syscalls]\nemulate = ["semop"]\n\nkill = [\n  "reboot",\n  "semop",\n]\n'), [
     'm.toml:7: syscalls.kill[1]: "semop" is already listed in syscalls.emulate',
   ]);
