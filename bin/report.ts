@@ -27,7 +27,7 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   // The answer leaves with the next wait (shims/fastpath.c): what the program
   // waits is this plus one kernel round trip, which `npm run bench` measures.
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
-  lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));
+  lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are counted, not timed;'));
   lines.push(color.dim(' the program also waits one notification round trip, ~5 µs here: `npm run bench`, floor column;'));
   lines.push(color.dim(' sends p50: answers a handler sent itself (the caller before the sleepers it wakes, a grant), left out'));
   lines.push(color.dim(' of the time before: the task woken there may take the loop\'s CPU until it blocks or is preempted)'));

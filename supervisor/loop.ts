@@ -361,6 +361,7 @@ export class NotificationLoop {
     }
     this.timingSends = false;
     if (result === PENDING) {
+      this.stats.count(n.nr); // counted, not timed: its answer comes when it is woken
       if (this.observer !== null) this.observer.answered(n, result);
       return;
     }

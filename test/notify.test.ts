@@ -88,4 +88,5 @@ t.test('--stats: the SENDs a handler makes itself are timed apart from its servi
   t.ok(semop.sends >= 1, `semops that woke a sleeper counted their own SENDs (${semop.sends})`);
   t.ok(semop.sendP50us > 0, `with a time (${semop.sendP50us} µs)`);
   t.ok(semop.sends < semop.count, 'a semop that wakes nobody sends nothing itself (its answer rides the next wait)');
+  t.equal(semop.count, 11, 'every semop of sem_block counted, the 4 that slept too');
 });
