@@ -13,10 +13,11 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
     lines.push(`/proc views: ${result.procViews}${fuse}`);
   }
   if (rows.length === 0) return lines.join('\n') + '\n';
-  lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'in C'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`));
+  lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'in C'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`
+    + `${'sends p50'.padStart(11)}`));
   for (const r of rows) {
     lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${String(r.native).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
-      + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}`);
+      + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}${(r.sends > 0 ? r.sendP50us.toFixed(1) : '-').padStart(11)}`);
   }
   const rings = rows.find((r) => name(r.nr) === 'io_uring_setup');
   if (rings !== undefined) {
@@ -26,8 +27,10 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   // The answer leaves with the next wait (supervisor/loop/step.c): what the program
   // waits is this plus one kernel round trip, which `npm run bench` measures.
   lines.push(color.dim('(in C: answered by the native step without JavaScript, not timed; time in the supervisor, from RECV'));
-  lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are not included;'));
-  lines.push(color.dim(' the program also waits one notification round trip, not measured by a run: `npm run bench` measures it, floor column)'));
+  lines.push(color.dim(' until the answer is ready, for the others; calls that blocked are counted, not timed;'));
+  lines.push(color.dim(' the program also waits one notification round trip, not measured by a run: `npm run bench` measures it, floor column;'));
+  lines.push(color.dim(' sends p50: answers a handler sent itself (the caller before the sleepers it wakes, a grant), left out'));
+  lines.push(color.dim(' of the time before: the task woken there may take the loop\'s CPU until it blocks or is preempted)'));
   const host = hostLocks(result.state);
   if (host !== null) {
     lines.push(`locks: host-coherent; ${host.conflicts} refused by a host lock, ${host.waitedForHost} waited for one`);

@@ -30,7 +30,7 @@ const notifying = () => {
 };
 
 const row = (stats: readonly SyscallStats[], name: string): SyscallStats =>
-  stats.find((s) => s.nr === syscallNumber(name)) ?? { nr: syscallNumber(name)!, count: 0, native: 0, p50us: 0, p99us: 0, maxus: 0 };
+  stats.find((s) => s.nr === syscallNumber(name)) ?? { nr: syscallNumber(name)!, count: 0, native: 0, p50us: 0, p99us: 0, maxus: 0, sends: 0, sendP50us: 0 };
 
 t.test('exact lock mode: only lock commands, served files and closes that matter reach JS', async (t) => {
   const native = await exec(`${C_BIN}notify_scope`, [], { cwd: scratch(t) });
@@ -78,4 +78,15 @@ t.test('--trace=all sees every notified call: nothing is decided in C', async (t
   t.match(readFileSync(join(dir, 'trace'), 'utf8'), /openat\(AT_FDCWD, "\/dev\/null"/);
   t.equal(r.stats.reduce((sum, s) => sum + s.native, 0), 0);
   t.ok(row(r.stats, 'openat').count >= ROUNDS);
+});
+
+t.test('--stats: the SENDs a handler makes itself are timed apart from its service time', async (t) => {
+  // sem_block: a parent's semop wakes a sleeping child, so its handler answers the parent and the child itself.
+  const r = await Sandbox.run(`${C_BIN}sem_block`, [], { manifest: policy(), stdio: 'pipe' });
+  t.equal(r.status, 0, String(r.stderr ?? ''));
+  const semop = row(r.stats, 'semtimedop');
+  t.ok(semop.sends >= 1, `semops that woke a sleeper counted their own SENDs (${semop.sends})`);
+  t.ok(semop.sendP50us > 0, `with a time (${semop.sendP50us} µs)`);
+  t.ok(semop.sends < semop.count, 'a semop that wakes nobody sends nothing itself (its answer rides the next wait)');
+  t.equal(semop.count, 11, 'every semop of sem_block counted, the 4 that slept too');
 });

@@ -122,6 +122,9 @@ export class NotificationLoop {
    * "Hot path" has the numbers.
    */
   private wokeSleeper = 0;
+  /** True while a timed dispatch runs: its handler's own SENDs add up in sendMs (see LatencyStats). */
+  private timingSends = false;
+  private sendMs = 0;
   private stopped = false;
   /** Set by requestPause: run() returns after the current iteration, to be called again. */
   private paused = false;
@@ -361,6 +364,8 @@ export class NotificationLoop {
     const n = this.notification;
     const timed = this.stats.shouldTime(n.nr);
     const start = timed ? clock.now() : 0;
+    this.timingSends = timed;
+    this.sendMs = 0;
     const handler = this.handlers[n.nr];
     this.undoIfUndelivered = null;
     let result: number;
@@ -372,12 +377,14 @@ export class NotificationLoop {
       this.hooks.handlerFailed(n, err);
       result = -ENOSYS;
     }
+    this.timingSends = false;
     if (result === PENDING) {
+      this.stats.count(n.nr); // counted, not timed: its answer comes when it is woken
       if (this.observer !== null) this.observer.answered(n, result);
       return;
     }
     if (result === ANSWERED) {
-      if (timed) this.stats.record(n.nr, clock.now() - start);
+      if (timed) this.stats.record(n.nr, clock.now() - start - this.sendMs, this.sendMs);
       else this.stats.count(n.nr);
       if (this.observer !== null) this.observer.answered(n, this.answeredValue);
       return;
@@ -386,7 +393,7 @@ export class NotificationLoop {
     w[0] = this.recvWords[0];
     w[1] = this.recvWords[1];
     this.encode(w, this.sendInts, result);
-    if (timed) this.stats.record(n.nr, clock.now() - start);
+    if (timed) this.stats.record(n.nr, clock.now() - start - this.sendMs, this.sendMs);
     else this.stats.count(n.nr);
     if (this.observer === null) {
       this.sendPending = 1;
@@ -416,7 +423,7 @@ export class NotificationLoop {
     this.lateBuf.view.setBigUint64(0, id, true); // no bigint arithmetic: it allocates
     this.encode(this.lateWords, this.lateInts, result);
     this.wokeSleeper = 1;
-    return ioctl(this.listener, IOCTL_SEND, this.lateBuf.ptr) === 0;
+    return this.sendNow(IOCTL_SEND, this.lateBuf) === 0;
   }
 
   /**
@@ -429,7 +436,16 @@ export class NotificationLoop {
     w[1] = this.recvWords[1];
     this.encode(w, this.sendInts, result);
     this.answeredValue = result;
-    return ioctl(this.listener, IOCTL_SEND, this.sendBuf.ptr) === 0;
+    return this.sendNow(IOCTL_SEND, this.sendBuf) === 0;
+  }
+
+  /** An answer sent from inside a handler (SEND or ADDFD with SEND): timed apart while a timed dispatch runs. */
+  private sendNow(request: number, buf: NativeBuffer): number {
+    if (!this.timingSends) return ioctl(this.listener, request, buf.ptr);
+    const t0 = clock.now();
+    const r = ioctl(this.listener, request, buf.ptr);
+    this.sendMs += clock.now() - t0;
+    return r;
   }
 
   /**
@@ -445,7 +461,7 @@ export class NotificationLoop {
     v.setUint32(12, fd, true);
     v.setUint32(16, 0, true);
     v.setUint32(20, cloexec ? O_CLOEXEC : 0, true);
-    const r = ioctl(this.listener, IOCTL_ADDFD, this.addfdBuf.ptr);
+    const r = this.sendNow(IOCTL_ADDFD, this.addfdBuf);
     if (r < 0) return -errno();
     this.answeredValue = r;
     return ANSWERED;
