@@ -90,8 +90,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (first === undefined) throw new UsageError('give a command: run, learn, manifest check, ipcs, ps, waits');
   if (first === '--help') return { kind: 'help', text: mainHelp() };
   if (first === '--version') return { kind: 'version' };
-  if (first === 'manifest' && rest[0] !== 'check') {
-    throw new UsageError(rest[0] === undefined ? 'give a manifest command: check' : `unknown manifest command "${rest[0]}" (there is: check)`);
+  const sub = rest.at(0);
+  if (first === 'manifest' && sub !== 'check') {
+    throw new UsageError(sub === undefined ? 'give a manifest command: check' : `unknown manifest command "${sub}" (there is: check)`);
   }
   const spec = COMMANDS.find((c) => c.name === (first === 'manifest' ? 'manifest check' : first));
   if (spec === undefined) throw new UsageError(`Unknown argument: ${first}`);
@@ -125,7 +126,7 @@ function optionalValues(args: readonly string[], options: Record<string, OptionS
   const end = args.indexOf('--');
   const rest = args.filter((arg, i) => {
     const m = /^--([^=]+)=(.*)$/.exec(arg);
-    const allowed = m === null || (end >= 0 && i > end) ? undefined : options[m[1]!]?.optionalValues;
+    const allowed = m === null || (end >= 0 && i > end) ? undefined : options[m[1]!].optionalValues;
     if (m === null || allowed === undefined) return true;
     if (!allowed.includes(m[2]!)) throw new UsageError(`--${m[1]}: expected --${m[1]} or ${allowed.map((v) => `--${m[1]}=${v}`).join(', ')}, got "${arg}"`);
     given[m[1]!] = m[2]!;

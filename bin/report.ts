@@ -14,7 +14,7 @@ export function renderStats(result: RunResult, color: ChalkInstance, name: (nr: 
   }
   if (rows.length === 0) return lines.join('\n') + '\n';
   lines.push(color.dim(`${'syscall'.padEnd(14)}${'count'.padStart(10)}${'in C'.padStart(10)}${'p50 µs'.padStart(10)}${'p99 µs'.padStart(10)}${'max µs'.padStart(10)}`
-    + `${'sends p50'.padStart(11)}`));
+    + 'sends p50'.padStart(11)));
   for (const r of rows) {
     lines.push(`${name(r.nr).padEnd(14)}${String(r.count).padStart(10)}${String(r.native).padStart(10)}${r.p50us.toFixed(1).padStart(10)}`
       + `${r.p99us.toFixed(1).padStart(10)}${r.maxus.toFixed(1).padStart(10)}${(r.sends > 0 ? r.sendP50us.toFixed(1) : '-').padStart(11)}`);

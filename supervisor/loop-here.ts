@@ -8,6 +8,7 @@
 // pauses after SLICE_MS, so a timer runs at most that late.
 import { isMainThread, type MessagePort } from 'node:worker_threads';
 import type { WorkerConfig } from './features/contract.js';
+import { errorText } from './crash.js';
 import { mainEventLoopFd } from './ffi.js';
 import type { LoopHost } from './loop-thread.js';
 import { supervise, type Supervision } from './worker.js';
@@ -42,7 +43,7 @@ export class MainThreadLoop implements LoopHost {
           },
         });
       } catch (err) {
-        this.gone(`supervisor loop failed: ${(err as Error)?.stack ?? err}`);
+        this.gone(`supervisor loop failed: ${errorText(err)}`);
         return;
       }
       const nodeFd = mainEventLoopFd();

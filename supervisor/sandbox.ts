@@ -348,7 +348,8 @@ export class Sandbox {
           this.queries.delete(msg.id);
           if (msg.error !== undefined) q?.reject(new SandboxError(`state query failed: ${msg.error}`));
           else q?.resolve(msg.processes);
-        } else if (msg.type === 'dumped') {
+        } else {
+          // 'dumped'
           const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
           const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
           if (d?.owned) closeSlot(d.slot);

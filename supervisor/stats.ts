@@ -42,7 +42,7 @@ export class LatencyStats {
   private readonly counts = new Float64Array(512);
   private readonly timed = new Float64Array(512);
   private readonly max = new Float64Array(512);
-  private readonly sendHistograms: (Uint32Array | undefined)[] = new Array(512);
+  private readonly sendHistograms: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(512);
   private readonly sends = new Float64Array(512);
   private tick = 0;
 

@@ -58,9 +58,9 @@ if (workerData === LOOP_THREAD) {
 
 /** What the thread's own event loop needs of the sandbox's loop when they share a thread (loop-here.ts): its turn by a deadline. */
 export interface HostTimer {
-  /** Absolute time (performance.now() ms) by which the loop must pause, or Infinity. */
-  nextDeadline(): number;
-  onTimer(): void;
+  /** Absolute time (performance.now() ms) by which the loop must pause, or Infinity (a function property: it is passed on unbound). */
+  nextDeadline: () => number;
+  onTimer: () => void;
 }
 
 /** One sandbox's loop, set up and announced ('ready'): run `loop` until it stops, then `finish()`. */

@@ -179,7 +179,7 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   t.match(ps.stdout, /\bsh\b/);
   const waits = await sysvisor(['waits', '--pid', String(pid), '--format', 'json'], { env });
   t.equal(waits.status, 0, waits.stderr);
-  t.same(JSON.parse(waits.stdout).cycles, []);
+  t.same((JSON.parse(waits.stdout) as { cycles: unknown[] }).cycles, []);
 
   run.child.stdin.end('go\n');
   t.equal(await run.done, 0, run.err());
@@ -188,7 +188,7 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   t.equal(after.stdout, 'no running sandboxes\n', 'not listed after it exits');
   t.same(readdirSync(join(runtime, 'sysvisor')), [], 'the socket is removed at exit');
   t.same(readdirSync(tmp), [], 'no sysvisor-*.json in $TMPDIR');
-  t.equal(JSON.parse(readFileSync(dump, 'utf8')).sem.sets.length, 1, 'the --dump-state file is written at exit, as before');
+  t.equal((JSON.parse(readFileSync(dump, 'utf8')) as { sem: { sets: unknown[] } }).sem.sets.length, 1, 'the --dump-state file is written at exit, as before');
   const gone = await sysvisor(['ps', '--pid', String(pid)], { env });
   t.equal(gone.status, 2);
   t.match(gone.stderr, /is not a sysvisor sandbox of this user/);
