@@ -407,7 +407,7 @@ t.test("defaults", async (t) => {
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
     watchdog: { stallMs: 0, action: "report" },
-    proc: { views: "auto" },
+    proc: { views: "auto", pidNamespace: "auto" },
   });
   t.equal(d.syscalls.deny.size, 3);
   // A section only overrides what it names.
