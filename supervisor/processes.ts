@@ -24,6 +24,11 @@ export interface Credentials {
 
 export interface ProcessEntry {
   tgid: number;
+  /**
+   * Its tgid in each PID namespace from the supervisor's down to its own
+   * (NStgid): fixed for the process's life, read with the rest of status.
+   */
+  nstgid: readonly number[];
   ppid: number;
   name: string;
   pidfd: number;
@@ -114,7 +119,7 @@ export class ProcessTable {
       const pidfd = pidfdOpen(tgid);
       if (pidfd < 0) return null; // gone already
       p = {
-        tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
+        tgid, nstgid: nsIds(status.get('NStgid'), tgid), ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
         threads: new Set(), data: new Map(), startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
@@ -127,6 +132,19 @@ export class ProcessTable {
     const t: ThreadEntry = { process: p, creds: null };
     this.threads.set(tid, t);
     return t;
+  }
+
+  /**
+   * The pid the live process `tgid` has in the PID namespace `level` levels
+   * below the supervisor's (pid_nr_ns), as the kernel reports a lock's holder
+   * (locks_translate_pid): 0 when it is gone or not in that namespace. At
+   * level 0, the supervisor's own namespace, a pid stands as it is. The
+   * sandbox's processes below one level are taken to share one namespace
+   * (a program's nested namespaces are not told apart).
+   */
+  pidIn(tgid: number, level: number): number {
+    if (level === 0) return tgid;
+    return this.processes.get(tgid)?.nstgid[level] ?? 0;
   }
 
   /** The process image changed (execve): refresh its name. */
@@ -163,9 +181,25 @@ export class ProcessTable {
     // Names change at exec, which is not always observed: read them fresh for a dump.
     for (const p of this.processes.values()) this.renamed(p.tgid);
     return [...this.processes.values()].map((p) => ({
-      pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
+      pid: p.tgid, nspid: ownPid(p), ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
     }));
   }
+}
+
+/** Its tgid in its own PID namespace (task_tgid_vnr): what the kernel records as sempid. */
+export function ownPid(p: ProcessEntry): number {
+  return p.nstgid[p.nstgid.length - 1] ?? p.tgid;
+}
+
+/** The level of the PID namespace a process is in, the supervisor's being 0. */
+export function pidLevel(p: ProcessEntry): number {
+  return p.nstgid.length - 1;
+}
+
+/** NStgid's "12345\t7" -> [12345, 7]; a kernel without the line (before 4.1) has one namespace: [tgid]. */
+function nsIds(field: string | undefined, tgid: number): number[] {
+  const ids = (field ?? '').split(/\s+/).filter((s) => s !== '').map(Number);
+  return ids.length > 0 ? ids : [tgid];
 }
 
 /** Every thread of a process now (/proc/PID/task), ascending; `threads` holds only those seen in a notified call. */

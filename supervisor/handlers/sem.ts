@@ -18,7 +18,7 @@ import { SYS, syscall6 } from '../ffi.js';
 import type { FeatureModule, SupervisorContext } from '../feature.js';
 import { ANSWERED, PENDING } from '../loop.js';
 import type { Notification } from '../notification.js';
-import type { Credentials, ProcessEntry } from '../processes.js';
+import { ownPid, type Credentials, type ProcessEntry } from '../processes.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
 
@@ -158,6 +158,7 @@ class SemHandlers {
     }
     const who = this.who;
     who.pid = process.tgid;
+    who.sempid = ownPid(process);
     who.uid = creds.euid;
     who.gid = creds.egid;
     who.groups = creds.groups;
@@ -268,7 +269,7 @@ class SemHandlers {
   private exited(p: ProcessEntry): void {
     this.registry.forgetUser(p.tgid);
     const list = p.data.get(UNDO_KEY) as UndoList | undefined;
-    if (list !== undefined) this.registry.exitUndo(list, p.tgid);
+    if (list !== undefined) this.registry.exitUndo(list, ownPid(p));
   }
 
   private decodeForTrace(ctx: SupervisorContext): void {
