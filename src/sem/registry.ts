@@ -372,8 +372,9 @@ export class SemRegistry<T> {
   /**
    * exit_sem(): a process holding `list` exited. When it was the last
    * holder, each adjustment is added to its semaphore (most recently used
-   * set first), clamped to [0, SEMVMX]; changed semaphores get sempid `pid` (its tgid in its own PID namespace),
-   * otime is set, and sleepers that can now proceed are completed.
+   * set first), clamped to [0, SEMVMX]; changed semaphores get sempid `pid`
+   * (the exiting process's tgid in its own PID namespace), otime is set, and
+   * sleepers that can now proceed are completed.
    */
   exitUndo(list: UndoList, pid: number): void {
     if (list.refs <= 0 || --list.refs > 0) return;
