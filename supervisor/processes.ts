@@ -135,16 +135,22 @@ export class ProcessTable {
   }
 
   /**
-   * The pid the live process `tgid` has in the PID namespace `level` levels
-   * below the supervisor's (pid_nr_ns), as the kernel reports a lock's holder
-   * (locks_translate_pid): 0 when it is gone or not in that namespace. At
-   * level 0, the supervisor's own namespace, a pid stands as it is. The
-   * sandbox's processes below one level are taken to share one namespace
-   * (a program's nested namespaces are not told apart).
+   * The pid the process `tgid` has in the PID namespace `level` levels below
+   * the supervisor's, as the kernel reports a lock's holder
+   * (locks_translate_pid: find_pid_ns, then pid_nr_ns): 0 when no process
+   * has that pid or it is not in that namespace. A pid lives until its
+   * process is reaped: one no longer in the table (a zombie, or whoever has
+   * the number now, as for the kernel) is read from /proc. At level 0, the
+   * supervisor's own namespace, a pid stands as it is. The sandbox's
+   * processes below one level are taken to share one namespace (a program's
+   * nested namespaces are not told apart).
    */
   pidIn(tgid: number, level: number): number {
     if (level === 0) return tgid;
-    return this.processes.get(tgid)?.nstgid[level] ?? 0;
+    const known = this.processes.get(tgid);
+    if (known !== undefined) return known.nstgid[level] ?? 0;
+    const status = readStatus(tgid);
+    return status === null ? 0 : nsIds(status.get('NStgid'), tgid)[level] ?? 0;
   }
 
   /** The process image changed (execve): refresh its name. */
