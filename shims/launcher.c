@@ -487,12 +487,13 @@ static _Noreturn void pidns_launch(char **argv, const char *ipc)
 	char line[64];
 	int listener;
 	if (pidns_read_line(up[0], line, sizeof line) < 0 || strcmp(line, "proc") != 0)
-		pidns_monitor(init, up[0]);  /* init reported why on the control socket */
+		pidns_monitor(init, up[0], NULL);  /* init reported why on the control socket */
 	char views_report[640];
 	const char *views = mount_views(views_report, sizeof views_report);
+	line[0] = 0;
 	if (dprintf(down[1], "%s\n", views) < 0 || pidns_read_line(up[0], line, sizeof line) < 0 ||
 	    sscanf(line, "listener %d", &listener) != 1)
-		pidns_monitor(init, up[0]);
+		pidns_monitor(init, up[0], line);  /* the program failed (it said why): its status may be that line */
 	if (dprintf(CONTROL_FD, "listener %d ipc=%s\tviews=%s\tpid=private\tinit=%d\n", listener, ipc, views, (int)init) < 0)
 		fail("report listener fd: %s", strerror(errno));
 	await_go(CONTROL_FD);
@@ -500,7 +501,7 @@ static _Noreturn void pidns_launch(char **argv, const char *ipc)
 	if (write(down[1], "g", 1) != 1)
 		kill(init, SIGKILL);
 	close(down[1]);
-	pidns_monitor(init, up[0]);
+	pidns_monitor(init, up[0], NULL);
 }
 
 int main(int argc, char **argv)

@@ -109,7 +109,7 @@ static _Noreturn void end_as(int st)
 	_exit(128 + sig);
 }
 
-_Noreturn void pidns_monitor(pid_t init, int from_init)
+_Noreturn void pidns_monitor(pid_t init, int from_init, const char *read)
 {
 	int st;
 	for (;;) {
@@ -118,6 +118,8 @@ _Noreturn void pidns_monitor(pid_t init, int from_init)
 	}
 	char line[64];
 	int reported;
+	if (read && sscanf(read, "status %d", &reported) == 1)
+		end_as(reported);
 	while (pidns_read_line(from_init, line, sizeof line) >= 0)
 		if (sscanf(line, "status %d", &reported) == 1)
 			end_as(reported);

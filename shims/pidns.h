@@ -27,8 +27,9 @@ _Noreturn void pidns_init(pid_t program, int to_monitor);
 /*
  * The launcher once init runs: passes the signals sent to it on to init and
  * ends as the program did (its exit code, or its signal), read from
- * from_init; as init did when init reported nothing.
+ * from_init or in `read`, a line already taken from it (or NULL); as init
+ * did when init reported nothing.
  */
-_Noreturn void pidns_monitor(pid_t init, int from_init);
+_Noreturn void pidns_monitor(pid_t init, int from_init, const char *read);
 
 #endif
