@@ -67,9 +67,21 @@ static int next_signal(pid_t to)
 	}
 }
 
+/*
+ * Init and the monitor keep none of the program's stdio: the supervisor
+ * looks for the holders of a locked description among its descendants, and
+ * a copy here would keep an OFD or flock lock on the program's stdout alive.
+ */
+static void drop_stdio(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		close(fd);
+}
+
 _Noreturn void pidns_init(pid_t program, int to_monitor)
 {
 	int status = 0;
+	drop_stdio();
 	for (;;) {
 		if (next_signal(program) != SIGCHLD)
 			continue;
@@ -112,6 +124,7 @@ static _Noreturn void end_as(int st)
 _Noreturn void pidns_monitor(pid_t init, int from_init, const char *read)
 {
 	int st;
+	drop_stdio();
 	for (;;) {
 		if (next_signal(init) == SIGCHLD && waitpid(init, &st, WNOHANG) == init)
 			break;
