@@ -1,5 +1,6 @@
 // Shared test helpers: paths, the CLI runner, hand-built policies.
 import { spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { builtinManifest, type Manifest } from '../supervisor/index.js';
 
@@ -42,4 +43,29 @@ export function exec(cmd: string, args: readonly string[], opts: { input?: strin
 /** Run the sysvisor CLI with these arguments. */
 export function sysvisor(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Exec> {
   return exec(process.execPath, [CLI, ...args], opts);
+}
+
+/** "maj:min:ino" as /proc/locks prints a file (two hex digits each for the device). */
+export function procLocksId(path: string): string {
+  const st = statSync(path, { bigint: true });
+  const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
+  const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
+  const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
+  return `${hex2(major)}:${hex2(minor)}:${st.ino}`;
+}
+
+/**
+ * The host's /proc/locks, from two whole reads in a row that agree: the kernel
+ * prints it a page per read and resumes by line number, so locks of other
+ * processes coming and going between two reads repeat or skip a line
+ * (test/c/proc_locks.h does the same for the C programs).
+ */
+export function hostProcLocks(): string {
+  let prev = readFileSync('/proc/locks', 'utf8');
+  for (let i = 0; i < 1000; i++) {
+    const next = readFileSync('/proc/locks', 'utf8');
+    if (next === prev) return next;
+    prev = next;
+  }
+  throw new Error('/proc/locks never read the same twice in a row');
 }

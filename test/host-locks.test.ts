@@ -5,11 +5,11 @@
 // until the host's /proc/locks lists a blocked request on the file (the
 // sandbox's wait runs there on a helper thread), never for a time.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { C_BIN, CLI, type Exec } from './helpers.js';
+import { C_BIN, CLI, type Exec, hostProcLocks, procLocksId } from './helpers.js';
 
 const HL = `${C_BIN}host_lock`;
 const SQLITE = ['/usr/bin/sqlite3', '/bin/sqlite3'].find((p) => existsSync(p));
@@ -59,15 +59,6 @@ const sandboxed = (m: string, file: string, ops: readonly string[], extra: reado
 const results = (r: Exec): string[] =>
   r.stdout.trim().split('\n').filter((l) => / = /.test(l));
 
-/** "maj:min:ino" as /proc/locks prints a file. */
-function procId(path: string): string {
-  const st = statSync(path, { bigint: true });
-  const major = Number(((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn));
-  const minor = Number((st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn));
-  const hex2 = (n: number) => n.toString(16).padStart(2, '0');
-  return `${hex2(major)}:${hex2(minor)}:${st.ino}`;
-}
-
 async function until(what: string, ok: () => boolean): Promise<void> {
   for (let waited = 0; !ok(); waited += POLL_MS) {
     if (waited > LIMIT_MS) throw new Error(`gave up waiting for ${what}`);
@@ -77,7 +68,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 
 /** Requests blocked on the file in the host's /proc/locks (host processes and the sandbox's helpers alike). */
 const blockedOn = (file: string): number =>
-  readFileSync('/proc/locks', 'utf8').split('\n').filter((l) => l.includes('->') && l.includes(` ${procId(file)} `)).length;
+  hostProcLocks().split('\n').filter((l) => l.includes('->') && l.includes(` ${procLocksId(file)} `)).length;
 
 const whenBlocked = (file: string): Promise<void> => until(`a blocked request on ${file} in /proc/locks`, () => blockedOn(file) > 0);
 

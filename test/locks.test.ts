@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { LockMode } from '../src/manifest/types.js';
 import { Sandbox } from '../supervisor/sandbox.js';
-import { CLI, exec, policy } from './helpers.js';
+import { CLI, exec, hostProcLocks, policy, procLocksId } from './helpers.js';
 
 const FLOCK = '/usr/bin/flock';
 const haveFlock = existsSync(FLOCK);
@@ -26,16 +26,6 @@ const scratch = (t: { teardown(fn: () => void): void }): string => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 };
-
-/** "maj:min:ino" as /proc/locks prints a file (two hex digits each for the device). */
-function procId(path: string): string {
-  const st = statSync(path, { bigint: true });
-  const dev = st.dev;
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
-  const hex2 = (n: number) => n.toString(16).padStart(2, '0');
-  return `${hex2(major)}:${hex2(minor)}:${st.ino}`;
-}
 
 // Each job appends ROUNDS lines "n job" where n is one more than the last
 // line's n, read and written under `flock -x`: any interleaving or lost
@@ -78,7 +68,7 @@ t.test('/proc/locks in the sandbox lists the sandbox\'s locks, not the host\'s',
   const host = spawn(FLOCK, ['-x', join(dir, 'host'), 'sh', '-c', `touch ${dir}/host-ready; sleep 30`], { stdio: 'ignore' });
   t.teardown(() => host.kill('SIGKILL'));
   for (let i = 0; i < 500 && !existsSync(join(dir, 'host-ready')); i++) await new Promise((r) => setTimeout(r, 10));
-  t.match(readFileSync('/proc/locks', 'utf8'), procId(join(dir, 'host')), 'the host lock is in the host\'s /proc/locks');
+  t.match(hostProcLocks(), procLocksId(join(dir, 'host')), 'the host lock is in the host\'s /proc/locks');
 
   const script = `${FLOCK} -s ${dir}/lock sh -c 'cat /proc/locks; echo ---; echo pid $$'`;
   const r = await Sandbox.run('/bin/sh', ['-c', script], { manifest: manifest('exact'), stdio: 'pipe', cwd: dir });
@@ -86,8 +76,8 @@ t.test('/proc/locks in the sandbox lists the sandbox\'s locks, not the host\'s',
   const [locks, rest] = r.stdout!.toString().split('---\n');
   const lines = locks.trim().split('\n');
   t.equal(lines.length, 1, `one lock: ${locks}`);
-  t.match(lines[0], new RegExp(`^1: FLOCK  ADVISORY  READ \\d+ ${procId(join(dir, 'lock'))} 0 EOF$`));
-  t.notMatch(locks, procId(join(dir, 'host')), 'the host\'s lock is not shown');
+  t.match(lines[0], new RegExp(`^1: FLOCK  ADVISORY  READ \\d+ ${procLocksId(join(dir, 'lock'))} 0 EOF$`));
+  t.notMatch(locks, procLocksId(join(dir, 'host')), 'the host\'s lock is not shown');
   t.match(rest, /^pid \d+/);
 });
 
@@ -98,7 +88,7 @@ t.test('/proc/locks in the sandbox shows a POSIX lock taken there (perl makes th
     fcntl($f, F_SETLK, $l) or die "F_SETLK: $!"; system("cat /proc/locks")'`;
   const p = await Sandbox.run('/bin/sh', ['-c', posix], { manifest: manifest('exact'), stdio: 'pipe', cwd: dir });
   t.equal(p.status, 0, String(p.stderr ?? ''));
-  t.match(p.stdout!.toString(), new RegExp(`^1: POSIX  ADVISORY  WRITE \\d+ ${procId(join(dir, 'lock'))} 5 14\n$`));
+  t.match(p.stdout!.toString(), new RegExp(`^1: POSIX  ADVISORY  WRITE \\d+ ${procLocksId(join(dir, 'lock'))} 5 14\n$`));
 });
 
 t.test('the state dump shows locks: live (on request) and empty at the end', { skip: haveFlock ? false : `${FLOCK} missing` }, async (t) => {
