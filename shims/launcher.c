@@ -7,6 +7,7 @@
  *   filter <hex of struct sock_filter[]>   the seccomp program (required)
  *   fs <access bits> <path>                a Landlock path_beneath rule
  *   ipc private|auto|host                  the IPC namespace (default host)
+ *   pid private|auto|host                  the PID namespace (default host)
  *   view <fd> <mode> <path>                a [proc] view: mount the supervisor's FUSE
  *                                          connection (/dev/fuse, inherited on fd) over
  *                                          path, a file of that octal mode
@@ -15,12 +16,15 @@
  *   go                                     end of configuration
  *
  * The launcher enters a new IPC namespace as asked, mounts the views in a
- * private mount namespace, sets no_new_privs,
+ * private mount namespace (over a /proc of the sandbox's own in a new PID
+ * namespace, see pidns_launch), sets no_new_privs,
  * enters a Landlock domain (always, so that the target can neither ptrace nor
  * signal the supervisor), installs the filter with
  * SECCOMP_FILTER_FLAG_NEW_LISTENER, reports "listener <fd> ipc=private" (or
  * "ipc=host" and why), a tab and "views=fuse" ("none" without view lines,
- * "notify" and why after a fallback) on the control socket, waits for the supervisor to copy
+ * "notify" and why after a fallback), a tab and "pid=private" (or "host" and
+ * why), a tab and "init=<pid>" (the process holding the listener fd, 0: the
+ * launcher) on the control socket, waits for the supervisor to copy
  * the fd (pidfd_getfd) and acknowledge with one byte, closes every descriptor
  * the target must not inherit and execs the target.  Every failure is reported
  * on the control socket ("error <text>") and on stderr, with what was
@@ -39,10 +43,13 @@
 #include <signal.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "pidns.h"
 
 #define CONTROL_FD 3
 #define MAX_CONFIG (1 << 20)
@@ -251,6 +258,9 @@ static const char *enter_ipc_namespace(char *report, size_t len)
  * line) "notify (why)" after undoing the mounts; without a fallback a
  * failure stops the launch.
  */
+/* Set once the launcher has a mount namespace of its own, / a slave (enter_pid_namespace). */
+static int private_mounts;
+
 static const char *mount_views(char *report, size_t len)
 {
 	struct { int fd; unsigned mode; char path[4096]; } views[MAX_VIEWS];
@@ -273,9 +283,9 @@ static const char *mount_views(char *report, size_t len)
 		return "none";
 	char why[512] = "";
 	int mounted = 0;
-	if (unshare(CLONE_NEWNS) < 0) {
+	if (!private_mounts && unshare(CLONE_NEWNS) < 0) {
 		snprintf(why, sizeof why, "unshare(CLONE_NEWNS): %s", strerror(errno));
-	} else if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+	} else if (!private_mounts && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
 		snprintf(why, sizeof why, "make / a slave mount (MS_REC|MS_SLAVE): %s", strerror(errno));
 	} else {
 		for (; mounted < count; mounted++) {
@@ -302,6 +312,198 @@ static const char *mount_views(char *report, size_t len)
 	return report;
 }
 
+/*
+ * A PID namespace of the sandbox's own (with a mount namespace for its
+ * /proc): the program's /proc then lists the sandbox's processes only, so
+ * neither the supervisor nor a host process is there to read (environ,
+ * cmdline, maps), and kill or any pid-taking call cannot name them. The
+ * launcher stays outside, its next child is the namespace's pid 1. Returns
+ * "private", or "host" followed by the reason.
+ */
+static const char *enter_pid_namespace(char *report, size_t len)
+{
+	size_t n;
+	const char *value = directive("pid", &n);
+	char mode[16] = "host";
+	if (value) {
+		if (n >= sizeof mode)
+			fail("configuration line \"pid\" is too long");
+		memcpy(mode, value, n);
+		mode[n] = 0;
+	}
+	if (strcmp(mode, "host") == 0)
+		return "host (manifest: proc.pid_namespace = \"host\")";
+	if (strcmp(mode, "private") != 0 && strcmp(mode, "auto") != 0)
+		fail("unknown PID namespace mode \"%s\"", mode);
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) < 0) {
+		if (strcmp(mode, "private") == 0)
+			fail("unshare(CLONE_NEWPID|CLONE_NEWNS) for proc.pid_namespace = \"private\": %s (needs CAP_SYS_ADMIN)", strerror(errno));
+		snprintf(report, len, "host (unshare(CLONE_NEWPID|CLONE_NEWNS): %s)", strerror(errno));
+		return report;
+	}
+	/* Nothing mounted here propagates to the host; the host's later mounts still reach the sandbox. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		fail("make / a slave mount (MS_REC|MS_SLAVE): %s", strerror(errno));
+	private_mounts = 1;
+	return "private";
+}
+
+/* no_new_privs, the Landlock domain and the seccomp filter for `views`; returns the listener fd. */
+static int enter_sandbox(const char *views)
+{
+	/* Without the views mounted, the open family is notified instead: the fallback program. */
+	const char *which = strncmp(views, "notify", 6) == 0 ? "view-fallback" : "filter";
+	size_t hex_len;
+	const char *filter_hex = directive(which, &hex_len);
+	if (!filter_hex)
+		fail("configuration has no %s line", which);
+	unsigned short count;
+	struct sock_filter *insns = parse_filter(filter_hex, hex_len, &count);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	apply_landlock(config);
+
+	struct sock_fprog prog = { .len = count, .filter = insns };
+	int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	if (listener < 0) {
+		if (errno == EBUSY)
+			fail("seccomp(NEW_LISTENER): %s: already running under a seccomp supervisor (nested sysvisor is not supported)", strerror(errno));
+		fail("seccomp(SET_MODE_FILTER, NEW_LISTENER) with %u instructions: %s", count, strerror(errno));
+	}
+	free(insns);
+	return listener;
+}
+
+/* One byte from `fd` ("go"); the process exits if the sender is gone: the target must not run unsupervised. */
+static void await_go(int fd)
+{
+	char ack;
+	ssize_t n;
+	do
+		n = read(fd, &ack, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(125);
+}
+
+static _Noreturn void exec_target(char **argv, int listener)
+{
+	close(listener);
+	close(CONTROL_FD);
+	execvp(argv[1], argv + 1);
+	int err = errno;
+	fprintf(stderr, "sysvisor: cannot execute %s: %s\n", argv[1], strerror(err));
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/* The view fds init inherited from the launcher (which mounts and closes them). */
+static void close_view_fds(void)
+{
+	int fd;
+	for (const char *p = config; *p; p = strchr(p, '\n') + 1)
+		if (strncmp(p, "view ", 5) == 0 && sscanf(p + 5, "%d", &fd) == 1)
+			close(fd);
+}
+
+/*
+ * pid 1 of the namespace: mounts its /proc, waits for the launcher to mount
+ * the views over it, forks the program (pid 2), which enters the sandbox
+ * and sends its listener fd number; init takes a copy (pidfd_getfd) for the
+ * supervisor, and once the launcher says go lets the program exec, then
+ * stays as its init.
+ */
+static _Noreturn void init_process(char **argv, int from_monitor, int to_monitor, const sigset_t *original)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);  /* the launcher gone, the namespace ends */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		fail("mount a /proc for the sandbox's PID namespace (proc on /proc): %s", strerror(errno));
+	dprintf(to_monitor, "proc\n");
+	char views[768];  /* mount_views' report and its newline */
+	if (pidns_read_line(from_monitor, views, sizeof views) < 0)
+		_exit(125);
+	close_view_fds();
+	int down[2], up[2];
+	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+		fail("pipe2 between init and the program: %s", strerror(errno));
+	pid_t program = fork();
+	if (program < 0)
+		fail("fork the program in the PID namespace: %s", strerror(errno));
+	if (program == 0) {
+		int listener = enter_sandbox(views);
+		if (dprintf(up[1], "listener %d\n", listener) < 0)
+			_exit(125);
+		await_go(down[0]);
+		sigprocmask(SIG_SETMASK, original, NULL);
+		exec_target(argv, listener);
+	}
+	close(down[0]);
+	close(up[1]);
+	char line[64];
+	int remote;
+	if (pidns_read_line(up[0], line, sizeof line) >= 0 && sscanf(line, "listener %d", &remote) == 1) {
+		int pidfd = (int)syscall(SYS_pidfd_open, program, 0);
+		int listener = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, remote, 0);
+		if (listener < 0) {
+			kill(program, SIGKILL);
+			fail("take the listener (fd %d) from the program with pidfd_getfd: %s", remote, strerror(errno));
+		}
+		close(pidfd);
+		dprintf(to_monitor, "listener %d\n", listener);
+		await_go(from_monitor);
+		close(listener);
+		close(CONTROL_FD);
+		if (write(down[1], "g", 1) != 1)
+			kill(program, SIGKILL);
+	}
+	close(down[1]);
+	close(up[0]);
+	close(from_monitor);
+	pidns_init(program, to_monitor);
+}
+
+/*
+ * The launch in a PID namespace: init (see init_process) holds the listener
+ * the supervisor takes, its host pid goes in the report; the launcher then
+ * stays as the monitor (pidns.c), so the supervisor's child still ends as
+ * the program does.
+ */
+static _Noreturn void pidns_launch(char **argv, const char *ipc)
+{
+	sigset_t original;
+	pidns_block_signals(&original);
+	int down[2], up[2];
+	if (pipe2(down, O_CLOEXEC) < 0 || pipe2(up, O_CLOEXEC) < 0)
+		fail("pipe2 between the launcher and init: %s", strerror(errno));
+	pid_t init = fork();
+	if (init < 0)
+		fail("fork the sandbox's init: %s", strerror(errno));
+	if (init == 0) {
+		close(down[1]);
+		close(up[0]);
+		init_process(argv, down[0], up[1], &original);
+	}
+	close(down[0]);
+	close(up[1]);
+	char line[64];
+	int listener;
+	if (pidns_read_line(up[0], line, sizeof line) < 0 || strcmp(line, "proc") != 0)
+		pidns_monitor(init, up[0], NULL);  /* init reported why on the control socket */
+	char views_report[640];
+	const char *views = mount_views(views_report, sizeof views_report);
+	line[0] = 0;
+	if (dprintf(down[1], "%s\n", views) < 0 || pidns_read_line(up[0], line, sizeof line) < 0 ||
+	    sscanf(line, "listener %d", &listener) != 1)
+		pidns_monitor(init, up[0], line);  /* the program failed (it said why): its status may be that line */
+	if (dprintf(CONTROL_FD, "listener %d ipc=%s\tviews=%s\tpid=private\tinit=%d\n", listener, ipc, views, (int)init) < 0)
+		fail("report listener fd: %s", strerror(errno));
+	await_go(CONTROL_FD);
+	close(CONTROL_FD);
+	if (write(down[1], "g", 1) != 1)
+		kill(init, SIGKILL);
+	close(down[1]);
+	pidns_monitor(init, up[0], NULL);
+}
+
 int main(int argc, char **argv)
 {
 	/* A process with no SysV undo list (single-threaded, never cloned with
@@ -324,44 +526,15 @@ int main(int argc, char **argv)
 
 	char ipc_report[256];
 	const char *ipc = enter_ipc_namespace(ipc_report, sizeof ipc_report);
+	char pid_report[256];
+	const char *pid = enter_pid_namespace(pid_report, sizeof pid_report);
+	if (strcmp(pid, "private") == 0)
+		pidns_launch(argv, ipc);
 	char views_report[640];
 	const char *views = mount_views(views_report, sizeof views_report);
-
-	/* Without the views mounted, the open family is notified instead: the fallback program. */
-	const char *which = strncmp(views, "notify", 6) == 0 ? "view-fallback" : "filter";
-	size_t hex_len;
-	const char *filter_hex = directive(which, &hex_len);
-	if (!filter_hex)
-		fail("configuration has no %s line", which);
-	unsigned short count;
-	struct sock_filter *insns = parse_filter(filter_hex, hex_len, &count);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-	apply_landlock(config);
-
-	struct sock_fprog prog = { .len = count, .filter = insns };
-	int listener = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-	if (listener < 0) {
-		if (errno == EBUSY)
-			fail("seccomp(NEW_LISTENER): %s: already running under a seccomp supervisor (nested sysvisor is not supported)", strerror(errno));
-		fail("seccomp(SET_MODE_FILTER, NEW_LISTENER) with %u instructions: %s", count, strerror(errno));
-	}
-	free(insns);
-
-	if (dprintf(CONTROL_FD, "listener %d ipc=%s\tviews=%s\n", listener, ipc, views) < 0)
+	int listener = enter_sandbox(views);
+	if (dprintf(CONTROL_FD, "listener %d ipc=%s\tviews=%s\tpid=%s\tinit=0\n", listener, ipc, views, pid) < 0)
 		fail("report listener fd: %s", strerror(errno));
-	char ack;
-	ssize_t n;
-	do
-		n = read(CONTROL_FD, &ack, 1);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
-		_exit(125);  /* supervisor gone: the target must not run unsupervised */
-	close(listener);
-	close(CONTROL_FD);
-
-	execvp(argv[1], argv + 1);
-	int err = errno;
-	fprintf(stderr, "sysvisor: cannot execute %s: %s\n", argv[1], strerror(err));
-	return err == ENOENT ? 127 : 126;
+	await_go(CONTROL_FD);
+	exec_target(argv, listener);
 }

@@ -9,7 +9,7 @@
 // reads it. A rule names the inode opened when the sandbox starts: a pinned
 // file replaced by rename is no longer executable.
 
-import type { IpcNamespace } from './manifest/types.js';
+import type { IpcNamespace, PidNamespace } from './manifest/types.js';
 
 export const FS = {
   EXECUTE: 1n << 0n,
@@ -88,9 +88,9 @@ export interface LauncherView {
  * `fallback` program, the launcher installs the fallback when it cannot mount
  * them; without one, that failure stops the launch.
  */
-export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], ipcNamespace: IpcNamespace,
+export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], namespaces: { ipc: IpcNamespace; pid: PidNamespace },
   views: readonly LauncherView[] = [], fallback: Uint8Array | null = null): string {
-  const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${ipcNamespace}`];
+  const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${namespaces.ipc}`, `pid ${namespaces.pid}`];
   for (const v of views) lines.push(`view ${v.fd} ${v.mode.toString(8)} ${v.path}`);
   if (views.length > 0 && fallback !== null) lines.push(`view-fallback ${Buffer.from(fallback).toString('hex')}`);
   for (const r of rules) {

@@ -33,6 +33,16 @@ export function parseStatus(text: string): Map<string, string> {
 }
 
 /** Real and effective ids, supplementary groups and effective capabilities of a parsed status. */
+/**
+ * NStgid ("12345\t7"): the tgid in each PID namespace from the reader's down
+ * to the process's own, [12345, 7]; a kernel without the line (before 4.1)
+ * has one namespace: [tgid].
+ */
+export function nsTgidsOf(status: ReadonlyMap<string, string>, tgid: number): number[] {
+  const ids = (status.get('NStgid') ?? '').split(/\s+/).filter((s) => s !== '').map(Number);
+  return ids.length > 0 ? ids : [tgid];
+}
+
 export function credentialsOf(status: ReadonlyMap<string, string>): Credentials {
   const uids = (status.get('Uid') ?? '').split(/\s+/).map(Number);
   const gids = (status.get('Gid') ?? '').split(/\s+/).map(Number);

@@ -38,7 +38,7 @@ export function planViews(m: Manifest): ViewsPlan {
 
 /** The manifest as the filter sees it once the views are decided. */
 export function withViews(m: Manifest, views: ProcViews): Manifest {
-  return { ...m, proc: { views } };
+  return { ...m, proc: { ...m.proc, views } };
 }
 
 /** The "view" lines of the launcher's configuration: the fds as the launcher has them (spawn's stdio order). */

@@ -6,7 +6,7 @@
 // read once per thread. Credentials are per thread in Linux and change with
 // set*id(2), so they are cached per thread and dropped when the thread makes
 // one of those calls (the supervisor traps them for that reason).
-import type { Credentials } from '../src/procfs.js';
+import { nsTgidsOf, type Credentials } from '../src/procfs.js';
 import type { UndoList } from '../src/sem/undo.js';
 import type { PosixOwner } from './locks/owners.js';
 import { close, pidfdOpen } from './ffi.js';
@@ -24,6 +24,11 @@ export interface ProcessFeatureState {
 
 export interface ProcessEntry {
   tgid: number;
+  /**
+   * Its tgid in each PID namespace from the supervisor's down to its own
+   * (NStgid): fixed for the process's life, read with the rest of status.
+   */
+  nstgid: readonly number[];
   ppid: number;
   name: string;
   pidfd: number;
@@ -114,7 +119,7 @@ export class ProcessTable {
       const pidfd = pidfdOpen(tgid);
       if (pidfd < 0) return null; // gone already
       p = {
-        tgid, ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
+        tgid, nstgid: nsTgidsOf(status, tgid), ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
         threads: new Set(), state: {}, startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
@@ -127,6 +132,25 @@ export class ProcessTable {
     const t: ThreadEntry = { process: p, creds: null };
     this.threads.set(tid, t);
     return t;
+  }
+
+  /**
+   * The pid the process `tgid` has in the PID namespace `level` levels below
+   * the supervisor's, as the kernel reports a lock's holder
+   * (locks_translate_pid: find_pid_ns, then pid_nr_ns): 0 when no process
+   * has that pid or it is not in that namespace. A pid lives until its
+   * process is reaped: one no longer in the table (a zombie, or whoever has
+   * the number now, as for the kernel) is read from /proc. At level 0, the
+   * supervisor's own namespace, a pid stands as it is. The sandbox's
+   * processes below one level are taken to share one namespace (a program's
+   * nested namespaces are not told apart).
+   */
+  pidIn(tgid: number, level: number): number {
+    if (level === 0) return tgid;
+    const known = this.processes.get(tgid);
+    if (known !== undefined) return known.nstgid[level] ?? 0;
+    const status = readStatus(tgid);
+    return status === null ? 0 : nsTgidsOf(status, tgid)[level] ?? 0;
   }
 
   /** The process image changed (execve): refresh its name. */
@@ -163,7 +187,17 @@ export class ProcessTable {
     // Names change at exec, which is not always observed: read them fresh for a dump.
     for (const p of this.processes.values()) this.renamed(p.tgid);
     return [...this.processes.values()].map((p) => ({
-      pid: p.tgid, ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
+      pid: p.tgid, nspid: ownPid(p), ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
     }));
   }
+}
+
+/** Its tgid in its own PID namespace (task_tgid_vnr): what the kernel records as sempid. */
+export function ownPid(p: ProcessEntry): number {
+  return p.nstgid[p.nstgid.length - 1] ?? p.tgid;
+}
+
+/** The level of the PID namespace a process is in, the supervisor's being 0. */
+export function pidLevel(p: ProcessEntry): number {
+  return p.nstgid.length - 1;
 }

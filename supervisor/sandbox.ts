@@ -90,6 +90,8 @@ export interface RunResult {
   launchError?: string;
   /** "private", or "host" and why: the kernel IPC namespace the program ran in. */
   ipcNamespace?: string;
+  /** "private", or "host" and why: the PID namespace the program ran in ([proc] pid_namespace). */
+  pidNamespace?: string;
   /** The deadlock or stall for which the watchdog ended the sandbox; `status` is then EXIT_STALLED. */
   stalled?: StallReport;
   /** How the [proc] views were served: "fuse", "notify" (with why, after a fallback) or "off". */
@@ -204,7 +206,7 @@ export class Sandbox {
     const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying, learn) : null;
     let config: string;
     try {
-      config = launcherConfig(sandboxFilter(m, learn), landlockRules(m.filesystem, pins), m.ipc.namespace, launcherViews(plan), fallback);
+      config = launcherConfig(sandboxFilter(m, learn), landlockRules(m.filesystem, pins), { ipc: m.ipc.namespace, pid: m.proc.pidNamespace }, launcherViews(plan), fallback);
     } catch (err) {
       closeViews(viewFds);
       throw err;
@@ -229,15 +231,21 @@ export class Sandbox {
     const controlSocket = child.stdio[3] as Writable & Readable;
     controlSocket.write(config);
     const reply = await firstLine(controlSocket);
-    const started = /^listener (\d+) ipc=([^\t]*)\tviews=(.*)$/.exec(reply);
+    const started = /^listener (\d+) ipc=([^\t]*)\tviews=([^\t]*)\tpid=([^\t]*)\tinit=(\d+)$/.exec(reply);
     const ipcNamespace = started?.[2];
     const views = reportedViews(plan, started?.[3]);
+    const pidNamespace = started?.[4];
+    /** The sandbox's pid 1 (host pid), which holds the listener; 0 without a PID namespace. */
+    const init = Number(started?.[5] ?? 0);
     const served = views.served === 'notify' ? notifying : m;
     const mounted = views.served === 'fuse' && plan.kind === 'fuse'
       ? { mounted: plan.files.map((f, i) => ({ fd: plan.fds[i]!, path: f.path, mode: f.mode })), devices: mountedDevices(child.pid!) }
       : { mounted: [], devices: [] };
     if (ipcNamespace?.startsWith('host (unshare')) {
       options.warn?.(`no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`);
+    }
+    if (pidNamespace?.startsWith('host (unshare')) {
+      options.warn?.(`no private PID namespace, ${pidNamespace.slice(6, -1)}: the program sees the host's processes in /proc, the environment of those of its uid among them (set [proc] pid_namespace = "host" to accept this quietly)`);
     }
 
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
@@ -251,7 +259,7 @@ export class Sandbox {
       process.on('SIGCHLD', reap);
     }
     try {
-      const listener = started ? this.takeListener(child.pid!, Number(started[1])) : -1;
+      const listener = started ? this.takeListener(init === 0 ? child.pid! : init, Number(started[1])) : -1;
       if (listener < 0) {
         controlSocket.destroy();
         const { code, signal } = await exited;
@@ -260,7 +268,7 @@ export class Sandbox {
         return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
       }
       const finished = this.startLoop(thread, {
-        listenerFd: listener, controlFd: this.controlFd, emulate: [...m.syscalls.emulate], notified: notifiedNames(served, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
+        listenerFd: listener, controlFd: this.controlFd, init, emulate: [...m.syscalls.emulate], notified: notifiedNames(served, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
         exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted, learn,
         watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
       }, options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)));
@@ -276,7 +284,7 @@ export class Sandbox {
       const stalled = result.stalled === null ? {} : { stalled: result.stalled };
       return {
         status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED, exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
+        syncWakeUp: result.syncWakeUp, ipcNamespace, pidNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
         viewRequests: result.viewRequests, ...stalled, ...(result.learned ? { learned: result.learned } : {}), ...await outputs(stdout, stderr),
       };
     } finally {
@@ -313,7 +321,7 @@ export class Sandbox {
     const fd = pidfdGetfd(pidfd, remoteFd);
     const err = errno();
     close(pidfd);
-    if (fd < 0) throw new SandboxError(`pidfd_getfd(launcher ${pid}, fd ${remoteFd}) failed: errno ${err}`);
+    if (fd < 0) throw new SandboxError(`pidfd_getfd(launcher or init ${pid}, fd ${remoteFd}) failed: errno ${err}`);
     return fd;
   }
 

@@ -52,6 +52,7 @@ const CALLS: ReadonlyArray<readonly [string, readonly (readonly string[])[]]> = 
   ['lock_', [LOCK_CALLS]],
   ['proc_mtfork', [SEM_CALLS, LOCK_CALLS]],
   ['proc_tree', [SEM_CALLS]],
+  ['proc_pids', [SEM_CALLS, LOCK_CALLS]],
   ['proc_reach', [['prlimit64', 'setpriority', 'ioprio_set', 'sched_setaffinity', 'sched_setscheduler']]],
   // No emulated call: the signals' rt_sigreturn reach the supervisor (most are answered in C, still counted).
   ['proc_signal_storm', [['rt_sigreturn']]],

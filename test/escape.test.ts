@@ -19,6 +19,18 @@ const DEFAULT = join(ROOT, 'policies', 'default.toml');
 const STRICT = join(mkdtempSync(join(tmpdir(), 'escape-policy-')), 'strict.toml');
 writeFileSync(STRICT, readFileSync(join(ROOT, 'policies', 'strict.toml'), 'utf8').replace(/^exec = \[/m, `exec = [${JSON.stringify(C_BIN)}, `));
 t.teardown(() => rmSync(join(STRICT, '..'), { recursive: true, force: true }));
+/**
+ * `policy` with [proc] pid_namespace = "host": the supervisor and the host's
+ * processes are then in the program's /proc, as for a program run without root.
+ */
+function hostPids(policy: string, name: string): string {
+  const text = readFileSync(policy, 'utf8');
+  const out = join(STRICT, '..', name);
+  writeFileSync(out, /^\[proc\]$/m.test(text) ? text.replace(/^\[proc\]$/m, '[proc]\npid_namespace = "host"') : `${text}\n[proc]\npid_namespace = "host"\n`);
+  return out;
+}
+const DEFAULT_HOST_PIDS = hostPids(DEFAULT, 'default-host-pids.toml');
+const STRICT_HOST_PIDS = hostPids(STRICT, 'strict-host-pids.toml');
 
 interface Run {
   status: number | null;
@@ -63,6 +75,14 @@ const NOBODY_SKIP: string | false = (await runCmd('setpriv', [...AS_NOBODY, 'sh'
 function sandboxed(prog: string, args: readonly string[], opts: { manifest?: string; dump?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
   const cli = ['run', '-m', opts.manifest ?? DEFAULT, ...(opts.dump ? ['--dump-state', opts.dump] : []), '--', `${C_BIN}${prog}`, ...args];
   return runCmd(process.execPath, [CLI, ...cli], opts.env);
+}
+
+/**
+ * Like sandboxed(), with the supervisor's pid (as the host sees it) as the
+ * program's last argument: a shell appends its own pid, then execs sysvisor.
+ */
+function sandboxedWithSupervisorPid(prog: string, args: readonly string[], manifest: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return runCmd('/bin/sh', ['-c', 'exec "$@" "$$"', 'sh', process.execPath, CLI, 'run', '-m', manifest, '--', `${C_BIN}${prog}`, ...args], env);
 }
 
 /** "label: value" lines as a map. */
@@ -179,11 +199,14 @@ t.test('a syscall rewritten into semget under ptrace is still emulated', async (
 });
 
 // ---------------------------------------------------------------------------
-// 3. The supervisor process. Under the default policy Landlock is the wall
-// (ptrace scope, signal scope); strict.toml also denies ptrace and
-// process_vm_* in the filter.
+// 3. The supervisor process. As root the program runs in a PID namespace of
+// its own ([proc] pid_namespace = "auto"), where the supervisor has no pid
+// at all (tested at the end of this section). These tests take that away
+// ("host"), as a run without root has it: under the default policy Landlock
+// is the wall (ptrace scope, signal scope); strict.toml also denies ptrace
+// and process_vm_* in the filter.
 
-for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as const) {
+for (const [policy, manifest] of [['default', DEFAULT_HOST_PIDS], ['strict', STRICT_HOST_PIDS]] as const) {
   t.test(`[${policy}] ptrace of the supervisor and its threads, pidfd_getfd of its fds: refused`, async (t) => {
     const r = await sandboxed('escape_super', ['ptrace'], { manifest });
     healthy(t, r);
@@ -224,17 +247,18 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
     t.equal(m.get('supervisor still answers'), 'semget ok');
   });
 
-  // Gap: Landlock (ABI 7, Linux 6.18) refuses PTRACE_MODE_ATTACH but not
+  // Landlock (ABI 7, Linux 6.18) refuses PTRACE_MODE_ATTACH but not
   // PTRACE_MODE_READ. The supervisor makes itself non-dumpable, which stops a
   // program of the same uid (tested below as nobody), but on 6.18 a root
   // program reads a non-dumpable process's environ, maps, auxv and pagemap
   // even without CAP_SYS_PTRACE (checked with capsh --drop=cap_sys_ptrace).
+  // The wall is the PID namespace: in it the supervisor has no /proc entry.
   t.test(`[${policy}] the supervisor's environment and memory map are not readable`, async (t) => {
-    const r = await sandboxed('escape_super', ['mem'], { manifest });
+    const r = await sandboxedWithSupervisorPid('escape_super', ['mem'], policy === 'default' ? DEFAULT : STRICT);
     healthy(t, r);
     const m = lines(r.stdout);
-    const gap = { todo: 'a root program reads /proc/SUP/environ, maps, auxv and pagemap of the non-dumpable supervisor' };
-    for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.match(m.get(`open /proc/SUP/${f}`), /^-1 E[A-Z]+$/, `/proc/SUP/${f} refused`, gap);
+    t.equal(m.get('supervisor pid'), String(r.pid), 'the attacks aim at the sysvisor process');
+    for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.equal(m.get(`open /proc/SUP/${f}`), '-1 ENOENT', `/proc/SUP/${f}: no such process in the namespace`);
   });
 
   t.test(`[${policy}] the program holds no seccomp listener`, async (t) => {
@@ -266,7 +290,7 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
 }
 
 t.test('scheduling of the supervisor cannot be changed from inside', async (t) => {
-  const r = await sandboxed('escape_super', ['nice']);
+  const r = await sandboxed('escape_super', ['nice'], { manifest: DEFAULT_HOST_PIDS });
   healthy(t, r);
   const m = lines(r.stdout);
   t.equal(m.get('setpriority(supervisor, 19)'), '-1 EPERM');
@@ -275,14 +299,41 @@ t.test('scheduling of the supervisor cannot be changed from inside', async (t) =
   t.equal(m.get('supervisor still answers'), 'semget ok');
 });
 
-// Not an escape, recorded for the report: a root program may write the
-// supervisor's /proc/PID/oom_score_adj (file permissions, no ptrace check).
+// Without a PID namespace a root program may write the supervisor's
+// /proc/PID/oom_score_adj (file permissions, no ptrace check); in one the
+// supervisor has no /proc entry.
 t.test("the supervisor's oom_score_adj cannot be raised from inside", async (t) => {
-  const r = await sandboxed('escape_super', ['nice']);
+  const r = await sandboxedWithSupervisorPid('escape_super', ['nice'], DEFAULT);
   healthy(t, r);
-  t.match(lines(r.stdout).get('open /proc/SUP/oom_score_adj for writing'), /^-1 E[A-Z]+$/, 'the open is refused', {
-    todo: 'open(/proc/SUP/oom_score_adj, O_WRONLY) succeeds for a root program; only path matching in the open handler could refuse it',
-  });
+  t.equal(lines(r.stdout).get('supervisor pid'), String(r.pid), 'the attacks aim at the sysvisor process');
+  t.equal(lines(r.stdout).get('open /proc/SUP/oom_score_adj for writing'), '-1 ENOENT', 'no such process in the namespace');
+});
+
+// Issue 20, finding 5: with [env] inherit = false the program's own
+// environment is clean, but without a PID namespace /proc/PPID/environ is the
+// supervisor's and /proc/PID/environ any host process's of the same uid.
+const environRun = async (t: Test, manifest: string): Promise<Map<string, string>> => {
+  const host = spawn('sleep', ['60'], { stdio: 'ignore', env: { ...process.env, SYSVISOR_TEST_SECRET: 'host' } });
+  t.teardown(() => host.kill('SIGKILL'));
+  const r = await sandboxedWithSupervisorPid('escape_environ', [String(host.pid)], manifest, { SYSVISOR_TEST_SECRET: 'supervisor' });
+  healthy(t, r);
+  return lines(r.stdout);
+};
+
+t.test('[strict] the environments of the supervisor and of host processes are out of sight (PID namespace)', async (t) => {
+  const m = await environRun(t, STRICT);
+  t.equal(m.get('/proc/PPID/environ'), 'no secret', "the parent is the sandbox's init, with the program's environment");
+  t.equal(m.get('/proc/ARG2/environ'), '-1 ENOENT', 'the supervisor: no such process in the namespace');
+  t.equal(m.get('/proc/ARG1/environ'), '-1 ENOENT', 'a host process: no such process in the namespace');
+  t.equal(m.get('processes listed in /proc'), 'some');
+  t.equal(m.get('environs in /proc with the secret'), '0');
+});
+
+t.test('[strict, pid_namespace = "host"] what the PID namespace hides: both environments are readable', async (t) => {
+  const m = await environRun(t, STRICT_HOST_PIDS);
+  t.equal(m.get('/proc/PPID/environ'), 'secret', "the parent is the supervisor");
+  t.equal(m.get('/proc/ARG2/environ'), 'secret', 'the supervisor');
+  t.equal(m.get('/proc/ARG1/environ'), 'secret', 'a host process of the same uid');
 });
 
 t.test('process groups and users with a member outside the sandbox are out of reach', async (t) => {

@@ -23,6 +23,19 @@ import { C_BIN, CLI, sysvisor } from './helpers.js';
 const VICTIM = 'the victim: nothing may write here\n';
 const NOBODY = 65534;
 const haveSetpriv = spawnSync('setpriv', ['--version']).status === 0;
+/**
+ * The planting programs below name the supervisor's files by its pid, their
+ * $PPID: in a PID namespace of the sandbox's own (as root) the supervisor has
+ * none there, so they run among the host's processes, as without root (a host
+ * process of the same uid could plant the same links).
+ */
+const HOST_PIDS = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-files-manifest-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'host-pids.toml');
+  writeFileSync(path, 'version = 1\n[proc]\npid_namespace = "host"\n');
+  return path;
+})();
 
 function scratch(t: { teardown(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'sysvisor-files-'));
@@ -49,7 +62,7 @@ function envWith(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
 async function runWhile(dir: string, script: string, env: NodeJS.ProcessEnv, during: (pid: number) => Promise<void>) {
   const ready = join(dir, 'ready');
   const go = join(dir, 'go');
-  const child = spawn(process.execPath, [CLI, 'run', '--', '/bin/sh', '-c',
+  const child = spawn(process.execPath, [CLI, 'run', '-m', HOST_PIDS, '--', '/bin/sh', '-c',
     `${script}; touch ${ready}; while [ ! -e ${go} ]; do sleep 0.01; done`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -150,7 +163,7 @@ t.test('links planted at crash report names: the report takes the next free name
   const env = envWith({ XDG_RUNTIME_DIR: runtime, TMPDIR: tmp, SYSVISOR_TEST_FAULT: 'semget' });
   const run = join(runtime, 'sysvisor');
   const script = `ln -s ${v} ${tmp}/sysvisor-crash-$PPID-1.json; for n in 1 2; do ln -s ${v} ${run}/sysvisor-crash-$PPID-$n.json; done; ipcmk -S 1`;
-  const r = await sysvisor(['run', '--', '/bin/sh', '-c', script], { env });
+  const r = await sysvisor(['run', '-m', HOST_PIDS, '--', '/bin/sh', '-c', script], { env });
   const m = /crash report: (\S+)\n/.exec(r.stderr);
   t.ok(m, r.stderr);
   const report = m![1];

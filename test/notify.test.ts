@@ -26,7 +26,7 @@ const scratch = (t: { teardown(fn: () => void): void }): string => {
 /** The open family notified: the views served by the supervisor's answer to open, not by FUSE mounts. */
 const notifying = () => {
   const p = policy();
-  return { ...p, proc: { views: 'notify' as const } };
+  return { ...p, proc: { ...p.proc, views: 'notify' as const } };
 };
 
 const row = (stats: readonly SyscallStats[], name: string): SyscallStats =>
@@ -53,7 +53,7 @@ t.test('exact lock mode: only lock commands, served files and closes that matter
 
 t.test('[proc] views = "fuse": no open is notified', { skip: process.getuid?.() === 0 ? false : 'FUSE views need root (CAP_SYS_ADMIN)' }, async (t) => {
   const p = policy();
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: { ...p, proc: { views: 'fuse' } }, stdio: 'pipe', cwd: scratch(t) });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: { ...p, proc: { ...p.proc, views: 'fuse' } }, stdio: 'pipe', cwd: scratch(t) });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.match(String(r.stdout), /\/proc\/locks opens: yes\n/);
   t.equal(row(r.stats, 'openat').count, 0);

@@ -17,7 +17,7 @@ import { CLI, exec, policy } from './helpers.js';
 const OPEN_FAMILY = ['open', 'openat', 'openat2'].map((s) => syscallNumber(s)!);
 const haveTools = ['/usr/bin/flock', '/usr/bin/lslocks', '/usr/bin/ipcmk', '/usr/bin/setpriv'].every(existsSync);
 
-const manifest = (views: ProcViews) => ({ ...policy(), sem: { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 }, proc: { views } });
+const manifest = (views: ProcViews) => ({ ...policy(), sem: { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 }, proc: { ...policy().proc, views } });
 
 const scratch = (t: { teardown(fn: () => void): void }): string => {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-views-'));

@@ -23,7 +23,7 @@ import {
   type Waiter,
   waitTree,
 } from './node.js';
-import { renderProcLocks } from './proc.js';
+import { type PidTranslation, renderProcLocks } from './proc.js';
 import { DEFERRED, LockTable, type Segment, type TableEnv } from './table.js';
 
 /** `instanceof Request` alone narrows a Waiter<T> to Request<any>: this keeps the T. */
@@ -264,10 +264,10 @@ export class LockRegistry<T> {
   }
 
   /** /proc/locks, as the kernel prints it from one CPU's list (newest first). */
-  procLocks(): string {
+  procLocks(pidOf?: PidTranslation): string {
     const all: Lock<T>[] = [];
     for (const t of this.files.values()) all.push(...t.flocks, ...t.posix);
-    return renderProcLocks(all.sort((a, b) => b.seq - a.seq));
+    return renderProcLocks(all.sort((a, b) => b.seq - a.seq), pidOf);
   }
 
   /** The whole state as plain data; `info` adds what the supervisor knows of each blocked request. */

@@ -79,7 +79,7 @@ export function describeManifest(m: Manifest): string {
     `process:    max=${m.process.max}`,
     `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
     `watchdog:   ${m.watchdog.stallMs === 0 ? "off" : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`}`,
-    `proc:       views=${m.proc.views}`,
+    `proc:       views=${m.proc.views} pid_namespace=${m.proc.pidNamespace}`,
   );
   return lines.join("\n");
 }

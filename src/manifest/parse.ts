@@ -19,6 +19,7 @@ import {
   SEM_DEFAULTS,
   type FilesystemLists,
   type IpcNamespace,
+  type PidNamespace,
   type LockHost,
   type LockMode,
   type Manifest,
@@ -45,7 +46,7 @@ const SCHEMA: Partial<Record<string, readonly string[]>> = {
   process: ["max"],
   ipc: ["persist", "namespace"],
   watchdog: ["stall", "action"],
-  proc: ["views"],
+  proc: ["views", "pid_namespace"],
 };
 
 /** The kernel hands these to no seccomp filter (kernel/seccomp.c seccomp_uprobe_exception). */
@@ -156,7 +157,7 @@ function skeleton(file: string): Manifest {
     process: { max: PROCESS_DEFAULT_MAX },
     ipc: { persist: "", namespace: "auto" },
     watchdog: { stallMs: 0, action: "report" },
-    proc: { views: "auto" },
+    proc: { views: "auto", pidNamespace: "auto" },
   };
 }
 
@@ -425,9 +426,15 @@ function checkProc(c: Checker, v: unknown, m: Manifest): void {
   const t = c.table(v, path);
   if (t === undefined) return;
   const views = c.string(t.views, [...path, "views"]);
-  if (views === undefined) return;
-  if (views === "auto" || views === "fuse" || views === "notify" || views === "off") m.proc.views = views satisfies ProcViews;
-  else c.report([...path, "views"], `expected "auto", "fuse", "notify" or "off", got "${views}"`);
+  if (views !== undefined) {
+    if (views === "auto" || views === "fuse" || views === "notify" || views === "off") m.proc.views = views satisfies ProcViews;
+    else c.report([...path, "views"], `expected "auto", "fuse", "notify" or "off", got "${views}"`);
+  }
+  const pidNamespace = c.string(t.pid_namespace, [...path, "pid_namespace"]);
+  if (pidNamespace !== undefined) {
+    if (pidNamespace === "private" || pidNamespace === "auto" || pidNamespace === "host") m.proc.pidNamespace = pidNamespace satisfies PidNamespace;
+    else c.report([...path, "pid_namespace"], `expected "private", "auto" or "host", got "${pidNamespace}"`);
+  }
 }
 
 function syntaxReason(e: TomlError): string {

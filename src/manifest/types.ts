@@ -20,6 +20,13 @@ export type WatchdogAction = "report" | "kill";
  */
 export type ProcViews = "auto" | "fuse" | "notify" | "off";
 
+/**
+ * Whether the program runs in a PID namespace of its own, with its own /proc
+ * mount ([proc] pid_namespace): "private" requires one (CAP_SYS_ADMIN),
+ * "auto" takes one when permitted, "host" runs among the host's processes.
+ */
+export type PidNamespace = "private" | "auto" | "host";
+
 /** How POSIX record locks are released (consumed by the file-lock code). */
 export type LockMode = "exact" | "fast";
 
@@ -124,6 +131,12 @@ export interface Manifest {
   };
   proc: {
     views: ProcViews;
+    /**
+     * A PID namespace of the sandbox's own: the host's processes and the
+     * supervisor are not in the program's /proc, and every pid the emulation
+     * reports is translated into the namespace (0 for one it cannot see).
+     */
+    pidNamespace: PidNamespace;
   };
 }
 

@@ -56,6 +56,9 @@ export interface SemWaiterInfo {
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 
+/** What a change by `c` records as sempid: its tgid in its own PID namespace. */
+const sempidOf = (c: SemCaller): number => c.sempid ?? c.pid;
+
 /**
  * All semaphore sets of one sandbox. Results are Linux syscall results:
  * a non-negative value, or -errno. T is the supervisor's token for a waiter.
@@ -255,7 +258,7 @@ export class SemRegistry<T> {
     if (!ipcperms(c, set.perm, alter ? S_IWUGO : S_IRUGO)) return -EACCES;
     set.users.add(c.pid);
     const adj = entry ? entry.adj : null;
-    const r = set.perform(ops, end, adj, c.pid);
+    const r = set.perform(ops, end, adj, sempidOf(c));
     if (r < 0) return r;
     if (r === 0) {
       if (this.hooks.deferImmediate === true && set.idle) {
@@ -267,7 +270,7 @@ export class SemRegistry<T> {
         set.setOtime(ops);
         return 0;
       }
-      const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, null, this.waiterSeq++);
+      const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, null, this.waiterSeq++, sempidOf(c));
       w.state = 'completed';
       if (!this.hooks.complete(w, 0)) {
         set.rollback(w.ops, end, adj);
@@ -282,7 +285,7 @@ export class SemRegistry<T> {
     // A zero timeout expires before anyone could wake the caller.
     if (timeoutNs !== null && timeoutNs <= 0n) return -EAGAIN;
     const deadline = timeoutNs === null ? null : this.clock.monoNs() + timeoutNs;
-    const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, deadline, this.waiterSeq++);
+    const w = new SemWaiter(token, c.pid, semid, ops.slice(0, end), alter, entry, deadline, this.waiterSeq++, sempidOf(c));
     w.blocking = r - 1;
     set.enqueue(w);
     if (deadline !== null) this.timed.add(w);
@@ -369,8 +372,9 @@ export class SemRegistry<T> {
   /**
    * exit_sem(): a process holding `list` exited. When it was the last
    * holder, each adjustment is added to its semaphore (most recently used
-   * set first), clamped to [0, SEMVMX]; changed semaphores get sempid `pid`,
-   * otime is set, and sleepers that can now proceed are completed.
+   * set first), clamped to [0, SEMVMX]; changed semaphores get sempid `pid`
+   * (the exiting process's tgid in its own PID namespace), otime is set, and
+   * sleepers that can now proceed are completed.
    */
   exitUndo(list: UndoList, pid: number): void {
     if (list.refs <= 0 || --list.refs > 0) return;
@@ -472,7 +476,7 @@ export class SemRegistry<T> {
       for (let i = 0; i < set.nsems; i++) if ((v[i]! & 0xffff) > SEMVMX) return -ERANGE;
       for (let i = 0; i < set.nsems; i++) {
         set.vals[i] = v[i]! & 0xffff;
-        set.pids[i] = c.pid;
+        set.pids[i] = sempidOf(c);
       }
       for (const e of set.undos) e.adj.fill(0);
       set.ctime = set.now();
@@ -502,7 +506,7 @@ export class SemRegistry<T> {
     if (!ipcperms(c, set.perm, S_IWUGO)) return -EACCES;
     for (const e of set.undos) e.adj[semnum] = 0;
     set.vals[semnum] = val;
-    set.pids[semnum] = c.pid;
+    set.pids[semnum] = sempidOf(c);
     set.ctime = set.now();
     set.update(null, false);
     set.settle();

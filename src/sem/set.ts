@@ -232,7 +232,7 @@ export class SemSet<T> {
    */
   private attempt(q: SemWaiter<T>): number {
     const adj = q.undo ? q.undo.adj : null;
-    const r = this.perform(q.ops, q.ops.length, adj, q.pid);
+    const r = this.perform(q.ops, q.ops.length, adj, q.sempid);
     if (r > 0) {
       q.blocking = r - 1;
       return BLOCKED;

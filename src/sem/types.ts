@@ -15,8 +15,13 @@ export interface SemLimits {
 
 /** The task making a call: thread-group id and effective credentials. */
 export interface SemCaller {
-  /** Thread-group id; recorded as sempid. */
+  /** Thread-group id (as the supervisor sees it). */
   pid: number;
+  /**
+   * The tgid in the caller's own PID namespace (task_tgid_vnr), recorded as
+   * sempid: GETPID returns the number as its writer saw itself. Default: pid.
+   */
+  sempid?: number;
   /** Effective uid. */
   uid: number;
   /** Effective gid. */

@@ -29,13 +29,14 @@ export class SemWaiter<T> {
   /**
    * @param token opaque value of the supervisor (e.g. the notification id);
    *   it may replace it once semop() returned the waiter queued
-   * @param pid thread-group id, recorded as sempid when the operation commits
+   * @param pid thread-group id of the caller
    * @param semid id of the set operated on
    * @param ops packed operations: num, op, flg for each sembuf
    * @param alter whether any operation changes a value (op != 0)
    * @param undo the caller's SEM_UNDO adjustments for this set, if any op uses SEM_UNDO
    * @param deadline monotonic ns after which the call fails with EAGAIN, or null
    * @param seq registry-wide arrival number (orders equal deadlines)
+   * @param sempid recorded as sempid when the operation commits (SemCaller.sempid)
    */
   constructor(
     public token: T,
@@ -46,6 +47,7 @@ export class SemWaiter<T> {
     readonly undo: UndoEntry | null,
     readonly deadline: bigint | null,
     readonly seq: number,
+    readonly sempid: number,
   ) {}
 
   /** Number of operations in the call. */

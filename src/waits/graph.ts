@@ -28,7 +28,8 @@ import type { SemSnapshot } from '../sem/registry.js';
 export interface WaitInput {
   /** When the state was taken (epoch ms). */
   time?: number;
-  processes?: Array<{ pid: number; name: string; threads: number[]; tasks?: number[] }>;
+  /** `nspid`: the pid in its own PID namespace, what sempid records (the same as pid without one). */
+  processes?: Array<{ pid: number; nspid?: number; name: string; threads: number[]; tasks?: number[] }>;
   sem?: SemSnapshot;
   locks?: Partial<LocksSnapshot> & { descriptions?: Array<{ id: number; holders?: number[] }> };
 }
@@ -103,6 +104,7 @@ export function buildWaitGraph(state: WaitInput, now = Date.now()): WaitGraph {
   const time = state.time ?? now;
   const procs = [...(state.processes ?? [])].sort((a, b) => a.pid - b.pid);
   const live = new Map(procs.map((p) => [p.pid, p]));
+  const bySempid = new Map(procs.map((p) => [p.nspid ?? p.pid, p.pid]));
   const waits: Wait[] = [];
   const edges: WaitEdge[] = [];
   const outside = new Map<string, WaitNode>();
@@ -129,8 +131,8 @@ export function buildWaitGraph(state: WaitInput, now = Date.now()): WaitGraph {
           edge(w, pidId(u.owner), true, up ? `holds SEM_UNDO credit +${adj}, given back at its exit` : `its exit takes ${-adj} back (SEM_UNDO)`);
         }
       }
-      const last = set.pids[sop.num] ?? 0;
-      if (last !== q.pid && live.has(last)) edge(w, pidId(last), false, 'changed it last (sempid)');
+      const last = bySempid.get(set.pids[sop.num] ?? 0);
+      if (last !== undefined && last !== q.pid) edge(w, pidId(last), false, 'changed it last (sempid)');
       // A dump read with --file may predate `users`.
       for (const pid of (set.users as number[] | undefined) ?? []) if (pid !== q.pid && live.has(pid)) edge(w, pidId(pid), false, 'has operated on the set');
     }

@@ -18,6 +18,8 @@ import type { WatchdogConfig } from '../watchdog.js';
 export interface WorkerConfig {
   listenerFd: number;
   controlFd: number;
+  /** The sandbox's pid 1 (host pid), the reaper of its orphans; 0 without a PID namespace of its own. */
+  init: number;
   /** Syscall names the manifest asks to emulate. */
   emulate: string[];
   /** Every syscall name the filter notifies (emulated and observed). */

@@ -46,7 +46,7 @@ import type { Notification } from '../loop/notification.js';
 import { inExec } from '../procfs.js';
 import { flags, hex } from '../trace.js';
 import { AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_NOFOLLOW, O_PATH } from '../../src/syscalls/constants.js';
-import { EACCES, EAGAIN, ELOOP, EXDEV } from '../../src/syscalls/errno.js';
+import { EACCES, EAGAIN, ELOOP, ENOENT, EXDEV } from '../../src/syscalls/errno.js';
 
 /** openat2 with RESOLVE_BENEATH/IN_ROOT answers EAGAIN when a rename raced a ".." walk: tries. */
 const RESOLVE_TRIES = 3;
@@ -246,6 +246,7 @@ class ExecFeature implements Feature {
       for (let i = 0; i < RESOLVE_TRIES && fd === -EAGAIN; i++) fd = openat2(start, raw, flags, how | RESOLVE.NO_MAGICLINKS);
       if (fd === -EXDEV) return 'a relative path that leaves its directory in a chroot cannot be checked';
       if (fd === -EAGAIN) return 'renames raced its resolution';
+      if (fd === -ENOENT && absolute && this.crossesProcSelf(raw, flags)) fd = -ELOOP;
       if (fd !== -ELOOP) return fd;
       const own = procSelf(raw, tgid, tid);
       if (own !== null && this.rootIsOurs(tid)) return openat2(AT_FDCWD, own, flags, 0);
@@ -256,6 +257,25 @@ class ExecFeature implements Feature {
         : 'it goes through a /proc magic link (/proc/self/fd, /dev/fd, /proc/PID/exe), which the supervisor cannot check as the program\'s';
     } finally {
       close(start);
+    }
+  }
+
+  /**
+   * In a PID namespace of the sandbox's, the program's /proc is that
+   * namespace's, whose self and thread-self links lead nowhere for the
+   * supervisor (ENOENT) where they lead the program to its own entry. A path
+   * that crosses them meets a magic link (ELOOP) when resolved from our root.
+   */
+  private crossesProcSelf(raw: string, flags: number): boolean {
+    if (this.ctx.config.init === 0) return false;
+    const root = openPath('/', O_PATH | O_CLOEXEC);
+    if (root < 0) return false;
+    try {
+      const fd = openat2(root, raw, flags, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+      if (fd >= 0) close(fd);
+      return fd === -ELOOP;
+    } finally {
+      close(root);
     }
   }
 

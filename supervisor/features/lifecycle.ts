@@ -121,7 +121,8 @@ export const lifecycleFeature: FeatureModule = {
     });
     processes.onExit((p) => {
       if (!pending.some((c) => c.tgid === p.tgid)) return;
-      const parents = new Set([p.tgid, process.pid]);
+      // Orphans go to the supervisor (a subreaper) or, in a PID namespace, to the sandbox's init.
+      const parents = new Set([p.tgid, process.pid, ctx.config.init]);
       for (let a = processes.processes.get(p.ppid); a !== undefined && !parents.has(a.tgid); a = processes.processes.get(a.ppid)) {
         parents.add(a.tgid);
       }

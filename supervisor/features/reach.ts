@@ -10,13 +10,18 @@
 // (CONTINUE). Calls on the caller itself (pid 0) are tested in BPF and never
 // leave the kernel.
 //
+// In the sandbox's PID namespace the kernel looks a pid up there, where only
+// the sandbox's processes and its init (pid 1, ours) are: the pid needs no
+// check but init's. A process group or a user still reaches outside (the
+// caller's own group is the supervisor's), so those checks stay.
+//
 // The check and the kernel's lookup are not atomic: a pid that left the
 // sandbox could be taken by a host process in between, which needs the pid
 // counter to wrap within one round trip.
 import { syscallNumber } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
-import type { ProcessTable } from '../processes.js';
+import { pidLevel, type ProcessTable } from '../processes.js';
 import { listProcesses, readIds, readStat } from '../procfs.js';
 import { EPERM, ESRCH } from '../../src/syscalls/errno.js';
 
@@ -36,17 +41,29 @@ export const reachFeature: FeatureModule = {
   install(ctx) {
     const { processes } = ctx;
     const answer = (r: Reach): number => (r === 'sandbox' ? CONTINUE : r === 'gone' ? -ESRCH : -EPERM);
-    const byPid = (n: { int(i: number): number }) => {
+    /** Where `pid`, as the caller names it, is: null if the caller is not in a PID namespace of the sandbox's. */
+    const inNamespace = (tid: number, pid: number): Reach | null => {
+      if (ctx.config.init === 0) return null;
+      const p = processes.processOf(tid);
+      if (p === null) return 'gone';
+      const level = pidLevel(p);
+      if (level === 0) return null;
+      return level === 1 && pid === 1 ? 'outside' : 'sandbox';
+    };
+    const reachOf = (tid: number, pid: number): Reach => inNamespace(tid, pid) ?? processReach(processes, pid);
+    const byPid = (n: { tid: number; int(i: number): number }) => {
       const pid = n.int(0);
-      return pid < 0 ? CONTINUE : answer(processReach(processes, pid)); // no process has a negative pid: the kernel fails it
+      return pid < 0 ? CONTINUE : answer(reachOf(n.tid, pid)); // no process has a negative pid: the kernel fails it
     };
     for (const name of ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr']) {
       ctx.loop.on(syscallNumber(name)!, byPid);
     }
     const byWhich = (tid: number, which: number, who: number): number => {
       if (who < 0 || which < PRIO.PROCESS || which > PRIO.USER) return CONTINUE; // the kernel answers ESRCH or EINVAL
-      if (which === PRIO.PROCESS) return who === 0 ? CONTINUE : answer(processReach(processes, who));
-      if (which === PRIO.PGRP) return answer(groupReach(processes, who === 0 ? readStat(tid)?.pgrp ?? -1 : who));
+      if (which === PRIO.PROCESS) return who === 0 ? CONTINUE : answer(reachOf(tid, who));
+      if (which === PRIO.PGRP) {
+        return answer(who === 0 ? groupReach(processes, readStat(tid)?.pgrp ?? -1) : inNamespace(tid, who) ?? groupReach(processes, who));
+      }
       return answer(userReach(processes, who === 0 ? readIds(tid)?.uid ?? -1 : who));
     };
     ctx.loop.on(syscallNumber('setpriority')!, (n) => byWhich(n.tid, n.int(0), n.int(1)));

@@ -66,7 +66,7 @@ import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, CONTINUE, PENDING } from '../loop/loop.js';
 import { NativeRule, TidMap } from '../loop/native-rules.js';
 import type { Notification } from '../loop/notification.js';
-import type { ProcessEntry } from '../processes.js';
+import { pidLevel, type ProcessEntry } from '../processes.js';
 import { inExec, openFds, readStackPointer } from '../procfs.js';
 import { flags, hex } from '../trace.js';
 import {
@@ -193,11 +193,13 @@ class LockFeature {
     // A thread with an F_GETLK answer to complete is watched (getlkAnswered): the rest is BlockedCalls' rule.
     loop.decideNatively(SYS_RT_SIGRETURN, NativeRule.Sigreturn);
     ctx.processes.onExit((p) => this.exited(p));
+    // The sandbox's /proc is that of its PID namespace, one level down, when it has one.
+    const procLevel = ctx.config.init === 0 ? 0 : 1;
     ctx.files.register('/proc/locks', {
       render: () => {
         if (this.execs.size > 0) this.settleExecs();
         this.prune();
-        return this.registry.procLocks();
+        return this.registry.procLocks((pid) => ctx.processes.pidIn(pid, procLevel));
       },
     });
     if (ctx.tracer) this.decodeForTrace(ctx);
@@ -296,7 +298,8 @@ class LockFeature {
           v.setInt16(2, found.whence, true);
           v.setBigInt64(8, found.start, true);
           v.setBigInt64(16, found.len, true);
-          v.setInt32(24, found.pid, true);
+          // locks_translate_pid into the caller's namespace: -1 (OFD) stays, an unseen holder reads 0.
+          v.setInt32(24, found.pid < 0 ? found.pid : this.ctx.processes.pidIn(found.pid, pidLevel(p)), true);
         }
         if (this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0) return -EFAULT;
         // Answer here: if a signal took the call away meanwhile, put the caller's struct back, or the

@@ -20,7 +20,7 @@ import type { FeatureModule, SupervisorContext } from '../features/contract.js';
 import { ANSWERED, PENDING } from '../loop/loop.js';
 import type { Notification } from '../loop/notification.js';
 import type { Credentials } from '../../src/procfs.js';
-import type { ProcessEntry } from '../processes.js';
+import { ownPid, type ProcessEntry } from '../processes.js';
 import { deliver } from '../deliver.js';
 import { flags, hex } from '../trace.js';
 import { writeSlot } from '../safe-file.js';
@@ -148,6 +148,7 @@ class SemFeature {
     }
     const who = this.who;
     who.pid = process.tgid;
+    who.sempid = ownPid(process);
     who.uid = creds.euid;
     who.gid = creds.egid;
     who.groups = creds.groups;
@@ -247,7 +248,7 @@ class SemFeature {
   private exited(p: ProcessEntry): void {
     this.registry.forgetUser(p.tgid);
     const list = p.state.semUndo;
-    if (list !== undefined) this.registry.exitUndo(list, p.tgid);
+    if (list !== undefined) this.registry.exitUndo(list, ownPid(p));
   }
 
   private decodeForTrace(ctx: SupervisorContext): void {

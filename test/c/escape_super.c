@@ -1,9 +1,12 @@
 /*
- * escape_super MODE - attacks on the supervisor from inside the sandbox.
+ * escape_super MODE [PID] - attacks on the supervisor from inside the sandbox.
  *
- * The supervisor is this program's parent: the launcher is spawned by the
- * sysvisor process and execs the program in place. Every mode prints
- * "supervisor pid: <ppid>" first (the test checks it against the pid it
+ * The supervisor is this program's parent when the sandbox has no PID
+ * namespace of its own: the launcher is spawned by the sysvisor process and
+ * execs the program in place. In a PID namespace the supervisor is not
+ * there to name: PID, the supervisor's pid as the host sees it, is then
+ * what the attacks aim at (and find nothing). Every mode prints
+ * "supervisor pid: <pid>" first (the test checks it against the pid it
  * spawned) and then one line per attempt with the result or errno name.
  * Meant to run under sysvisor only: natively, as root, most would succeed.
  *
@@ -302,9 +305,9 @@ static void mode_nice(void)
 int main(int argc, char **argv)
 {
 	setup();
-	if (argc != 2)
-		die("usage: escape_super ptrace|signal|mem|fds|nofile|cpu|nice");
-	sup = getppid();
+	if (argc != 2 && argc != 3)
+		die("usage: escape_super ptrace|signal|mem|fds|nofile|cpu|nice [SUPERVISOR-PID]");
+	sup = argc == 3 ? atoi(argv[2]) : getppid();
 	say("supervisor pid: %d", sup);
 	if (!strcmp(argv[1], "ptrace"))
 		mode_ptrace();

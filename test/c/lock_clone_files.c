@@ -80,8 +80,15 @@ int main(int argc, char **argv)
 	say("-- the sharer's exit releases nothing: the table lives on in the parent");
 	send_go(go[1]);
 	relay_lines(rep[0], "  ");
-	reap_ok(c);
+	/* Read while the sharer is a zombie (WNOWAIT): once its pid is freed, a
+	 * PID namespace other than the initial one (the sandbox's, as root)
+	 * leaves its lock out of /proc/locks (locks_show), the initial one shows
+	 * the stale pid. The third process's EAGAIN shows the lock outlives it. */
+	siginfo_t exited;
+	if (waitid(P_PID, (id_t)c, &exited, WEXITED | WNOWAIT) < 0)
+		die("waitid(sharer, WNOWAIT)");
 	show_proc_locks("  after the sharer exited", ino);
+	reap_ok(c);
 	say("  third process F_SETLK write 40-49: %s", probe("f", F_SETLK, F_WRLCK, 40, 10));
 	int d = dup(fd);
 	CHECK("parent close(dup of f)", close(d));

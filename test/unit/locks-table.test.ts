@@ -217,3 +217,20 @@ t.test('locks are per file', async (t) => {
   t.equal(reg.setLk(OTHER, { pid: 2 }, { type: U, ...span(0, 0) }, false, ''), 0);
   t.same(reg.snapshot().files.map((f) => f.ino), [String(FILE.ino)], 'an empty table is dropped');
 });
+
+// locks_show with a /proc mount of a PID namespace: a lock whose holder the
+// namespace cannot see (gone, or outside) is left out with its number, a
+// request blocked under a shown lock shows 0, OFD locks show -1.
+t.test('/proc/locks of a PID namespace translates pids and leaves out unseen holders', async (t) => {
+  const reg = registry();
+  const f = { major: 259, minor: 1, ino: 12n };
+  t.equal(reg.setLk(f, { pid: 7 }, { type: W, start: 0n, end: 9n }, false, ''), 0);
+  t.equal(reg.setLk(f, { pid: 8 }, { type: W, start: 20n, end: 29n }, false, ''), 0);
+  t.equal(reg.setLk(f, { pid: 1, ofd: 'd' }, { type: W, start: 40n, end: 49n }, false, ''), 0);
+  t.type(reg.setLk(f, { pid: 9 }, { type: W, start: 0n, end: 0n }, true, ''), 'object', 'pid 9 waits for pid 7');
+  const inNamespace = new Map([[7, 2]]);
+  t.equal(reg.procLocks((pid) => inNamespace.get(pid) ?? 0),
+    '1: OFDLCK ADVISORY  WRITE -1 103:01:12 40 49\n' +
+    '3: POSIX  ADVISORY  WRITE 2 103:01:12 0 9\n' +
+    '3: -> POSIX  ADVISORY  WRITE 0 103:01:12 0 0\n');
+});

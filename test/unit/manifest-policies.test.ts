@@ -64,6 +64,7 @@ function describes(t: Test, f: string, m: Manifest): void {
   states("the [sem] limits", `semmsl=${m.sem.semmsl} semmns=${m.sem.semmns} semopm=${m.sem.semopm} semmni=${m.sem.semmni}`);
   states("the [locks] settings", `mode=${m.locks.mode} host=${m.locks.host} max=${m.locks.max}`);
   states("the [proc] views", `views=${m.proc.views}`);
+  states("the PID namespace", `pid_namespace=${m.proc.pidNamespace}`);
   states("the watchdog", m.watchdog.stallMs === 0 ? "watchdog:   off" : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`);
   states("the [process] limit", `process:    max=${m.process.max}`);
   states("the IPC namespace", `namespace=${m.ipc.namespace}`);

@@ -220,6 +220,14 @@ t.test("[proc] views", async (t) => {
   t.match(describeManifest(parse('version = 1\n[proc]\nviews = "off"\n')), /proc: +views=off/);
 });
 
+t.test("[proc] pid_namespace", async (t) => {
+  t.equal(parse("version = 1\n").proc.pidNamespace, "auto");
+  for (const v of ["auto", "private", "host"]) t.equal(parse(`version = 1\n[proc]\npid_namespace = "${v}"\n`).proc.pidNamespace, v);
+  t.same(messages('version = 1\n\n[proc]\npid_namespace = "off"\n'), ['m.toml:4: proc.pid_namespace: expected "private", "auto" or "host", got "off"']);
+  t.same(messages('version = 1\n[proc]\npid_namespace = true\n'), ["m.toml:3: proc.pid_namespace: expected a string, got boolean"]);
+  t.match(describeManifest(parse('version = 1\n[proc]\npid_namespace = "host"\n')), /proc: +views=auto pid_namespace=host/);
+});
+
 t.test("[exec] trusted files and only_trusted", async (t) => {
   const h = "ab".repeat(32);
   const m = parse(
@@ -412,7 +420,7 @@ t.test("defaults", async (t) => {
     process: { max: 4096 },
     ipc: { persist: "", namespace: "auto" },
     watchdog: { stallMs: 0, action: "report" },
-    proc: { views: "auto" },
+    proc: { views: "auto", pidNamespace: "auto" },
   });
   t.equal(d.syscalls.deny.size, 3);
   // A section only overrides what it names.

@@ -62,6 +62,18 @@ t.test('without SEM_UNDO the edges are guesses: the last changer and the set\'s 
   t.same(s.snapshot().sets[0]!.users, [10, 20], 'an exited process leaves the users');
 });
 
+t.test('in a PID namespace sempid is the namespace\'s pid: the last changer is found by its nspid', async (t) => {
+  const s = semState();
+  const id = s.reg.semget(root(1010), 0, 1, 0o600);
+  s.reg.semop({ ...root(1020), sempid: 2 }, new UndoList(1020), id, [{ num: 0, op: 1, flg: 0 }], null, 1020);
+  s.reg.semop({ ...root(1020), sempid: 2 }, new UndoList(1020), id, [{ num: 0, op: -1, flg: 0 }], null, 1020);
+  s.reg.semop({ ...root(1010), sempid: 3 }, new UndoList(1010), id, [{ num: 0, op: -1, flg: 0 }], null, 1010); // sleeps
+  const inNamespace = (pid: number, nspid: number) => ({ ...proc(pid), nspid });
+  const g = buildWaitGraph({ time: T0, processes: [inNamespace(1010, 3), inNamespace(1020, 2), proc(2)], sem: s.snapshot() });
+  t.same(edgeList(g).slice(0, 1), ['pid:1010>pid:1020?'], 'sempid 2 is process 1020, not the host\'s pid 2');
+  t.equal(g.edges[0]!.why, 'changed it last (sempid)');
+});
+
 t.test('a wait-for-zero waits for whoever takes units back at exit', async (t) => {
   const s = semState();
   const id = s.reg.semget(root(10), 0, 1, 0o600);
