@@ -247,25 +247,38 @@ t.test('a run directory that is a link or not ours: no socket, a warning with th
   t.same(readdirSync(join(foreign, 'sysvisor')), []);
 });
 
-t.test('the program inside cannot query its supervisor', async (t) => {
-  const env = { ...noColor, XDG_RUNTIME_DIR: mkdtempSync(join(dir, 'runtime-')) };
-  // Through the CLI: the program's parent is the supervisor.
-  const cli = await sysvisor(['run', '--', '/bin/sh', '-c', `${process.execPath} ${CLI} ps --pid $PPID`], { env });
-  t.equal(cli.status, 125);
-  t.match(cli.stderr, /^sysvisor: sysvisor process \d+: a process of the sandbox may not query its supervisor\n/);
-  // A raw connect, whatever Landlock allows: the kernel refuses it or the supervisor does; it never answers.
+t.test('the program inside cannot query its supervisor, in its own PID namespace or in the host\'s', async (t) => {
+  const hostPids = join(dir, 'host-pids.toml');
+  writeFileSync(hostPids, 'version = 1\n[proc]\npid_namespace = "host"\n');
+  // The program finds its supervisor's socket in the run directory it inherits (named by the supervisor's host pid).
   const probe = join(dir, 'probe.mjs');
-  writeFileSync(probe, `import { createConnection } from 'node:net';
-const s = createConnection(\`\${process.env.XDG_RUNTIME_DIR}/sysvisor/\${process.ppid}.sock\`, () => s.write('state\\n'));
+  writeFileSync(probe, `import { readdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+const dir = \`\${process.env.XDG_RUNTIME_DIR}/sysvisor\`;
+const [name] = readdirSync(dir);
+const s = createConnection(\`\${dir}/\${name}\`, () => s.write('state\\n'));
 let got = '';
 s.on('data', (c) => (got += c));
 s.on('end', () => console.log(\`answer: \${got.split('\\n')[0]}\`));
 s.on('error', (e) => console.log(\`connect error: \${e.code}\`));
 `);
-  const raw = await sysvisor(['run', '--', process.execPath, probe], { env });
-  t.equal(raw.status, 0, raw.stderr);
-  t.match(raw.stdout, /^(answer: error a process of the sandbox may not query its supervisor|connect error: E[A-Z]+)\n$/);
-  t.comment(raw.stdout.trim());
+  const cases: Array<[string, string[], RegExp]> = [
+    // The supervisor's pid is the socket's name; in the namespace the socket's peer reads as pid 0, so the client believes no answer.
+    ['own PID namespace', [], /^sysvisor: sysvisor process \d+: \d+\.sock is served by process 0, not by the supervisor \d+\n/],
+    ['pid_namespace = "host"', ['-m', hostPids], /^sysvisor: sysvisor process \d+: a process of the sandbox may not query its supervisor\n/],
+  ];
+  for (const [what, manifest, refusal] of cases) {
+    const env = { ...noColor, XDG_RUNTIME_DIR: mkdtempSync(join(dir, 'runtime-')) };
+    const query = `${process.execPath} ${CLI} ps --pid $(ls "$XDG_RUNTIME_DIR/sysvisor" | sed 's/[.]sock$//')`;
+    const cli = await sysvisor(['run', ...manifest, '--', '/bin/sh', '-c', query], { env });
+    t.equal(cli.status, 125, `${what}: the CLI inside is refused`);
+    t.match(cli.stderr, refusal, what);
+    // A raw connect, whatever Landlock allows: the kernel refuses it or the supervisor does (its peer descends from it); it never answers.
+    const raw = await sysvisor(['run', ...manifest, '--', process.execPath, probe], { env });
+    t.equal(raw.status, 0, raw.stderr);
+    t.match(raw.stdout, /^(answer: error a process of the sandbox may not query its supervisor|connect error: E[A-Z]+)\n$/, `${what}: a raw connect gets no state`);
+    t.comment(`${what}: ${raw.stdout.trim()}`);
+  }
 });
 
 t.test('command-line sharp edges: a clear message and exit 2', async (t) => {
