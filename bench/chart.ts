@@ -71,10 +71,14 @@ export function chartSvg(title: string, subtitle: string, series: readonly Chart
       `<text x="${gx}" y="${TOP + plotH + 8}" text-anchor="middle" fill="#555555">${esc(decadeLabel(e))}</text>`,
     );
   }
-  out.push(`<text x="${LABEL_W + PLOT_W / 2}" y="${TOP + plotH + 26}" text-anchor="middle" fill="#555555">ns per operation (log scale; shorter is faster)</text>`);
+  out.push(
+    `<text x="${LABEL_W + PLOT_W / 2}" y="${TOP + plotH + 26}" text-anchor="middle" fill="#555555">ns per operation (log scale; shorter is faster)</text>`,
+  );
   rows.forEach((r, i) => {
     const y0 = TOP + i * groupH;
-    out.push(`<text x="${LABEL_W - 8}" y="${(y0 + (groupH - GROUP_GAP) / 2 + 4).toFixed(1)}" text-anchor="end" font-size="12">${esc(r.label)}</text>`);
+    out.push(
+      `<text x="${LABEL_W - 8}" y="${(y0 + (groupH - GROUP_GAP) / 2 + 4).toFixed(1)}" text-anchor="end" font-size="12">${esc(r.label)}</text>`,
+    );
     series.forEach((s, j) => {
       const y = y0 + j * (BAR_H + BAR_GAP);
       const v = r.values[j];
@@ -85,7 +89,9 @@ export function chartSvg(title: string, subtitle: string, series: readonly Chart
           `<text x="${(LABEL_W + w + 4).toFixed(1)}" y="${y + BAR_H - 1}" font-size="9">${esc(fmtTime(v))}</text>`,
         );
       } else {
-        out.push(`<text x="${LABEL_W + 4}" y="${y + BAR_H - 1}" font-size="9" fill="#888888">${esc(`${s.name}: ${typeof v === 'string' ? v : '-'}`)}</text>`);
+        out.push(
+          `<text x="${LABEL_W + 4}" y="${y + BAR_H - 1}" font-size="9" fill="#888888">${esc(`${s.name}: ${typeof v === 'string' ? v : '-'}`)}</text>`,
+        );
       }
     });
   });

@@ -45,7 +45,10 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   const until = performance.now() + ms;
   while (performance.now() < until) {
     const up = await new Promise<boolean>((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
+      const s = createConnection({ host: '127.0.0.1', port }, () => {
+        s.end();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (up) return;
@@ -60,30 +63,33 @@ function apacheConfig(dir: string, ports: readonly number[]): string {
   writeFileSync(join(www, 'f.html'), `<html><body>${'x'.repeat(512)}</body></html>\n`);
   chmodSync(dir, 0o755);
   const conf = join(dir, 'httpd.conf');
-  writeFileSync(conf, [
-    ...ports.map((p) => `Listen 127.0.0.1:${p}`),
-    `LoadModule mpm_prefork_module ${MODULES}/mod_mpm_prefork.so`,
-    `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
-    'ServerName localhost',
-    `DefaultRuntimeDir ${dir}`,
-    `PidFile ${dir}/httpd.pid`,
-    `ErrorLog ${dir}/error.log`,
-    'User nobody',
-    'Group nogroup',
-    `DocumentRoot ${www}`,
-    `<Directory ${www}>`,
-    '  Require all granted',
-    '</Directory>',
-    'Mutex sysvsem default',
-    'StartServers 8',
-    'MinSpareServers 8',
-    'MaxSpareServers 16',
-    'ServerLimit 16',
-    'MaxRequestWorkers 16',
-    'MaxConnectionsPerChild 0',
-    'KeepAlive Off',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      ...ports.map((p) => `Listen 127.0.0.1:${p}`),
+      `LoadModule mpm_prefork_module ${MODULES}/mod_mpm_prefork.so`,
+      `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
+      'ServerName localhost',
+      `DefaultRuntimeDir ${dir}`,
+      `PidFile ${dir}/httpd.pid`,
+      `ErrorLog ${dir}/error.log`,
+      'User nobody',
+      'Group nogroup',
+      `DocumentRoot ${www}`,
+      `<Directory ${www}>`,
+      '  Require all granted',
+      '</Directory>',
+      'Mutex sysvsem default',
+      'StartServers 8',
+      'MinSpareServers 8',
+      'MaxSpareServers 16',
+      'ServerLimit 16',
+      'MaxRequestWorkers 16',
+      'MaxConnectionsPerChild 0',
+      'KeepAlive Off',
+      '',
+    ].join('\n'),
+  );
   return conf;
 }
 
@@ -158,7 +164,14 @@ async function pair(reps: number, once: (sandboxed: boolean) => Promise<number>)
 export async function realPrograms(manifest: Manifest, opts: { quick: boolean; reps: number }): Promise<RealRow[]> {
   const rows: RealRow[] = [];
   const reps = Math.min(opts.reps, 3);
-  const server: RealRow = { name: 'apache prefork', what: `Apache 2.4 prefork, SysV semaphore accept mutex, 2 listeners; ab -c ${CLIENTS}, a 0.5 KiB file`, unit: 'requests/s', native: null, sysvisor: null, share: null };
+  const server: RealRow = {
+    name: 'apache prefork',
+    what: `Apache 2.4 prefork, SysV semaphore accept mutex, 2 listeners; ab -c ${CLIENTS}, a 0.5 KiB file`,
+    unit: 'requests/s',
+    native: null,
+    sysvisor: null,
+    share: null,
+  };
   const missing = [APACHE, AB].filter((f) => !existsSync(f));
   if (missing.length > 0) {
     server.note = `skipped: ${missing.join(', ')} not installed (apt-get install apache2 apache2-utils)`;
@@ -171,7 +184,14 @@ export async function realPrograms(manifest: Manifest, opts: { quick: boolean; r
     }
   }
   rows.push(server);
-  const writers: RealRow = { name: 'sqlite3 writers', what: `${WRITERS} concurrent sqlite3 processes, one transaction per row, rollback journal`, unit: 's', native: null, sysvisor: null, share: null };
+  const writers: RealRow = {
+    name: 'sqlite3 writers',
+    what: `${WRITERS} concurrent sqlite3 processes, one transaction per row, rollback journal`,
+    unit: 's',
+    native: null,
+    sysvisor: null,
+    share: null,
+  };
   if (!existsSync(SQLITE)) {
     writers.note = `skipped: ${SQLITE} not installed (apt-get install sqlite3)`;
   } else {
@@ -190,7 +210,9 @@ export function realTable(rows: readonly RealRow[]): string {
   const fmt = (v: number | null, unit: RealRow['unit']) => (v === null ? '-' : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)}/s`);
   const lines = [`${'real program'.padEnd(18)}${'native'.padStart(12)}${'sysvisor'.padStart(12)}${'speed vs native'.padStart(17)}`];
   for (const r of rows) {
-    lines.push(`${r.name.padEnd(18)}${fmt(r.native, r.unit).padStart(12)}${fmt(r.sysvisor, r.unit).padStart(12)}${(r.share === null ? '-' : `${r.share.toFixed(2)}x`).padStart(17)}${r.note ? `  (${r.note})` : ''}`);
+    lines.push(
+      `${r.name.padEnd(18)}${fmt(r.native, r.unit).padStart(12)}${fmt(r.sysvisor, r.unit).padStart(12)}${(r.share === null ? '-' : `${r.share.toFixed(2)}x`).padStart(17)}${r.note ? `  (${r.note})` : ''}`,
+    );
   }
   return lines.join('\n');
 }

@@ -60,21 +60,108 @@ const WORKLOADS: readonly Workload[] = [
   { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 2_000, floor: 'plain' },
   { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floor: 'plain', emulated: true },
   { name: 'w_semop', what: 'uncontended semop -1/+1, per call', pilot: 4_000, floor: 'sem', emulated: true },
-  { name: 'w_semop4', what: '4 processes each doing uncontended semop on a set of its own, wall clock per call (aggregate throughput)', pilot: 4_000, floor: 'sem', emulated: true },
+  {
+    name: 'w_semop4',
+    what: '4 processes each doing uncontended semop on a set of its own, wall clock per call (aggregate throughput)',
+    pilot: 4_000,
+    floor: 'sem',
+    emulated: true,
+  },
   { name: 'w_pingpong', what: '2 processes alternating through 2 semaphores, per hand-off', pilot: 2_000, floor: 'sem', emulated: true },
-  { name: 'w_mutex4', what: '4 processes contending for a SEM_UNDO mutex, per acquire+release', pilot: 2_000, floor: 'sem', emulated: true },
-  { name: 'w_accept', what: '8 prefork workers: SEM_UNDO accept mutex around ~0.1 us, ~2 us of work outside, per request', pilot: 2_000, floor: 'sem', emulated: true },
-  { name: 'w_semtimeout', what: 'semtimedop with a 100 us timeout that expires (EAGAIN), per call', pilot: 100, floor: 'sem', emulated: true },
-  { name: 'w_semtimedpp', what: 'w_pingpong waiting with semtimedop (10 s timeout, never expires), per hand-off', pilot: 2_000, floor: 'sem', emulated: true },
-  { name: 'w_lock', what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call', pilot: 4_000, floor: 'none', emulated: true },
-  { name: 'w_lock (isolated)', bin: 'w_lock', what: 'w_lock with [locks] host = "isolated" (no host copy of the locks)', pilot: 4_000, floor: 'none', manifest: ISOLATED_LOCKS, emulated: true },
-  { name: 'w_lockpp', what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off', pilot: 2_000, floor: 'none', emulated: true },
-  { name: 'w_lockpp (isolated)', bin: 'w_lockpp', what: 'w_lockpp with [locks] host = "isolated"', pilot: 2_000, floor: 'none', manifest: ISOLATED_LOCKS, emulated: true },
-  { name: 'w_close', what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified, answered in C while no lock is held); [proc] views "auto" (fuse as root: open not notified)', pilot: 4_000, floor: 'none' },
-  { name: 'w_close (fast)', bin: 'w_close', what: 'w_close with [locks] mode = "fast" (close not notified)', pilot: 4_000, floor: 'none', manifest: FAST_LOCKS },
-  { name: 'w_close (notify)', bin: 'w_close', what: 'w_close with [proc] views = "notify" (every open notified, answered in C unless it may name a served file)', pilot: 4_000, floor: 'none', manifest: NOTIFY_VIEWS },
-  { name: 'w_fcntl', what: 'fcntl F_GETFL + F_SETFL on a socket, per call (fcntl is notified only for lock commands)', pilot: 4_000, floor: 'none' },
-  { name: 'w_signal', what: 'kill(self, SIGUSR1) + handler + rt_sigreturn, per signal (rt_sigreturn answered by the native step)', pilot: 4_000, floor: 'none' },
+  {
+    name: 'w_mutex4',
+    what: '4 processes contending for a SEM_UNDO mutex, per acquire+release',
+    pilot: 2_000,
+    floor: 'sem',
+    emulated: true,
+  },
+  {
+    name: 'w_accept',
+    what: '8 prefork workers: SEM_UNDO accept mutex around ~0.1 us, ~2 us of work outside, per request',
+    pilot: 2_000,
+    floor: 'sem',
+    emulated: true,
+  },
+  {
+    name: 'w_semtimeout',
+    what: 'semtimedop with a 100 us timeout that expires (EAGAIN), per call',
+    pilot: 100,
+    floor: 'sem',
+    emulated: true,
+  },
+  {
+    name: 'w_semtimedpp',
+    what: 'w_pingpong waiting with semtimedop (10 s timeout, never expires), per hand-off',
+    pilot: 2_000,
+    floor: 'sem',
+    emulated: true,
+  },
+  {
+    name: 'w_lock',
+    what: 'uncontended fcntl F_SETLK write-lock/unlock of byte 0, per fcntl call',
+    pilot: 4_000,
+    floor: 'none',
+    emulated: true,
+  },
+  {
+    name: 'w_lock (isolated)',
+    bin: 'w_lock',
+    what: 'w_lock with [locks] host = "isolated" (no host copy of the locks)',
+    pilot: 4_000,
+    floor: 'none',
+    manifest: ISOLATED_LOCKS,
+    emulated: true,
+  },
+  {
+    name: 'w_lockpp',
+    what: '2 processes passing a baton through 3 whole-file F_SETLKW locks, per hand-off',
+    pilot: 2_000,
+    floor: 'none',
+    emulated: true,
+  },
+  {
+    name: 'w_lockpp (isolated)',
+    bin: 'w_lockpp',
+    what: 'w_lockpp with [locks] host = "isolated"',
+    pilot: 2_000,
+    floor: 'none',
+    manifest: ISOLATED_LOCKS,
+    emulated: true,
+  },
+  {
+    name: 'w_close',
+    what: 'open("/dev/null") + close, per pair; [locks] mode = "exact" (close notified, answered in C while no lock is held); [proc] views "auto" (fuse as root: open not notified)',
+    pilot: 4_000,
+    floor: 'none',
+  },
+  {
+    name: 'w_close (fast)',
+    bin: 'w_close',
+    what: 'w_close with [locks] mode = "fast" (close not notified)',
+    pilot: 4_000,
+    floor: 'none',
+    manifest: FAST_LOCKS,
+  },
+  {
+    name: 'w_close (notify)',
+    bin: 'w_close',
+    what: 'w_close with [proc] views = "notify" (every open notified, answered in C unless it may name a served file)',
+    pilot: 4_000,
+    floor: 'none',
+    manifest: NOTIFY_VIEWS,
+  },
+  {
+    name: 'w_fcntl',
+    what: 'fcntl F_GETFL + F_SETFL on a socket, per call (fcntl is notified only for lock commands)',
+    pilot: 4_000,
+    floor: 'none',
+  },
+  {
+    name: 'w_signal',
+    what: 'kill(self, SIGUSR1) + handler + rt_sigreturn, per signal (rt_sigreturn answered by the native step)',
+    pilot: 4_000,
+    floor: 'none',
+  },
   { name: 'w_forkexit', what: 'fork + child _exit(0) + waitpid, per fork', pilot: 100, floor: 'none' },
   { name: 'w_forkexec', what: 'fork + child execve("/bin/true") + waitpid, per fork', pilot: 40, floor: 'none' },
 ];
@@ -189,7 +276,7 @@ async function waitQuiet(maxSeconds: number): Promise<number> {
     const a = cpuTimes();
     await sleep(1000);
     const b = cpuTimes();
-    calm = (b.busy - a.busy) <= 0.1 * (b.total - a.total) ? calm + 1 : 0;
+    calm = b.busy - a.busy <= 0.1 * (b.total - a.total) ? calm + 1 : 0;
     if (calm >= 2) return (performance.now() - t0) / 1000;
   }
   return -1;
@@ -244,8 +331,10 @@ function iterationsFor(nsPerOp: number, target: number, pilot: number): number {
 
 async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
   const cells: Record<Mode, Cell> = {
-    native: { median: null, samples: [] }, floor: { median: null, samples: [] },
-    sysvisor: { median: null, samples: [] }, gvisor: { median: null, samples: [] },
+    native: { median: null, samples: [] },
+    floor: { median: null, samples: [] },
+    sysvisor: { median: null, samples: [] },
+    gvisor: { median: null, samples: [] },
   };
   const iterations = new Map<Mode, number>();
   const active = MODES.filter((m) => opts.modes.includes(m) && !(m === 'floor' && w.floor === 'none'));
@@ -286,7 +375,9 @@ async function benchWorkload(w: Workload, opts: Options): Promise<Row> {
     if (c.samples.length > 0 && c.error === undefined) c.median = median(c.samples.map((s) => s.nsPerOp));
   }
   return {
-    workload: w.name, what: w.what, ...cells,
+    workload: w.name,
+    what: w.what,
+    ...cells,
     sysvisorOverFloor: ratio(cells.sysvisor.median, cells.floor.median),
     sysvisorOverNative: ratio(cells.sysvisor.median, cells.native.median),
     floorOverNative: ratio(cells.floor.median, cells.native.median),
@@ -307,7 +398,12 @@ function table(rows: Row[], withGvisor: boolean): string {
   const head = ['workload', 'native ns/op', 'floor ns/op', 'sysvisor ns/op', 'sysvisor/floor', 'sysvisor/native'];
   if (withGvisor) head.push('gvisor ns/op', 'gvisor/sysvisor');
   const body = rows.map((r) => [
-    r.workload, fmtNs(r.native), fmtNs(r.floor), fmtNs(r.sysvisor), fmtRatio(r.sysvisorOverFloor), fmtRatio(r.sysvisorOverNative),
+    r.workload,
+    fmtNs(r.native),
+    fmtNs(r.floor),
+    fmtNs(r.sysvisor),
+    fmtRatio(r.sysvisorOverFloor),
+    fmtRatio(r.sysvisorOverNative),
     ...(withGvisor ? [fmtNs(r.gvisor), fmtRatio(r.gvisorOverSysvisor)] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -333,35 +429,81 @@ function targets(rows: Row[]): Target[] {
     const r = rows.find((x) => x.workload === name);
     if (r) f(r);
   };
-  row('w_getpid', (r) => check('getpid', r.sysvisorOverNative, true, 1.05,
-    `getpid (w_getpid): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x; the C floor is ${fmtRatio(r.floorOverNative)} native)`));
-  row('w_noop', (r) => check('notified round trip', r.sysvisorOverFloor, true, 1.3,
-    `notified round trip (w_noop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.30x)`));
-  row('w_semop', (r) => check('semop', r.sysvisorOverFloor, true, 1.2,
-    `uncontended semop (w_semop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.20x)`));
+  row('w_getpid', (r) =>
+    check(
+      'getpid',
+      r.sysvisorOverNative,
+      true,
+      1.05,
+      `getpid (w_getpid): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x; the C floor is ${fmtRatio(r.floorOverNative)} native)`,
+    ),
+  );
+  row('w_noop', (r) =>
+    check(
+      'notified round trip',
+      r.sysvisorOverFloor,
+      true,
+      1.3,
+      `notified round trip (w_noop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.30x)`,
+    ),
+  );
+  row('w_semop', (r) =>
+    check(
+      'semop',
+      r.sysvisorOverFloor,
+      true,
+      1.2,
+      `uncontended semop (w_semop): sysvisor ${fmtRatio(r.sysvisorOverFloor)} floor (target <= 1.20x)`,
+    ),
+  );
   for (const name of ['w_pingpong', 'w_mutex4']) {
-    row(name, (r) => check(name, r.sysvisorOverNative, true, 1.0,
-      `${name}: sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.00x)`));
+    row(name, (r) =>
+      check(name, r.sysvisorOverNative, true, 1.0, `${name}: sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.00x)`),
+    );
   }
   for (const name of ['w_close', 'w_close (fast)']) {
-    row(name, (r) => check(name, r.sysvisorOverNative, true, 1.2,
-      `open+close where open is not notified (${name}): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.20x)`));
+    row(name, (r) =>
+      check(
+        name,
+        r.sysvisorOverNative,
+        true,
+        1.2,
+        `open+close where open is not notified (${name}): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.20x)`,
+      ),
+    );
   }
-  row('w_fcntl', (r) => check('w_fcntl', r.sysvisorOverNative, true, 1.05,
-    `non-lock fcntl (w_fcntl): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x)`));
+  row('w_fcntl', (r) =>
+    check(
+      'w_fcntl',
+      r.sysvisorOverNative,
+      true,
+      1.05,
+      `non-lock fcntl (w_fcntl): sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.05x)`,
+    ),
+  );
   row('w_signal', (r) => {
     const share = ratio(r.native.median, r.sysvisor.median);
     check('w_signal', share, false, 0.5, `signals (w_signal): sysvisor ${fmtRatio(share)} native signals/s (target >= 0.50x)`);
   });
   row('w_semop4', (r) => {
     const share = ratio(r.floor.median, r.sysvisor.median);
-    check('4-process throughput', share, false, 0.9,
-      `4-process semop throughput (w_semop4): sysvisor ${opsPerSecond(r.sysvisor)} = ${fmtRatio(share)} the floor's ${opsPerSecond(r.floor)} (target >= 0.90x)`);
+    check(
+      '4-process throughput',
+      share,
+      false,
+      0.9,
+      `4-process semop throughput (w_semop4): sysvisor ${opsPerSecond(r.sysvisor)} = ${fmtRatio(share)} the floor's ${opsPerSecond(r.floor)} (target >= 0.90x)`,
+    );
   });
   for (const r of rows) {
     if (!WORKLOADS.find((w) => w.name === r.workload)?.emulated || r.gvisor.error === 'not run') continue;
-    check(`gvisor ${r.workload}`, r.gvisorOverSysvisor, false, 8,
-      `faster than gVisor (${r.workload}): gVisor ${fmtNs(r.gvisor)} ns/op = ${fmtRatio(r.gvisorOverSysvisor)} sysvisor (target >= 8x)`);
+    check(
+      `gvisor ${r.workload}`,
+      r.gvisorOverSysvisor,
+      false,
+      8,
+      `faster than gVisor (${r.workload}): gVisor ${fmtNs(r.gvisor)} ns/op = ${fmtRatio(r.gvisorOverSysvisor)} sysvisor (target >= 8x)`,
+    );
   }
   return out;
 }
@@ -369,18 +511,27 @@ function targets(rows: Row[]): Target[] {
 function realTargets(real: readonly RealRow[]): Target[] {
   const out: Target[] = [];
   const server = real.find((r) => r.unit === 'requests/s');
-  if (server) out.push({ name: 'real server', ok: server.share === null ? null : server.share >= 0.85,
-    text: `real server (${server.name}): sysvisor ${server.share === null ? '-' : fmtRatio(server.share)} native requests/s (target >= 0.85x)` });
+  if (server)
+    out.push({
+      name: 'real server',
+      ok: server.share === null ? null : server.share >= 0.85,
+      text: `real server (${server.name}): sysvisor ${server.share === null ? '-' : fmtRatio(server.share)} native requests/s (target >= 0.85x)`,
+    });
   const writers = real.find((r) => r.unit === 's');
   const slowdown = writers?.share ? 1 / writers.share : null;
-  if (writers) out.push({ name: 'sqlite writers', ok: slowdown === null ? null : slowdown <= 1.3,
-    text: `sqlite writers: sysvisor ${slowdown === null ? '-' : fmtRatio(slowdown)} native time (target <= 1.30x)` });
+  if (writers)
+    out.push({
+      name: 'sqlite writers',
+      ok: slowdown === null ? null : slowdown <= 1.3,
+      text: `sqlite writers: sysvisor ${slowdown === null ? '-' : fmtRatio(slowdown)} native time (target <= 1.30x)`,
+    });
   return out;
 }
 
 /** Why gVisor cannot run the workloads here, or undefined when it can. */
 async function gvisorProblem(): Promise<string | undefined> {
-  if (!(process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/runsc`))) return `runsc is not installed; ${RUNSC_HINT}`;
+  if (!(process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/runsc`)))
+    return `runsc is not installed; ${RUNSC_HINT}`;
   try {
     parse(await runProcess('runsc', [...RUNSC, `${BUILD}w_getpid`, '1']));
     return undefined;
@@ -436,9 +587,15 @@ async function main(): Promise<void> {
   const checks = [...targets(rows), ...realTargets(real)];
   process.stdout.write(`targets: ${checks.filter((t) => t.ok).length} of ${checks.length} met\n`);
   for (const t of checks) process.stdout.write(`${t.ok === null ? 'N/A ' : t.ok ? 'PASS' : 'MISS'} ${t.text}\n`);
-  const notes = rows.flatMap((r) => MODES.filter((m) => r[m].error && r[m].error !== 'not run' && r[m].error !== 'not applicable').map((m) => `  ${r.workload} ${m}: ${r[m].error}`));
+  const notes = rows.flatMap((r) =>
+    MODES.filter((m) => r[m].error && r[m].error !== 'not run' && r[m].error !== 'not applicable').map(
+      (m) => `  ${r.workload} ${m}: ${r[m].error}`,
+    ),
+  );
   if (notes.length > 0) process.stdout.write(`\nnot measured:\n${notes.join('\n')}\n`);
-  process.stdout.write(`\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)} on ${cpus().length} CPUs\n`);
+  process.stdout.write(
+    `\n${opts.reps} runs per cell, median; ${seconds.toFixed(1)} s in all; load average ${loadBefore.toFixed(2)} -> ${loadAfter.toFixed(2)} on ${cpus().length} CPUs\n`,
+  );
   // The benchmark itself keeps about one CPU busy; more than that is someone else's work skewing the numbers.
   if (Math.max(loadBefore, loadAfter) > 1.5) {
     process.stdout.write('warning: the machine was busy with other work during the run; the numbers are noisy\n');
@@ -459,12 +616,15 @@ async function main(): Promise<void> {
   };
   writeResult('latest.json', JSON.stringify(json, null, 2) + '\n');
   const shown = MODES.filter((m) => opts.modes.includes(m));
-  writeResult('latest.svg', chartSvg(
-    'sysvisor bench: ns per operation',
-    `${json.date.slice(0, 10)}, Linux ${release()}, ${cpus().length} CPUs; median of ${opts.reps} runs${gvisorSkipped === undefined ? '' : '; gVisor skipped'}`,
-    shown.map((m) => SERIES[m]),
-    rows.map((r) => ({ label: r.workload, values: shown.map((m) => r[m].median ?? fmtNs(r[m])) })),
-  ));
+  writeResult(
+    'latest.svg',
+    chartSvg(
+      'sysvisor bench: ns per operation',
+      `${json.date.slice(0, 10)}, Linux ${release()}, ${cpus().length} CPUs; median of ${opts.reps} runs${gvisorSkipped === undefined ? '' : '; gVisor skipped'}`,
+      shown.map((m) => SERIES[m]),
+      rows.map((r) => ({ label: r.workload, values: shown.map((m) => r[m].median ?? fmtNs(r[m])) })),
+    ),
+  );
 }
 
 /** Write a file under bench/results/ whole or not at all. */
@@ -475,6 +635,6 @@ function writeResult(name: string, text: string): void {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

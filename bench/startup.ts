@@ -24,7 +24,7 @@ const RUNSC: readonly string[] = ['--platform=ptrace', '--network=none', ...(pro
 
 /** A second Sandbox.run in one process, timed in that process: the child side of the "second run" rows. */
 async function secondRun(api: string, out: string): Promise<void> {
-  const { Sandbox, builtinManifest } = await import(api) as typeof import('../supervisor/index.js');
+  const { Sandbox, builtinManifest } = (await import(api)) as typeof import('../supervisor/index.js');
   const times: number[] = [];
   for (let i = 0; i < 2; i++) {
     const start = performance.now();
@@ -51,7 +51,10 @@ interface Sample {
 
 /** The bin and API entry of a checkout, as its package.json names them. */
 function entries(root: string): { bin: string; api: string } {
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { sysvisor: string }; exports: { '.': string | { default: string } } };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    bin: { sysvisor: string };
+    exports: { '.': string | { default: string } };
+  };
   const api = pkg.exports['.'];
   return { bin: join(root, pkg.bin.sysvisor), api: join(root, typeof api === 'string' ? api : api.default) };
 }
@@ -64,14 +67,19 @@ function sysvisorRows(label: string, root: string, scratch: string): Row[] {
     { name: `${label}sysvisor --version`, argv: [node, bin, '--version'] },
     { name: `${label}sysvisor --help`, argv: [node, bin, '--help'] },
     { name: `${label}sysvisor run -- /bin/true`, argv: [node, bin, 'run', '--', '/bin/true'] },
-    { name: `${label}Sandbox.run x2 in one process`, argv: [node, self, '--second-run', api, join(scratch, `${label || 'this'}.json`)], timesFile: join(scratch, `${label || 'this'}.json`) },
+    {
+      name: `${label}Sandbox.run x2 in one process`,
+      argv: [node, self, '--second-run', api, join(scratch, `${label || 'this'}.json`)],
+      timesFile: join(scratch, `${label || 'this'}.json`),
+    },
   ];
 }
 
 function measure(row: Row): Sample {
   const r = spawnSync(SPAWN_TIME, row.argv, { encoding: 'utf8' });
   const [wall, user, sys, rss, status] = r.stdout.trim().split(' ').map(Number) as [number, number, number, number, number?]; // no status when spawn-time failed
-  if (r.status !== 0 || status !== 0) throw new Error(`${row.argv.join(' ')}: exit status ${status ?? r.status}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
+  if (r.status !== 0 || status !== 0)
+    throw new Error(`${row.argv.join(' ')}: exit status ${status ?? r.status}${r.stderr ? `: ${r.stderr.trim()}` : ''}`);
   const sample: Sample = { wallMs: wall / 1000, cpuMs: (user + sys) / 1000, rssMiB: rss / 1024 };
   if (row.timesFile) sample.secondMs = (JSON.parse(readFileSync(row.timesFile, 'utf8')) as { secondMs: number }).secondMs;
   return sample;
@@ -82,7 +90,9 @@ function runscProblem(): string | undefined {
     return 'runsc is not installed (Debian/Ubuntu: the "runsc" package)';
   }
   const probe = spawnSync('runsc', [...RUNSC, '/bin/true'], { encoding: 'utf8', timeout: 60_000 });
-  return probe.status === 0 ? undefined : `\`runsc ${RUNSC.join(' ')} /bin/true\` failed: ${(probe.stderr || probe.error?.message || '').split('\n')[0]}`;
+  return probe.status === 0
+    ? undefined
+    : `\`runsc ${RUNSC.join(' ')} /bin/true\` failed: ${(probe.stderr || probe.error?.message || '').split('\n')[0]}`;
 }
 
 async function main(): Promise<void> {
@@ -119,10 +129,17 @@ async function main(): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
 
   const stat = (name: string, key: keyof Sample) => median(samples.get(name)!.map((s) => s[key] ?? NaN));
-  const lines = [`start-up (median of ${reps})`.padEnd(44) + 'wall ms'.padStart(9) + 'cpu ms'.padStart(9) + 'peak MiB'.padStart(10) + '  2nd run ms'];
+  const lines = [
+    `start-up (median of ${reps})`.padEnd(44) + 'wall ms'.padStart(9) + 'cpu ms'.padStart(9) + 'peak MiB'.padStart(10) + '  2nd run ms',
+  ];
   for (const row of rows) {
-    lines.push(row.name.padEnd(44) + stat(row.name, 'wallMs').toFixed(1).padStart(9) + stat(row.name, 'cpuMs').toFixed(1).padStart(9)
-      + stat(row.name, 'rssMiB').toFixed(1).padStart(10) + (row.timesFile ? stat(row.name, 'secondMs').toFixed(1).padStart(12) : ''));
+    lines.push(
+      row.name.padEnd(44) +
+        stat(row.name, 'wallMs').toFixed(1).padStart(9) +
+        stat(row.name, 'cpuMs').toFixed(1).padStart(9) +
+        stat(row.name, 'rssMiB').toFixed(1).padStart(10) +
+        (row.timesFile ? stat(row.name, 'secondMs').toFixed(1).padStart(12) : ''),
+    );
   }
   const node = stat("node -e ''", 'wallMs');
   const run = 'sysvisor run -- /bin/true';
@@ -133,16 +150,37 @@ async function main(): Promise<void> {
       const ratio = stat(`sysvisor ${o}`, 'wallMs') / node;
       return [`${o} ${ratio.toFixed(2)}x node -e '' (target <= 1.3x)`, ratio <= 1.3] as const;
     }),
-    [`second Sandbox.run ${stat('Sandbox.run x2 in one process', 'secondMs').toFixed(1)} ms (target <= 50)`, stat('Sandbox.run x2 in one process', 'secondMs') <= 50],
+    [
+      `second Sandbox.run ${stat('Sandbox.run x2 in one process', 'secondMs').toFixed(1)} ms (target <= 50)`,
+      stat('Sandbox.run x2 in one process', 'secondMs') <= 50,
+    ],
   ] as const;
-  process.stdout.write(`${lines.join('\n')}\n\ntargets:\n${targets.map(([text, ok]) => `  ${ok ? 'met   ' : 'MISSED'} ${text}`).join('\n')}\n`);
-  process.stdout.write(`(load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs: wall times on a busy machine overstate)\n`);
+  process.stdout.write(
+    `${lines.join('\n')}\n\ntargets:\n${targets.map(([text, ok]) => `  ${ok ? 'met   ' : 'MISSED'} ${text}`).join('\n')}\n`,
+  );
+  process.stdout.write(
+    `(load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${cpus().length} CPUs: wall times on a busy machine overstate)\n`,
+  );
 
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(`${RESULTS}startup.json`, JSON.stringify({
-    date: new Date().toISOString(), kernel: release(), cpus: cpus().length, loadavg: loadavg(), reps, gvisorSkipped: runsc ?? null,
-    rows: rows.map((r) => ({ name: r.name, samples: samples.get(r.name) })),
-  }, null, 2) + '\n');
+  writeFileSync(
+    `${RESULTS}startup.json`,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        kernel: release(),
+        cpus: cpus().length,
+        loadavg: loadavg(),
+        reps,
+        gvisorSkipped: runsc ?? null,
+        rows: rows.map((r) => ({ name: r.name, samples: samples.get(r.name) })),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 }
 
 await main();

@@ -27,52 +27,101 @@ interface CommandSpec {
   options: Record<string, OptionSpec>;
 }
 
-const SUMMARY = 'Run unmodified Linux programs with System V semaphores, file locks and the process lifecycle emulated by a seccomp supervisor.';
+const SUMMARY =
+  'Run unmodified Linux programs with System V semaphores, file locks and the process lifecycle emulated by a seccomp supervisor.';
 
 const COMMANDS: readonly CommandSpec[] = [
   {
-    name: 'run', operands: '-- program [args...]', describe: 'run a program under the supervisor',
+    name: 'run',
+    operands: '-- program [args...]',
+    describe: 'run a program under the supervisor',
     positionals: [0, Infinity],
     options: {
-      manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml' },
-      trace: { type: 'boolean', optionalValues: ['all'], describe: 'print every notified syscall the supervisor answers, with decoded arguments and result, to stderr; --trace=all also prints the calls it continues to the kernel unchanged (<continued to the kernel>)' },
+      manifest: {
+        type: 'string',
+        short: 'm',
+        value: 'FILE',
+        describe: 'policy manifest (TOML); default: built-in, same as policies/default.toml',
+      },
+      trace: {
+        type: 'boolean',
+        optionalValues: ['all'],
+        describe:
+          'print every notified syscall the supervisor answers, with decoded arguments and result, to stderr; --trace=all also prints the calls it continues to the kernel unchanged (<continued to the kernel>)',
+      },
       'trace-file': { type: 'string', value: 'FILE', describe: 'write the trace to this file instead of stderr' },
       stats: { type: 'boolean', describe: 'print counts and p50/p99 service latency per syscall at exit' },
-      'dump-state': { type: 'string', value: 'FILE', describe: 'write the supervisor state as JSON to this file at exit and on a SIGUSR1 you send (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID; ps/ipcs/waits --pid need no signal)' },
+      'dump-state': {
+        type: 'string',
+        value: 'FILE',
+        describe:
+          'write the supervisor state as JSON to this file at exit and on a SIGUSR1 you send (default for SIGUSR1: sysvisor-PID.json in $XDG_RUNTIME_DIR/sysvisor, /run/sysvisor for root, else $TMPDIR/sysvisor-UID; ps/ipcs/waits --pid need no signal)',
+      },
     },
   },
   {
-    name: 'learn', operands: '-o FILE -- program [args...]', describe: 'run a program and write the least-privilege manifest for what it did',
+    name: 'learn',
+    operands: '-o FILE -- program [args...]',
+    describe: 'run a program and write the least-privilege manifest for what it did',
     positionals: [0, Infinity],
     options: {
-      manifest: { type: 'string', short: 'm', value: 'FILE', describe: 'manifest to learn under (env, ipc, denials carry over); default: built-in' },
+      manifest: {
+        type: 'string',
+        short: 'm',
+        value: 'FILE',
+        describe: 'manifest to learn under (env, ipc, denials carry over); default: built-in',
+      },
       output: { type: 'string', short: 'o', value: 'FILE', required: true, describe: 'where to write the learned manifest' },
       merge: { type: 'boolean', describe: 'add this run to the manifest already in --output (union of paths and pins, larger limits)' },
     },
   },
   {
-    name: 'manifest check', operands: '<file>', describe: 'validate a manifest and summarise it', positionals: [1, 1],
+    name: 'manifest check',
+    operands: '<file>',
+    describe: 'validate a manifest and summarise it',
+    positionals: [1, 1],
     options: { bpf: { type: 'boolean', describe: 'also print the seccomp program' } },
   },
   {
-    name: 'ipcs', operands: '[file]', describe: 'show the semaphores of a running sandbox (--pid) or of a state dump', positionals: [0, 1],
-    options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`, asked through its control socket (`sysvisor ps` lists them); any other pid is refused and sent nothing' } },
+    name: 'ipcs',
+    operands: '[file]',
+    describe: 'show the semaphores of a running sandbox (--pid) or of a state dump',
+    positionals: [0, 1],
+    options: {
+      pid: {
+        type: 'string',
+        value: 'PID',
+        describe:
+          'pid of a running `sysvisor run`, asked through its control socket (`sysvisor ps` lists them); any other pid is refused and sent nothing',
+      },
+    },
   },
   {
-    name: 'ps', operands: '[file]', describe: 'list the running sandboxes of this user; with --pid or a state dump: its process tree, with what each holds', positionals: [0, 1],
+    name: 'ps',
+    operands: '[file]',
+    describe: 'list the running sandboxes of this user; with --pid or a state dump: its process tree, with what each holds',
+    positionals: [0, 1],
     options: { pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' } },
   },
   {
-    name: 'waits', operands: '[file]', describe: 'show who waits for whom in a running sandbox (--pid) or a state dump: blocked calls, cycles, deadlock', positionals: [0, 1],
+    name: 'waits',
+    operands: '[file]',
+    describe: 'show who waits for whom in a running sandbox (--pid) or a state dump: blocked calls, cycles, deadlock',
+    positionals: [0, 1],
     options: {
       pid: { type: 'string', value: 'PID', describe: 'pid of a running `sysvisor run`' },
-      format: { type: 'string', value: 'text|json|dot', choices: ['text', 'json', 'dot'], describe: 'text for a terminal, JSON (docs/WAITS.md), DOT for Graphviz; default: text' },
+      format: {
+        type: 'string',
+        value: 'text|json|dot',
+        choices: ['text', 'json', 'dot'],
+        describe: 'text for a terminal, JSON (docs/WAITS.md), DOT for Graphviz; default: text',
+      },
     },
   },
 ];
 
 const GLOBAL: Record<string, OptionSpec> = {
-  help: { type: 'boolean', describe: 'show help (after a command: that command\'s)' },
+  help: { type: 'boolean', describe: "show help (after a command: that command's)" },
   version: { type: 'boolean', describe: 'show the version number' },
 };
 
@@ -114,7 +163,9 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     const value = parsed.values[name];
     if (o.required && value === undefined) throw new UsageError(`Missing required argument: ${name}`);
     if (o.choices && typeof value === 'string' && !o.choices.includes(value)) {
-      throw new UsageError(`Invalid values:\n  Argument: ${name}, Given: "${value}", Choices: ${o.choices.map((c) => `"${c}"`).join(', ')}`);
+      throw new UsageError(
+        `Invalid values:\n  Argument: ${name}, Given: "${value}", Choices: ${o.choices.map((c) => `"${c}"`).join(', ')}`,
+      );
     }
   }
   return { kind: 'command', name: spec.name, positionals: parsed.positionals, values: parsed.values };
@@ -128,7 +179,8 @@ function optionalValues(args: readonly string[], options: Record<string, OptionS
     const m = /^--([^=]+)=(.*)$/.exec(arg);
     const allowed = m === null || (end >= 0 && i > end) ? undefined : options[m[1]!].optionalValues;
     if (m === null || allowed === undefined) return true;
-    if (!allowed.includes(m[2]!)) throw new UsageError(`--${m[1]}: expected --${m[1]} or ${allowed.map((v) => `--${m[1]}=${v}`).join(', ')}, got "${arg}"`);
+    if (!allowed.includes(m[2]!))
+      throw new UsageError(`--${m[1]}: expected --${m[1]} or ${allowed.map((v) => `--${m[1]}=${v}`).join(', ')}, got "${arg}"`);
     given[m[1]!] = m[2]!;
     return false;
   });
@@ -166,8 +218,10 @@ const WIDTH = 80;
 
 function mainHelp(): string {
   const commands = COMMANDS.map((c) => [`sysvisor ${c.name} ${c.operands}`, c.describe] as const);
-  return `Usage: sysvisor <command>\n\n${wrap(SUMMARY, WIDTH, 0)}\n\nCommands:\n${table(commands)}\nOptions:\n${table(optionRows(GLOBAL))}\n`
-    + 'Run `sysvisor <command> --help` for the options of a command.\n';
+  return (
+    `Usage: sysvisor <command>\n\n${wrap(SUMMARY, WIDTH, 0)}\n\nCommands:\n${table(commands)}\nOptions:\n${table(optionRows(GLOBAL))}\n` +
+    'Run `sysvisor <command> --help` for the options of a command.\n'
+  );
 }
 
 function commandHelp(spec: CommandSpec): string {
@@ -175,7 +229,13 @@ function commandHelp(spec: CommandSpec): string {
 }
 
 function optionRows(options: Record<string, OptionSpec>): Array<readonly [string, string]> {
-  return Object.entries(options).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.optionalValues ? `[=${o.optionalValues.join('|')}]` : ''}${o.value ? ` ${o.value}` : ''}`, o.describe] as const);
+  return Object.entries(options).map(
+    ([name, o]) =>
+      [
+        `${o.short ? `-${o.short}, ` : ''}--${name}${o.optionalValues ? `[=${o.optionalValues.join('|')}]` : ''}${o.value ? ` ${o.value}` : ''}`,
+        o.describe,
+      ] as const,
+  );
 }
 
 /** Two columns, the second wrapped to the width with a hanging indent. */

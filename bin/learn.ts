@@ -14,7 +14,8 @@ interface LearnArgs {
 export async function learn(argv: LearnArgs): Promise<void> {
   const { builtinManifest, loadManifest, manifestFromText, ManifestError, Sandbox, SandboxError } = await import('../supervisor/index.js');
   const { learnPolicy, renderLearned } = await import('../src/manifest/learn.js');
-  if (argv.command.length === 0) fail('nothing to learn from: give a command after --, e.g. `sysvisor learn -o out.toml -- /bin/true`', EXIT_USAGE);
+  if (argv.command.length === 0)
+    fail('nothing to learn from: give a command after --, e.g. `sysvisor learn -o out.toml -- /bin/true`', EXIT_USAGE);
   const load = (file: string, what: string) => {
     try {
       return loadManifest(file);
@@ -28,8 +29,13 @@ export async function learn(argv: LearnArgs): Promise<void> {
   const [cmd, ...args] = argv.command;
   let result: Awaited<ReturnType<typeof Sandbox.run>>;
   try {
-    result = await Sandbox.run(cmd, args, { manifest: base, learn: true, forwardSignals: true, subreaper: true,
-      warn: (message) => process.stderr.write(`sysvisor: warning: ${message}\n`) });
+    result = await Sandbox.run(cmd, args, {
+      manifest: base,
+      learn: true,
+      forwardSignals: true,
+      subreaper: true,
+      warn: (message) => process.stderr.write(`sysvisor: warning: ${message}\n`),
+    });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;
@@ -38,7 +44,11 @@ export async function learn(argv: LearnArgs): Promise<void> {
   if (result.learned === undefined) fail('the learning run recorded nothing (the supervisor loop ended early)', EXIT_SUPERVISOR);
   if (result.learned.execs.length === 0) fail(`${cmd} was never executed: nothing to learn (is it on PATH?)`, EXIT_SUPERVISOR);
   const policy = learnPolicy(result.learned, base, previous);
-  const text = renderLearned(policy, result.learned, base, { command: argv.command, status: result.status, mergedWith: previous === null ? null : basename(argv.output) });
+  const text = renderLearned(policy, result.learned, base, {
+    command: argv.command,
+    status: result.status,
+    mergedWith: previous === null ? null : basename(argv.output),
+  });
   try {
     manifestFromText(text, argv.output); // what `manifest check` will say of it
   } catch (err) {
@@ -46,8 +56,10 @@ export async function learn(argv: LearnArgs): Promise<void> {
   }
   writeReplacing(argv.output, text);
   const l = result.learned;
-  process.stderr.write(`sysvisor: learned ${l.files.length} files, ${l.execs.length} executables, ${l.sem.sets} semaphore sets, `
-    + `${l.processes} processes at once${previous === null ? '' : ', merged'}: wrote ${argv.output}\n`);
+  process.stderr.write(
+    `sysvisor: learned ${l.files.length} files, ${l.execs.length} executables, ${l.sem.sets} semaphore sets, ` +
+      `${l.processes} processes at once${previous === null ? '' : ', merged'}: wrote ${argv.output}\n`,
+  );
   process.exitCode = result.status;
 }
 

@@ -11,7 +11,15 @@ import { readManifest } from './manifest.js';
 import { renderStats } from './report.js';
 import { liveDumpSlot, userSlot } from './slots.js';
 
-export async function run(argv: { manifest?: string; trace: boolean; traceContinued: boolean; traceFile?: string; stats: boolean; dumpState?: string; command: string[] }) {
+export async function run(argv: {
+  manifest?: string;
+  trace: boolean;
+  traceContinued: boolean;
+  traceFile?: string;
+  stats: boolean;
+  dumpState?: string;
+  command: string[];
+}) {
   if (argv.command.length === 0) fail('nothing to run: give a command after --, e.g. `sysvisor run -- /bin/true`', EXIT_USAGE);
   const manifest = readManifest(argv.manifest);
   let trace: TraceOptions | undefined;
@@ -41,7 +49,12 @@ export async function run(argv: { manifest?: string; trace: boolean; traceContin
   }
   const onUsr1 = () => {
     if (liveSlot instanceof Error) process.stderr.write(`${errColor.red('sysvisor:')} no state dump: ${liveSlot.message}\n`);
-    else sandbox.dumpState(liveSlot).catch((err: unknown) => process.stderr.write(`${errColor.red('sysvisor:')} ${err instanceof Error ? err.message : String(err)}\n`));
+    else
+      sandbox
+        .dumpState(liveSlot)
+        .catch((err: unknown) =>
+          process.stderr.write(`${errColor.red('sysvisor:')} ${err instanceof Error ? err.message : String(err)}\n`),
+        );
   };
   process.on('SIGUSR1', onUsr1);
   // What `sysvisor ps` lists and `ps/ipcs/waits --pid` ask; without it the run goes on, unlisted.
@@ -49,13 +62,23 @@ export async function run(argv: { manifest?: string; trace: boolean; traceContin
   try {
     control = await ControlServer.listen(sandbox, argv.command.join(' '));
   } catch (err) {
-    process.stderr.write(`${errColor.yellow('sysvisor: warning:')} no control socket (\`sysvisor ps\` will not list this sandbox): ${(err as Error).message}\n`);
+    process.stderr.write(
+      `${errColor.yellow('sysvisor: warning:')} no control socket (\`sysvisor ps\` will not list this sandbox): ${(err as Error).message}\n`,
+    );
   }
   let result: RunResult;
   try {
     // One sandbox, and a main thread that only forwards signals and dumps meanwhile: no second isolate for the loop.
-    result = await sandbox.run(cmd, args, { manifest, trace, dumpState: dumpSlot, forwardSignals: true, subreaper: true, mainThreadLoop: true,
-      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`), onStall: reportStall });
+    result = await sandbox.run(cmd, args, {
+      manifest,
+      trace,
+      dumpState: dumpSlot,
+      forwardSignals: true,
+      subreaper: true,
+      mainThreadLoop: true,
+      warn: (message) => process.stderr.write(`${errColor.yellow('sysvisor: warning:')} ${message}\n`),
+      onStall: reportStall,
+    });
   } catch (err) {
     if (err instanceof SandboxError) fail(err.message, EXIT_SUPERVISOR);
     throw err;
@@ -71,11 +94,15 @@ export async function run(argv: { manifest?: string; trace: boolean; traceContin
   }
   if (result.launchError) fail(`cannot start ${cmd}: ${result.launchError}`, EXIT_SUPERVISOR);
   if (result.stalled) {
-    process.stderr.write(`${errColor.red('sysvisor:')} the watchdog ended the sandbox after a ${result.stalled.stall.kind} of `
-      + `${result.stalled.stallMs} ms ([watchdog] action = "kill"): exit status ${result.status}\n`);
+    process.stderr.write(
+      `${errColor.red('sysvisor:')} the watchdog ended the sandbox after a ${result.stalled.stall.kind} of ` +
+        `${result.stalled.stallMs} ms ([watchdog] action = "kill"): exit status ${result.status}\n`,
+    );
   } else if (result.signal === 'SIGSYS') {
-    process.stderr.write(`${errColor.red('sysvisor:')} ${cmd} was killed by SIGSYS: it made a syscall the policy forbids `
-      + `(a 32-bit int 0x80 or x32 syscall, or one listed under syscalls.kill)\n`);
+    process.stderr.write(
+      `${errColor.red('sysvisor:')} ${cmd} was killed by SIGSYS: it made a syscall the policy forbids ` +
+        `(a 32-bit int 0x80 or x32 syscall, or one listed under syscalls.kill)\n`,
+    );
   } else if (result.signal) {
     process.stderr.write(`${errColor.yellow('sysvisor:')} ${cmd} was killed by ${result.signal}\n`);
   }
@@ -88,6 +115,8 @@ export async function run(argv: { manifest?: string; trace: boolean; traceContin
 /** The watchdog found a deadlock or stall: the graph on stderr, and where the state at that moment went. */
 function reportStall(r: StallReport): void {
   process.stderr.write(`${errColor.red('sysvisor:')} ${renderStall(r.stall, r.graph, r.stallMs, paint(errColor))}`);
-  if (r.file !== null) process.stderr.write(`${errColor.red('sysvisor:')} the state at the ${r.stall.kind} is in ${r.file} (\`sysvisor waits ${r.file}\`)\n`);
-  if (r.fileError !== undefined) process.stderr.write(`${errColor.yellow('sysvisor: warning:')} could not write the state at the ${r.stall.kind}: ${r.fileError}\n`);
+  if (r.file !== null)
+    process.stderr.write(`${errColor.red('sysvisor:')} the state at the ${r.stall.kind} is in ${r.file} (\`sysvisor waits ${r.file}\`)\n`);
+  if (r.fileError !== undefined)
+    process.stderr.write(`${errColor.yellow('sysvisor: warning:')} could not write the state at the ${r.stall.kind}: ${r.fileError}\n`);
 }

@@ -2,7 +2,14 @@
 // sandbox asked through its control socket (supervisor/control-socket.ts);
 // `sysvisor ps` alone lists the running sandboxes.
 import { readFileSync } from 'node:fs';
-import { askSandbox, listedPids, openControlDirectory, removeStale, socketName, type ControlSummary } from '../supervisor/control-socket.js';
+import {
+  askSandbox,
+  listedPids,
+  openControlDirectory,
+  removeStale,
+  socketName,
+  type ControlSummary,
+} from '../supervisor/control-socket.js';
 import { close } from '../supervisor/ffi.js';
 import { runDirectoryPath } from '../supervisor/safe-file.js';
 import { isStateDump, renderIpcs, renderPs, type StateDump } from '../src/state-view.js';
@@ -31,7 +38,8 @@ export async function waits(file: string | undefined, pid: number | undefined, f
 async function readState(file: string | undefined, pid: number | undefined): Promise<StateDump> {
   if (file !== undefined && pid !== undefined) fail('give a state file or --pid, not both', EXIT_USAGE);
   if (pid !== undefined) return parseState(`the state of sysvisor process ${pid}`, await askState(pid));
-  if (file === undefined) fail('give a state file (from --dump-state) or --pid of a running `sysvisor run` (`sysvisor ps` lists them)', EXIT_USAGE);
+  if (file === undefined)
+    fail('give a state file (from --dump-state) or --pid of a running `sysvisor run` (`sysvisor ps` lists them)', EXIT_USAGE);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -50,7 +58,8 @@ async function askState(pid: number): Promise<string> {
   try {
     const answer = await askSandbox(dirFd, pid, 'state');
     if (answer.kind === 'absent') fail(notOurs, EXIT_USAGE);
-    if (answer.kind === 'refused') fail(`${describeProcess(pid)} does not answer on ${dir}/${socketName(pid)} (a sandbox that has ended?)`, EXIT_SUPERVISOR);
+    if (answer.kind === 'refused')
+      fail(`${describeProcess(pid)} does not answer on ${dir}/${socketName(pid)} (a sandbox that has ended?)`, EXIT_SUPERVISOR);
     if (answer.kind === 'error') fail(`sysvisor process ${pid}: ${answer.message}`, EXIT_SUPERVISOR);
     return answer.body.toString('utf8');
   } finally {
@@ -79,7 +88,10 @@ async function listSandboxes(): Promise<string> {
   }
   if (rows.length === 0) return 'no running sandboxes\n';
   const now = Date.now();
-  const table = [['PID', 'UPTIME', 'PROCESSES', 'PROGRAM'], ...rows.map((r) => [String(r.pid), uptime(now - r.started), String(r.processes), r.program])];
+  const table = [
+    ['PID', 'UPTIME', 'PROCESSES', 'PROGRAM'],
+    ...rows.map((r) => [String(r.pid), uptime(now - r.started), String(r.processes), r.program]),
+  ];
   const widths = [0, 1, 2].map((i) => Math.max(...table.map((row) => row[i]!.length)));
   return table.map((row) => row.map((cell, i) => (i < 3 ? cell.padStart(widths[i]!) : cell)).join('  ')).join('\n') + '\n';
 }

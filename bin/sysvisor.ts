@@ -35,7 +35,15 @@ if (line instanceof UsageError) {
 } else if (line.name === 'run') {
   const { run } = await import('./run.js');
   const v = line.values;
-  await run({ manifest: str(v.manifest), trace: v.trace !== undefined, traceContinued: v.trace === 'all', traceFile: str(v['trace-file']), stats: v.stats === true, dumpState: str(v['dump-state']), command: line.positionals });
+  await run({
+    manifest: str(v.manifest),
+    trace: v.trace !== undefined,
+    traceContinued: v.trace === 'all',
+    traceFile: str(v['trace-file']),
+    stats: v.stats === true,
+    dumpState: str(v['dump-state']),
+    command: line.positionals,
+  });
 } else if (line.name === 'learn') {
   (await import('../supervisor/loop-thread.js')).LoopThread.warmUp();
   const { learn } = await import('./learn.js');

@@ -31,8 +31,20 @@ export const FS = {
 } as const;
 
 export const READ_RIGHTS = FS.READ_FILE | FS.READ_DIR;
-export const WRITE_RIGHTS = FS.WRITE_FILE | FS.REMOVE_DIR | FS.REMOVE_FILE | FS.MAKE_CHAR | FS.MAKE_DIR | FS.MAKE_REG
-  | FS.MAKE_SOCK | FS.MAKE_FIFO | FS.MAKE_BLOCK | FS.MAKE_SYM | FS.REFER | FS.TRUNCATE | FS.IOCTL_DEV;
+export const WRITE_RIGHTS =
+  FS.WRITE_FILE |
+  FS.REMOVE_DIR |
+  FS.REMOVE_FILE |
+  FS.MAKE_CHAR |
+  FS.MAKE_DIR |
+  FS.MAKE_REG |
+  FS.MAKE_SOCK |
+  FS.MAKE_FIFO |
+  FS.MAKE_BLOCK |
+  FS.MAKE_SYM |
+  FS.REFER |
+  FS.TRUNCATE |
+  FS.IOCTL_DEV;
 export const EXEC_RIGHTS = FS.EXECUTE;
 export const ALL_RIGHTS = READ_RIGHTS | WRITE_RIGHTS | EXEC_RIGHTS;
 
@@ -88,8 +100,13 @@ export interface LauncherView {
  * `fallback` program, the launcher installs the fallback when it cannot mount
  * them; without one, that failure stops the launch.
  */
-export function launcherConfig(filter: Uint8Array, rules: readonly LandlockRule[], namespaces: { ipc: IpcNamespace; pid: PidNamespace },
-  views: readonly LauncherView[] = [], fallback: Uint8Array | null = null): string {
+export function launcherConfig(
+  filter: Uint8Array,
+  rules: readonly LandlockRule[],
+  namespaces: { ipc: IpcNamespace; pid: PidNamespace },
+  views: readonly LauncherView[] = [],
+  fallback: Uint8Array | null = null,
+): string {
   const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${namespaces.ipc}`, `pid ${namespaces.pid}`];
   for (const v of views) lines.push(`view ${v.fd} ${v.mode.toString(8)} ${v.path}`);
   if (views.length > 0 && fallback !== null) lines.push(`view-fallback ${Buffer.from(fallback).toString('hex')}`);

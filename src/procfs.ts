@@ -39,14 +39,20 @@ export function parseStatus(text: string): Map<string, string> {
  * has one namespace: [tgid].
  */
 export function nsTgidsOf(status: ReadonlyMap<string, string>, tgid: number): number[] {
-  const ids = (status.get('NStgid') ?? '').split(/\s+/).filter((s) => s !== '').map(Number);
+  const ids = (status.get('NStgid') ?? '')
+    .split(/\s+/)
+    .filter((s) => s !== '')
+    .map(Number);
   return ids.length > 0 ? ids : [tgid];
 }
 
 export function credentialsOf(status: ReadonlyMap<string, string>): Credentials {
   const uids = (status.get('Uid') ?? '').split(/\s+/).map(Number);
   const gids = (status.get('Gid') ?? '').split(/\s+/).map(Number);
-  const groups = (status.get('Groups') ?? '').split(/\s+/).filter((g) => g !== '').map(Number);
+  const groups = (status.get('Groups') ?? '')
+    .split(/\s+/)
+    .filter((g) => g !== '')
+    .map(Number);
   return { uid: uids[0], euid: uids[1], gid: gids[0], egid: gids[1], groups, capEff: BigInt('0x' + (status.get('CapEff') ?? '0')) };
 }
 

@@ -14,7 +14,10 @@ export interface StateDump extends WaitInput {
 export function isStateDump(v: unknown): v is StateDump {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const d = v as Record<string, unknown>;
-  return Array.isArray(d.processes) && (d.sem === undefined || (typeof d.sem === 'object' && d.sem !== null && Array.isArray((d.sem as SemSnapshot).sets)));
+  return (
+    Array.isArray(d.processes) &&
+    (d.sem === undefined || (typeof d.sem === 'object' && d.sem !== null && Array.isArray((d.sem as SemSnapshot).sets)))
+  );
 }
 
 const hexKey = (k: number) => '0x' + (k >>> 0).toString(16).padStart(8, '0');
@@ -29,11 +32,15 @@ function sembuf(s: { num: number; op: number; flg: number }): string {
 export function renderIpcs(state: StateDump): string {
   const sem = state.sem;
   if (sem === undefined) return 'semaphores are not emulated in this sandbox\n';
-  const lines = ['------ Semaphore Arrays (sysvisor) --------',
-    `${'key'.padEnd(11)}${'semid'.padEnd(11)}${'owner'.padEnd(11)}${'perms'.padEnd(11)}${'nsems'.padEnd(11)}${'otime'.padEnd(21)}ctime`];
+  const lines = [
+    '------ Semaphore Arrays (sysvisor) --------',
+    `${'key'.padEnd(11)}${'semid'.padEnd(11)}${'owner'.padEnd(11)}${'perms'.padEnd(11)}${'nsems'.padEnd(11)}${'otime'.padEnd(21)}ctime`,
+  ];
   for (const s of sem.sets) {
-    lines.push(`${hexKey(s.perm.key).padEnd(11)}${String(s.id).padEnd(11)}${String(s.perm.uid).padEnd(11)}`
-      + `${s.perm.mode.toString(8).padEnd(11)}${String(s.nsems).padEnd(11)}${time(s.otime).padEnd(21)}${time(s.ctime)}`);
+    lines.push(
+      `${hexKey(s.perm.key).padEnd(11)}${String(s.id).padEnd(11)}${String(s.perm.uid).padEnd(11)}` +
+        `${s.perm.mode.toString(8).padEnd(11)}${String(s.nsems).padEnd(11)}${time(s.otime).padEnd(21)}${time(s.ctime)}`,
+    );
     lines.push(`    values ${s.values.join(' ')}    last pids ${s.pids.join(' ')}`);
     for (const w of s.waiters) {
       const timeout = w.deadlineNs === null ? '' : ' (timed)';
@@ -43,8 +50,11 @@ export function renderIpcs(state: StateDump): string {
   }
   if (sem.sets.length === 0) lines.push('(no sets)');
   const l = sem.limits;
-  lines.push('', `limits: SEMMSL ${l.semmsl}  SEMMNS ${l.semmns}  SEMOPM ${l.semopm}  SEMMNI ${l.semmni};`
-    + ` in use: ${sem.sets.length} sets, ${sem.usedSems} semaphores`);
+  lines.push(
+    '',
+    `limits: SEMMSL ${l.semmsl}  SEMMNS ${l.semmns}  SEMOPM ${l.semopm}  SEMMNI ${l.semmni};` +
+      ` in use: ${sem.sets.length} sets, ${sem.usedSems} semaphores`,
+  );
   return lines.join('\n') + '\n';
 }
 

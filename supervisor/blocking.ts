@@ -32,7 +32,15 @@
 // received it, from the `mov $nr, %eax` before the syscall instruction.
 import { readStackPointer } from './procfs.js';
 import {
-  frameRegs, frameVerdict, isSyscallInstruction, type RestartRules, rewound, sameArgs, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE,
+  frameRegs,
+  frameVerdict,
+  isSyscallInstruction,
+  type RestartRules,
+  rewound,
+  sameArgs,
+  SC,
+  SIGCONTEXT_OFFSET,
+  SIGCONTEXT_SIZE,
   syscallNumberBefore,
 } from '../src/signals/frame.js';
 import type { TargetMemory } from './memory.js';

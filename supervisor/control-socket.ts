@@ -58,7 +58,11 @@ export const socketName = (pid: number) => `${pid}.sock`;
 const SOCKET_NAME = /^([1-9][0-9]*)\.sock$/;
 
 export class ControlServer {
-  private constructor(private readonly server: Server, private readonly dirFd: number, readonly path: string) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly dirFd: number,
+    readonly path: string,
+  ) {}
 
   /**
    * Make the run directory if need be and listen on PID.sock there. Throws
@@ -126,10 +130,12 @@ function serve(socket: Socket, source: StateSource, self: Omit<ControlSummary, '
       return;
     }
     socket.write('ok\n');
-    source.query(query, (bytes) => socket.write(bytes)).then(
-      (processes) => socket.end(query === 'summary' ? JSON.stringify({ ...self, processes } satisfies ControlSummary) + '\n' : ''),
-      () => socket.destroy(), // the client sees a cut answer
-    );
+    source
+      .query(query, (bytes) => socket.write(bytes))
+      .then(
+        (processes) => socket.end(query === 'summary' ? JSON.stringify({ ...self, processes } satisfies ControlSummary) + '\n' : ''),
+        () => socket.destroy(), // the client sees a cut answer
+      );
   };
   socket.on('data', onData);
 }
@@ -153,7 +159,8 @@ function whyRefused(fd: number): string | null {
   if (uid !== euid && uid !== 0) return `uid ${uid} may not query a sandbox of uid ${euid}`;
   if (pid <= 0) return 'the asking process is in another pid namespace';
   const pidfdBytes = new Uint8Array(4);
-  const pidfd = getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, pidfdBytes, [4]) === 0 ? new DataView(pidfdBytes.buffer).getInt32(0, true) : pidfdOpen(pid);
+  const pidfd =
+    getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, pidfdBytes, [4]) === 0 ? new DataView(pidfdBytes.buffer).getInt32(0, true) : pidfdOpen(pid);
   if (pidfd < 0) return 'the asking process is gone';
   try {
     const inside = descendsFromUs(pid);
@@ -197,10 +204,12 @@ export function openControlDirectory(dir = runDirectoryPath()): number | null {
 
 /** The supervisor pids that have a socket in the directory. */
 export function listedPids(dirFd: number): number[] {
-  return readdirSync(`/proc/self/fd/${dirFd}`).flatMap((n) => {
-    const m = SOCKET_NAME.exec(n);
-    return m === null ? [] : [Number(m[1])];
-  }).sort((a, b) => a - b);
+  return readdirSync(`/proc/self/fd/${dirFd}`)
+    .flatMap((n) => {
+      const m = SOCKET_NAME.exec(n);
+      return m === null ? [] : [Number(m[1])];
+    })
+    .sort((a, b) => a - b);
 }
 
 /** A client's view of one query. */
@@ -225,7 +234,8 @@ export async function askSandbox(dirFd: number, pid: number, what: ControlQuery)
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isSocket() || st.uid !== process.geteuid!()) return { kind: 'error', message: `${socketName(pid)} is not a socket of uid ${process.geteuid!()}` };
+    if (!st.isSocket() || st.uid !== process.geteuid!())
+      return { kind: 'error', message: `${socketName(pid)} is not a socket of uid ${process.geteuid!()}` };
     return await new Promise<ControlAnswer>((resolve) => {
       const chunks: Buffer[] = [];
       const socket = createConnection(`/proc/self/fd/${fd}`);

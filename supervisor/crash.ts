@@ -22,7 +22,10 @@ export class CrashReporter {
   private dirFd = -1;
 
   /** Reports go to the private run directory (safe-file.ts), made at the first one. */
-  constructor(private readonly state: () => unknown, private readonly dir = runDirectoryPath()) {}
+  constructor(
+    private readonly state: () => unknown,
+    private readonly dir = runDirectoryPath(),
+  ) {}
 
   /** Write a report; returns its path, or why there is none. */
   report(err: unknown, call: FailedCall | null): string {

@@ -81,7 +81,14 @@ export class TargetFds {
     }
     const file = this.fileId();
     const flags = fcntl(dup, F_GETFL, 0);
-    return { fd: dup, file, key: fileKeyOf(file), size: this.stat.view.getBigUint64(STATX.FILE_SIZE, true), mode: this.stat.view.getUint16(STATX.MODE, true), flags };
+    return {
+      fd: dup,
+      file,
+      key: fileKeyOf(file),
+      size: this.stat.view.getBigUint64(STATX.FILE_SIZE, true),
+      mode: this.stat.view.getUint16(STATX.MODE, true),
+      flags,
+    };
   }
 
   /** The current offset of an open file description (through our duplicate); 0 where there is none (pipes). */
@@ -119,7 +126,10 @@ export class DescriptionTable {
   private readonly byId = new Map<number, Description>();
   private readonly byFile = new Map<string, Description[]>();
 
-  constructor(private readonly fds: TargetFds, private readonly pool: FdPool) {}
+  constructor(
+    private readonly fds: TargetFds,
+    private readonly pool: FdPool,
+  ) {}
 
   get size(): number {
     return this.byId.size;
@@ -180,7 +190,9 @@ export class DescriptionTable {
 
   /** The sandboxed processes holding an fd to the description, ascending (for the wait-for graph: a walk of every fd table). */
   holders(d: Description): number[] {
-    return sandboxPids().filter((pid) => (openFds(pid) ?? []).some((fd) => this.fds.same(pid, fd, d.fd))).sort((a, b) => a - b);
+    return sandboxPids()
+      .filter((pid) => (openFds(pid) ?? []).some((fd) => this.fds.same(pid, fd, d.fd)))
+      .sort((a, b) => a - b);
   }
 
   /**
@@ -191,13 +203,17 @@ export class DescriptionTable {
    * told about every process holding a reference (to learn it).
    */
   referenced(
-    candidates: readonly Description[], excluded: Excluded | null, first: number | null, found: (pid: number) => void,
+    candidates: readonly Description[],
+    excluded: Excluded | null,
+    first: number | null,
+    found: (pid: number) => void,
   ): Set<Description> {
     const alive = new Set<Description>();
     if (candidates.length === 0) return alive;
     const look = (pid: number): boolean => {
       const fds = openFds(pid);
-      if (fds === null) { // cannot tell: keep every candidate rather than release a lock still in use
+      if (fds === null) {
+        // cannot tell: keep every candidate rather than release a lock still in use
         for (const d of candidates) alive.add(d);
         return true;
       }

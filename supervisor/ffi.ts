@@ -9,26 +9,46 @@ const libc = koffi.load('libc.so.6');
 
 /** The raw syscall(2) entry with six integer arguments; returns -1 and sets errno on failure. */
 export const syscall6 = libc.func('long syscall(long nr, long a, long b, long c, long d, long e, long f)') as (
-  nr: number, a: number | bigint, b: number | bigint, c: number | bigint, d: number | bigint, e: number | bigint, f: number | bigint,
+  nr: number,
+  a: number | bigint,
+  b: number | bigint,
+  c: number | bigint,
+  d: number | bigint,
+  e: number | bigint,
+  f: number | bigint,
 ) => number;
 
 export const ioctl = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as (fd: number, req: number, arg: unknown) => number;
 /** ioctl whose third argument travels by value (SECCOMP_IOCTL_NOTIF_SET_FLAGS). */
-export const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (fd: number, req: number, arg: number) => number;
+export const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']) as (
+  fd: number,
+  req: number,
+  arg: number,
+) => number;
 export const epollCreate1 = libc.func('int epoll_create1(int flags)') as (flags: number) => number;
-export const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as (epfd: number, op: number, fd: number, ev: unknown) => number;
+export const epollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as (
+  epfd: number,
+  op: number,
+  fd: number,
+  ev: unknown,
+) => number;
 export const close = libc.func('int close(int fd)') as (fd: number) => number;
 export const read = libc.func('long read(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
 export const write = libc.func('long write(int fd, void *buf, unsigned long n)') as (fd: number, buf: unknown, n: number) => number;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as (init: number, flags: number) => number;
 export const processVmReadv = libc.func(
-  'long process_vm_readv(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)') as (
-  pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
+  'long process_vm_readv(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)',
+) as (pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
 export const processVmWritev = libc.func(
-  'long process_vm_writev(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)') as (
-  pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
+  'long process_vm_writev(int pid, void *liov, unsigned long liovcnt, void *riov, unsigned long riovcnt, unsigned long flags)',
+) as (pid: number, liov: unknown, lcnt: number, riov: unknown, rcnt: number, flags: number) => number;
 export const prctl = libc.func('int prctl(int option, unsigned long a, unsigned long b, unsigned long c, unsigned long d)') as (
-  option: number, a: number, b: number, c: number, d: number) => number;
+  option: number,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+) => number;
 export const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)') as (name: string, flags: number) => number;
 export const pipe2 = libc.func('int pipe2(_Out_ int *fds, int flags)') as (fds: number[], flags: number) => number;
 export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as (fd: number, cmd: number, arg: number) => number;
@@ -38,19 +58,48 @@ export const flock = libc.func('int flock(int fd, int op)') as (fd: number, op: 
 export const lseek = libc.func('long lseek(int fd, long off, int whence)') as (fd: number, off: number, whence: number) => number;
 /** statx(2) into a native struct statx (STATX.SIZE bytes); 0 or -1 with errno. */
 export const statx = libc.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, void *buf)') as (
-  dirfd: number, path: string, flags: number, mask: number, buf: unknown) => number;
+  dirfd: number,
+  path: string,
+  flags: number,
+  mask: number,
+  buf: unknown,
+) => number;
 export const openPath = libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number;
 /** The *at calls: every file the supervisor creates is named relative to a directory it opened once (see safe-file.ts). */
 export const openat = libc.func('int openat(int dirfd, const char *path, int flags, ...)') as (
-  dirfd: number, path: string, flags: number, modeType: 'uint32', mode: number) => number;
-export const mkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)') as (dirfd: number, path: string, mode: number) => number;
-export const renameat2 = libc.func('int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)') as (
-  oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
+  dirfd: number,
+  path: string,
+  flags: number,
+  modeType: 'uint32',
+  mode: number,
+) => number;
+export const mkdirat = libc.func('int mkdirat(int dirfd, const char *path, uint32_t mode)') as (
+  dirfd: number,
+  path: string,
+  mode: number,
+) => number;
+export const renameat2 = libc.func(
+  'int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned int flags)',
+) as (oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
 export const linkat = libc.func('int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)') as (
-  oldDir: number, oldPath: string, newDir: number, newPath: string, flags: number) => number;
-export const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)') as (dirfd: number, path: string, flags: number) => number;
+  oldDir: number,
+  oldPath: string,
+  newDir: number,
+  newPath: string,
+  flags: number,
+) => number;
+export const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)') as (
+  dirfd: number,
+  path: string,
+  flags: number,
+) => number;
 export const getsockopt = libc.func('int getsockopt(int fd, int level, int name, void *value, _Inout_ uint32_t *length)') as (
-  fd: number, level: number, name: number, value: Uint8Array, length: number[]) => number;
+  fd: number,
+  level: number,
+  name: number,
+  value: Uint8Array,
+  length: number[],
+) => number;
 /** openat2(2) with struct open_how { u64 flags, mode, resolve }; the fd, or -errno. Paths up to PATH_MAX bytes. */
 const openHow = allocNative(24);
 const openatPath = allocNative(4097);
@@ -74,8 +123,16 @@ export const STAT_SIZE = 144;
  * server (the [proc] views are served by the thread that would ask).
  */
 export const STATX = {
-  SIZE: 256, AT_FDCWD, AT_EMPTY_PATH, AT_STATX_DONT_SYNC: 0x4000, BASIC_STATS: 0x7ff,
-  MODE: 28, INO: 32, FILE_SIZE: 40, DEV_MAJOR: 136, DEV_MINOR: 140,
+  SIZE: 256,
+  AT_FDCWD,
+  AT_EMPTY_PATH,
+  AT_STATX_DONT_SYNC: 0x4000,
+  BASIC_STATS: 0x7ff,
+  MODE: 28,
+  INO: 32,
+  FILE_SIZE: 40,
+  DEV_MAJOR: 136,
+  DEV_MINOR: 140,
 } as const;
 
 /** supervisor/loop/step.c's sv_step: SEND (optional) + epoll_wait + RECV + a read ahead in one native call. */
@@ -184,7 +241,11 @@ export const EPOLL = { CTL_ADD: 1, CTL_DEL: 2, IN: 0x1, OUT: 0x4, ERR: 0x8, HUP:
 export const PR_SET_CHILD_SUBREAPER = 36;
 export const PR_SET_DUMPABLE = 4;
 export const waitid = libc.func('int waitid(int idtype, int id, void *infop, int options)') as (
-  idtype: number, id: number, infop: unknown, options: number) => number;
+  idtype: number,
+  id: number,
+  infop: unknown,
+  options: number,
+) => number;
 export const P_PID = 1;
 export const WEXITED = 4;
 export const WNOHANG = 1;

@@ -33,18 +33,39 @@ const SYMLINKS_MAX = 40;
 const PROC_MAGIC = /^\/proc\/\d+\/(task\/\d+\/)?(fd\/\d+|cwd|exe|root)$/;
 
 /** A path argument: which args hold the dirfd (or null: AT_FDCWD) and the path. */
-interface PathArg { dirfd: number | null; path: number }
+interface PathArg {
+  dirfd: number | null;
+  path: number;
+}
 const at = (dirfd: number | null, path: number): PathArg => ({ dirfd, path });
 /** Calls that add, remove or rename entries of the directories their paths name. */
 const ENTRY_CHANGES: Record<string, readonly PathArg[]> = {
-  mkdir: [at(null, 0)], mkdirat: [at(0, 1)], rmdir: [at(null, 0)], unlink: [at(null, 0)], unlinkat: [at(0, 1)],
-  rename: [at(null, 0), at(null, 1)], renameat: [at(0, 1), at(2, 3)], renameat2: [at(0, 1), at(2, 3)],
-  link: [at(null, 0), at(null, 1)], linkat: [at(0, 1), at(2, 3)], symlink: [at(null, 1)], symlinkat: [at(1, 2)],
-  mknod: [at(null, 0)], mknodat: [at(0, 1)],
+  mkdir: [at(null, 0)],
+  mkdirat: [at(0, 1)],
+  rmdir: [at(null, 0)],
+  unlink: [at(null, 0)],
+  unlinkat: [at(0, 1)],
+  rename: [at(null, 0), at(null, 1)],
+  renameat: [at(0, 1), at(2, 3)],
+  renameat2: [at(0, 1), at(2, 3)],
+  link: [at(null, 0), at(null, 1)],
+  linkat: [at(0, 1), at(2, 3)],
+  symlink: [at(null, 1)],
+  symlinkat: [at(1, 2)],
+  mknod: [at(null, 0)],
+  mknodat: [at(0, 1)],
 };
 
 /** What a learning run has notified besides what the manifest's features need. */
-export const LEARN_SYSCALLS: readonly string[] = ['open', 'openat', 'openat2', 'execve', 'execveat', 'truncate', ...Object.keys(ENTRY_CHANGES)];
+export const LEARN_SYSCALLS: readonly string[] = [
+  'open',
+  'openat',
+  'openat2',
+  'execve',
+  'execveat',
+  'truncate',
+  ...Object.keys(ENTRY_CHANGES),
+];
 
 export class LearnRecorder implements Observer {
   private readonly files = new Map<string, 'read' | 'write'>();
@@ -57,7 +78,11 @@ export class LearnRecorder implements Observer {
   private readonly locks = { records: 0, files: new Set<string>() };
   private processes = 0;
 
-  constructor(private readonly ctx: SupervisorContext, private readonly features: readonly Feature[], private readonly next: Observer | null) {
+  constructor(
+    private readonly ctx: SupervisorContext,
+    private readonly features: readonly Feature[],
+    private readonly next: Observer | null,
+  ) {
     const { loop } = ctx;
     this.emulated = new Set(ctx.config.emulate.map((n) => syscallNumber(n)!));
     const wrap = (name: string, record: (n: Notification) => void) => {

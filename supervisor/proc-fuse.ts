@@ -32,7 +32,11 @@ export class ProcFuse {
   /** Requests answered, for --stats. */
   requests = 0;
 
-  constructor(private readonly loop: NotificationLoop, views: readonly MountedView[], files: VirtualFiles) {
+  constructor(
+    private readonly loop: NotificationLoop,
+    views: readonly MountedView[],
+    files: VirtualFiles,
+  ) {
     const now = Math.floor(Date.now() / 1000);
     for (const v of views) {
       const file = files.file(v.path);

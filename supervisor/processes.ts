@@ -13,7 +13,6 @@ import { close, pidfdOpen } from './ffi.js';
 import { readCredentials, readStatus, tasksOf } from './procfs.js';
 import type { NotificationLoop } from './loop/loop.js';
 
-
 /** Per-process state of the features, one typed field each. */
 export interface ProcessFeatureState {
   /** The SysV semaphore undo list (sem/feature.ts); a clone(CLONE_SYSVSEM) child shares its parent's. */
@@ -119,8 +118,14 @@ export class ProcessTable {
       const pidfd = pidfdOpen(tgid);
       if (pidfd < 0) return null; // gone already
       p = {
-        tgid, nstgid: nsTgidsOf(status, tgid), ppid: Number(status.get('PPid')), name: status.get('Name') ?? '?', pidfd,
-        threads: new Set(), state: {}, startedMs: Date.now(),
+        tgid,
+        nstgid: nsTgidsOf(status, tgid),
+        ppid: Number(status.get('PPid')),
+        name: status.get('Name') ?? '?',
+        pidfd,
+        threads: new Set(),
+        state: {},
+        startedMs: Date.now(),
       };
       this.processes.set(tgid, p);
       const entry = p;
@@ -150,7 +155,7 @@ export class ProcessTable {
     const known = this.processes.get(tgid);
     if (known !== undefined) return known.nstgid[level] ?? 0;
     const status = readStatus(tgid);
-    return status === null ? 0 : nsTgidsOf(status, tgid)[level] ?? 0;
+    return status === null ? 0 : (nsTgidsOf(status, tgid)[level] ?? 0);
   }
 
   /** The process image changed (execve): refresh its name. */
@@ -187,7 +192,12 @@ export class ProcessTable {
     // Names change at exec, which is not always observed: read them fresh for a dump.
     for (const p of this.processes.values()) this.renamed(p.tgid);
     return [...this.processes.values()].map((p) => ({
-      pid: p.tgid, nspid: ownPid(p), ppid: p.ppid, name: p.name, threads: [...p.threads].sort((a, b) => a - b), tasks: tasksOf(p.tgid),
+      pid: p.tgid,
+      nspid: ownPid(p),
+      ppid: p.ppid,
+      name: p.name,
+      threads: [...p.threads].sort((a, b) => a - b),
+      tasks: tasksOf(p.tgid),
     }));
   }
 }

@@ -2,8 +2,16 @@
 // means is decided by the parsers in src/procfs.ts.
 import { readFileSync } from 'node:fs';
 import {
-  type Credentials, credentialsOf, direntNumbers, fdinfoCloexec, idsOf, parseChildren, parseStat, parseStatus,
-  parseSyscall, type TaskStat,
+  type Credentials,
+  credentialsOf,
+  direntNumbers,
+  fdinfoCloexec,
+  idsOf,
+  parseChildren,
+  parseStat,
+  parseStatus,
+  parseSyscall,
+  type TaskStat,
 } from '../src/procfs.js';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../src/syscalls/constants.js';
 import { ENOENT, ESRCH } from '../src/syscalls/errno.js';

@@ -18,7 +18,21 @@ import { fchmodSync, fstatSync, fsyncSync, readSync, statSync, writeSync, type S
 import { basename, dirname, resolve } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { close, errno, linkat, mkdirat, openat, renameat2, unlinkat } from './ffi.js';
-import { AT_FDCWD, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, RENAME_NOREPLACE } from '../src/syscalls/constants.js';
+import {
+  AT_FDCWD,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDONLY,
+  O_TRUNC,
+  O_WRONLY,
+  RENAME_NOREPLACE,
+} from '../src/syscalls/constants.js';
 import { EEXIST, EINVAL, ELOOP, ENOENT, ENOTDIR } from '../src/syscalls/errno.js';
 import { nodeCrypto } from './lazy-crypto.js';
 
@@ -27,7 +41,10 @@ const ATTEMPTS = 8;
 
 /** Why a file could not be created or opened safely; the message starts with the path. */
 export class FileError extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }

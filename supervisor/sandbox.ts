@@ -20,7 +20,20 @@ import { unpinnedInterpreter } from './features/exec.js';
 import { writeJson } from './json-stream.js';
 import { LEARN_SYSCALLS } from './learn.js';
 import {
-  allocNative, close, errno, eventfd, P_PID, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl, waitid, WEXITED, WNOHANG, write,
+  allocNative,
+  close,
+  errno,
+  eventfd,
+  P_PID,
+  pidfdGetfd,
+  pidfdOpen,
+  PR_SET_CHILD_SUBREAPER,
+  PR_SET_DUMPABLE,
+  prctl,
+  waitid,
+  WEXITED,
+  WNOHANG,
+  write,
 } from './ffi.js';
 import type { SyscallStats } from './stats.js';
 import { LoopThread, type LoopHost } from './loop-thread.js';
@@ -112,7 +125,10 @@ export class Sandbox {
   private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly queued: ControlMessage[] = [];
   /** Control-socket queries asked and not answered yet, by id. */
-  private readonly queries = new Map<number, { onChunk: (bytes: Uint8Array) => void; resolve: (processes: number) => void; reject: (e: Error) => void }>();
+  private readonly queries = new Map<
+    number,
+    { onChunk: (bytes: Uint8Array) => void; resolve: (processes: number) => void; reject: (e: Error) => void }
+  >();
   private nextQuery = 1;
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
@@ -183,16 +199,30 @@ export class Sandbox {
     let finalDump: FileSlot | null = null;
     try {
       finalDump = typeof options.dumpState === 'string' ? slotFor('dumpState', options.dumpState) : null;
-      return await this.runWith(thread, cmd, args, options, persist === null ? [] : restoredSets(persist, m), persist,
-        finalDump ?? (typeof options.dumpState === 'object' ? options.dumpState : undefined));
+      return await this.runWith(
+        thread,
+        cmd,
+        args,
+        options,
+        persist === null ? [] : restoredSets(persist, m),
+        persist,
+        finalDump ?? (typeof options.dumpState === 'object' ? options.dumpState : undefined),
+      );
     } finally {
       if (persist !== null) closeSlot(persist);
       if (finalDump !== null) closeSlot(finalDump);
     }
   }
 
-  private async runWith(thread: LoopHost, cmd: string, args: readonly string[], options: RunOptions, restore: PersistedSet[], persist: FileSlot | null,
-    finalDump: FileSlot | undefined): Promise<RunResult> {
+  private async runWith(
+    thread: LoopHost,
+    cmd: string,
+    args: readonly string[],
+    options: RunOptions,
+    restore: PersistedSet[],
+    persist: FileSlot | null,
+    finalDump: FileSlot | undefined,
+  ): Promise<RunResult> {
     const asked = options.manifest;
     const interpreterMissing = unpinnedInterpreter(asked.exec);
     if (interpreterMissing !== null) throw new SandboxError(`${asked.file}: ${interpreterMissing}`);
@@ -206,7 +236,13 @@ export class Sandbox {
     const fallback = plan.kind === 'fuse' && plan.fallback ? sandboxFilter(notifying, learn) : null;
     let config: string;
     try {
-      config = launcherConfig(sandboxFilter(m, learn), landlockRules(m.filesystem, pins), { ipc: m.ipc.namespace, pid: m.proc.pidNamespace }, launcherViews(plan), fallback);
+      config = launcherConfig(
+        sandboxFilter(m, learn),
+        landlockRules(m.filesystem, pins),
+        { ipc: m.ipc.namespace, pid: m.proc.pidNamespace },
+        launcherViews(plan),
+        fallback,
+      );
     } catch (err) {
       closeViews(viewFds);
       throw err;
@@ -238,19 +274,26 @@ export class Sandbox {
     /** The sandbox's pid 1 (host pid), which holds the listener; 0 without a PID namespace. */
     const init = Number(started?.[5] ?? 0);
     const served = views.served === 'notify' ? notifying : m;
-    const mounted = views.served === 'fuse' && plan.kind === 'fuse'
-      ? { mounted: plan.files.map((f, i) => ({ fd: plan.fds[i]!, path: f.path, mode: f.mode })), devices: mountedDevices(child.pid!) }
-      : { mounted: [], devices: [] };
+    const mounted =
+      views.served === 'fuse' && plan.kind === 'fuse'
+        ? { mounted: plan.files.map((f, i) => ({ fd: plan.fds[i]!, path: f.path, mode: f.mode })), devices: mountedDevices(child.pid!) }
+        : { mounted: [], devices: [] };
     if (ipcNamespace?.startsWith('host (unshare')) {
-      options.warn?.(`no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`);
+      options.warn?.(
+        `no private IPC namespace, ${ipcNamespace.slice(6, -1)}: the program can read the host's /proc/sysvipc files through paths the supervisor does not recognise (set [ipc] namespace = "host" to accept this quietly)`,
+      );
     }
     if (pidNamespace?.startsWith('host (unshare')) {
-      options.warn?.(`no private PID namespace, ${pidNamespace.slice(6, -1)}: the program sees the host's processes in /proc, the environment of those of its uid among them (set [proc] pid_namespace = "host" to accept this quietly)`);
+      options.warn?.(
+        `no private PID namespace, ${pidNamespace.slice(6, -1)}: the program sees the host's processes in /proc, the environment of those of its uid among them (set [proc] pid_namespace = "host" to accept this quietly)`,
+      );
     }
 
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     const forwarded: NodeJS.Signals[] = options.forwardSignals
-      ? (process.stdin.isTTY ? ['SIGTERM', 'SIGHUP'] : ['SIGINT', 'SIGTERM', 'SIGHUP'])
+      ? process.stdin.isTTY
+        ? ['SIGTERM', 'SIGHUP']
+        : ['SIGINT', 'SIGTERM', 'SIGHUP']
       : [];
     for (const s of forwarded) process.on(s, forward);
     const reap = () => reapOrphans(new Set([child.pid ?? 0, this.reference?.pid ?? 0]));
@@ -263,15 +306,43 @@ export class Sandbox {
       if (listener < 0) {
         controlSocket.destroy();
         const { code, signal } = await exited;
-        const launchError = reply.startsWith('error ') ? reply.slice(6)
-          : started ? 'could not take the seccomp listener from the launcher' : 'the launcher exited before installing the filter';
-        return { status: statusOf(code, signal), exitCode: code, signal, stats: [], state: null, syncWakeUp: false, launchError, ...await outputs(stdout, stderr) };
+        const launchError = reply.startsWith('error ')
+          ? reply.slice(6)
+          : started
+            ? 'could not take the seccomp listener from the launcher'
+            : 'the launcher exited before installing the filter';
+        return {
+          status: statusOf(code, signal),
+          exitCode: code,
+          signal,
+          stats: [],
+          state: null,
+          syncWakeUp: false,
+          launchError,
+          ...(await outputs(stdout, stderr)),
+        };
       }
-      const finished = this.startLoop(thread, {
-        listenerFd: listener, controlFd: this.controlFd, init, emulate: [...m.syscalls.emulate], notified: notifiedNames(served, learn), sem: { ...m.sem }, undoReferencePid: this.undoReference(m), persist: { slot: persist, restore }, locks: { ...m.locks }, process: { ...m.process },
-        exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted }, trace: options.trace ?? null, views: mounted, learn,
-        watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
-      }, options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)));
+      const finished = this.startLoop(
+        thread,
+        {
+          listenerFd: listener,
+          controlFd: this.controlFd,
+          init,
+          emulate: [...m.syscalls.emulate],
+          notified: notifiedNames(served, learn),
+          sem: { ...m.sem },
+          undoReferencePid: this.undoReference(m),
+          persist: { slot: persist, restore },
+          locks: { ...m.locks },
+          process: { ...m.process },
+          exec: { trusted: [...m.exec.trusted], onlyTrusted: m.exec.onlyTrusted },
+          trace: options.trace ?? null,
+          views: mounted,
+          learn,
+          watchdog: { ...m.watchdog, dumpFile: finalDump === undefined ? '' : `${finalDump.path}.stall.json` },
+        },
+        options.onStall ?? ((r) => process.stderr.write(`sysvisor: ${renderStall(r.stall, r.graph, r.stallMs)}`)),
+      );
       controlSocket.end(Buffer.from([1])); // the launcher may exec the target now
       const [{ code, signal }, result] = await Promise.all([exited, finished]);
       if (finalDump !== undefined) {
@@ -283,9 +354,19 @@ export class Sandbox {
       }
       const stalled = result.stalled === null ? {} : { stalled: result.stalled };
       return {
-        status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED, exitCode: code, signal, stats: result.stats, state: result.state,
-        syncWakeUp: result.syncWakeUp, ipcNamespace, pidNamespace, procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
-        viewRequests: result.viewRequests, ...stalled, ...(result.learned ? { learned: result.learned } : {}), ...await outputs(stdout, stderr),
+        status: result.stalled === null ? statusOf(code, signal) : EXIT_STALLED,
+        exitCode: code,
+        signal,
+        stats: result.stats,
+        state: result.state,
+        syncWakeUp: result.syncWakeUp,
+        ipcNamespace,
+        pidNamespace,
+        procViews: views.why === '' ? views.served : `${views.served} (${views.why})`,
+        viewRequests: result.viewRequests,
+        ...stalled,
+        ...(result.learned ? { learned: result.learned } : {}),
+        ...(await outputs(stdout, stderr)),
       };
     } finally {
       for (const s of forwarded) process.off(s, forward);
@@ -326,8 +407,17 @@ export class Sandbox {
   }
 
   private startLoop(
-    thread: LoopHost, config: WorkerConfig, onStall: (r: StallReport) => void,
-  ): Promise<{ stats: SyscallStats[]; state: unknown; syncWakeUp: boolean; stalled: StallReport | null; viewRequests: number; learned: LearnedRun | null }> {
+    thread: LoopHost,
+    config: WorkerConfig,
+    onStall: (r: StallReport) => void,
+  ): Promise<{
+    stats: SyscallStats[];
+    state: unknown;
+    syncWakeUp: boolean;
+    stalled: StallReport | null;
+    viewRequests: number;
+    learned: LearnedRun | null;
+  }> {
     this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
     config.controlFd = this.controlFd;
     const { port1, port2 } = new MessageChannel();
@@ -393,7 +483,8 @@ export class Sandbox {
  */
 function reapOrphans(mine: ReadonlySet<number>): void {
   const children = ourChildren();
-  if (children === null) { // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
+  if (children === null) {
+    // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
     setTimeout(() => reapOrphans(mine), REAP_RETRY_MS);
     return;
   }
@@ -417,9 +508,16 @@ function ourChildren(): number[] | null {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EMFILE' || code === 'ENFILE') return null;
-    return listProcesses()?.filter((p) => p.ppid === process.pid).map((p) => p.pid) ?? null;
+    return (
+      listProcesses()
+        ?.filter((p) => p.ppid === process.pid)
+        .map((p) => p.pid) ?? null
+    );
   }
-  return list.split(' ').filter((pid) => pid !== '').map(Number);
+  return list
+    .split(' ')
+    .filter((pid) => pid !== '')
+    .map(Number);
 }
 
 /** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
@@ -434,7 +532,10 @@ function notifiedNames(m: Manifest, learn: boolean): string[] {
  * plus what the enabled features observe (and, learning, what is recorded).
  */
 export function sandboxFilter(m: Manifest, learn = false): Uint8Array {
-  return compileFilter(m, { notify: [...learnedOrObserved(m, learn), ...testNotified()], notifyIf: conditionallyObserved(m.syscalls.emulate) });
+  return compileFilter(m, {
+    notify: [...learnedOrObserved(m, learn), ...testNotified()],
+    notifyIf: conditionallyObserved(m.syscalls.emulate),
+  });
 }
 
 /** Test hook: SYSVISOR_TEST_NOTIFY=name makes the filter notify a syscall no feature handles, to drive the loop's no-handler answer (ENOSYS) end to end. */

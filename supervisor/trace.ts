@@ -31,7 +31,10 @@ const YELLOW = '\x1b[33m';
 export class Tracer {
   private readonly decoders = new Map<number, ArgDecoder>();
 
-  constructor(private readonly options: TraceOptions, private readonly pidOf: (tid: number) => number) {}
+  constructor(
+    private readonly options: TraceOptions,
+    private readonly pidOf: (tid: number) => number,
+  ) {}
 
   decodeWith(nr: number, decoder: ArgDecoder): void {
     this.decoders.set(nr, decoder);

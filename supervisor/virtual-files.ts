@@ -41,7 +41,6 @@ export interface VirtualWriter {
   writeAt(data: Uint8Array, pos: number, creds: Credentials): number;
 }
 
-
 export const OPEN_SYSCALLS = ['open', 'openat', 'openat2'] as const;
 
 export class VirtualFiles {
@@ -189,7 +188,8 @@ export class VirtualFiles {
         w.length += kept;
         continue;
       }
-      if (got === 0) { // EOF: every copy of the write end is closed
+      if (got === 0) {
+        // EOF: every copy of the write end is closed
         this.writers.delete(w);
         this.loop.unwatchFd(w.readEnd);
         close(w.readEnd);

@@ -41,7 +41,13 @@ export type WorkerMessage =
   | { type: 'state-chunk'; id: number; bytes: Uint8Array }
   | { type: 'answered'; id: number; processes: number; error?: string }
   | { type: 'stall'; report: StallReport }
-  | { type: 'finished'; stats: ReturnType<NotificationLoop['stats']['summary']>; state: unknown; viewRequests: number; learned: LearnedRun | null };
+  | {
+      type: 'finished';
+      stats: ReturnType<NotificationLoop['stats']['summary']>;
+      state: unknown;
+      viewRequests: number;
+      learned: LearnedRun | null;
+    };
 
 // Only in a loop's thread: imported on the calling thread (loop-here.ts), this module only exports.
 if (workerData === LOOP_THREAD) {
@@ -103,7 +109,9 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
       const syscall = syscallName(n.nr);
       const args = [0, 1, 2, 3, 4, 5].map((i) => `0x${n.big(i).toString(16)}`);
       const file = crashes.report(err, { syscall, tid: n.tid, args });
-      process.stderr.write(`sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${errorText(err)}\n`);
+      process.stderr.write(
+        `sysvisor: internal error in the ${syscall} handler (thread ${n.tid}), answered ENOSYS; crash report: ${file}\n${errorText(err)}\n`,
+      );
     },
     onListenerClosed() {
       processes.exitAll();
@@ -116,7 +124,14 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
   const tracer = config.trace ? new Tracer(config.trace, (tid) => processes.knownProcessOf(tid)?.tgid ?? tid) : null;
   const memory = new TargetMemory();
   const budget = fdBudget();
-  const files = new VirtualFiles(loop, memory, (tid) => processes.credentials(tid), (tid) => processes.processOf(tid)?.tgid ?? null, budget.writers, tracer);
+  const files = new VirtualFiles(
+    loop,
+    memory,
+    (tid) => processes.credentials(tid),
+    (tid) => processes.processOf(tid)?.tgid ?? null,
+    budget.writers,
+    tracer,
+  );
   const ctx: SupervisorContext = { loop, memory, processes, blocked, tracer, files, config, budget };
   if (tracer) {
     loop.observer = tracer;
@@ -134,7 +149,11 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
   const enabled = new Set(config.emulate);
   for (const module of enabledFeatures(config.emulate)) features.push(module.install(ctx, enabled));
   if (config.watchdog.stallMs > 0) {
-    features.push(new Watchdog(config.watchdog, blocked, processes, state, (report) => port.postMessage({ type: 'stall', report } satisfies WorkerMessage)));
+    features.push(
+      new Watchdog(config.watchdog, blocked, processes, state, (report) =>
+        port.postMessage({ type: 'stall', report } satisfies WorkerMessage),
+      ),
+    );
   }
   for (const f of features) if (f.nextDeadline) deadlines.push(f.nextDeadline.bind(f));
   if (host) deadlines.push(host.nextDeadline);
@@ -204,7 +223,13 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
       const final = state();
       loop.close();
       close(config.listenerFd);
-      port.postMessage({ type: 'finished', stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)), state: final, viewRequests: views.requests, learned: recorder?.result() ?? null } satisfies WorkerMessage);
+      port.postMessage({
+        type: 'finished',
+        stats: loop.stats.summary((nr) => loop.native.decidedCount(nr)),
+        state: final,
+        viewRequests: views.requests,
+        learned: recorder?.result() ?? null,
+      } satisfies WorkerMessage);
     },
     crashed(err) {
       // The Sandbox closes the listener (every notified call then fails closed with ENOSYS).

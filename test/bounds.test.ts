@@ -94,7 +94,10 @@ function runWatched(m: string, prog: string, args: readonly string[], env: NodeJ
   return new Promise((resolve, reject) => {
     const start = Date.now();
     const child = spawn(process.execPath, [CLI, 'run', '-m', m, '--dump-state', dump, '--', join(BIN, prog), ...args], {
-      cwd: dir, stdio: ['pipe', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env },
+      cwd: dir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...env },
     });
     const pid = child.pid!;
     let stdout = '';
@@ -192,10 +195,15 @@ ensureBuilt();
 // [sem] limits, compared with Linux in a fresh IPC namespace with the same
 // /proc/sys/kernel/sem.
 
-const LIMITS: Array<[number, number, number, number]> = [[10, 45, 5, 8], [250, 32000, 32, 128], [1, 1, 1, 1]];
+const LIMITS: Array<[number, number, number, number]> = [
+  [10, 45, 5, 8],
+  [250, 32000, 32, 128],
+  [1, 1, 1, 1],
+];
 /** Why Linux cannot be asked (a fresh IPC namespace needs CAP_SYS_ADMIN), or false. */
 const unshared = spawnSync('unshare', ['--ipc', 'true'], { encoding: 'utf8' });
-const NO_NAMESPACE: string | false = unshared.status === 0 ? false : `unshare --ipc failed: ${unshared.error?.message ?? unshared.stderr.trim()}`;
+const NO_NAMESPACE: string | false =
+  unshared.status === 0 ? false : `unshare --ipc failed: ${unshared.error?.message ?? unshared.stderr.trim()}`;
 
 for (const [msl, mns, opm, mni] of LIMITS) {
   t.test(`[sem] ${msl} ${mns} ${opm} ${mni}: EINVAL/ENOSPC/E2BIG at the same edges as Linux`, async (t) => {
@@ -205,7 +213,11 @@ for (const [msl, mns, opm, mni] of LIMITS) {
     t.match(r.stdout, /then ENOSPC/);
     empty(t, r.final);
     await t.test('output equals Linux with the same limits', { skip: NO_NAMESPACE }, async (t) => {
-      const native = spawnSync('unshare', ['--ipc', 'sh', '-c', `echo ${msl} ${mns} ${opm} ${mni} > /proc/sys/kernel/sem && exec ${join(BIN, 'semlimits')}`], { encoding: 'utf8', cwd: dir });
+      const native = spawnSync(
+        'unshare',
+        ['--ipc', 'sh', '-c', `echo ${msl} ${mns} ${opm} ${mni} > /proc/sys/kernel/sem && exec ${join(BIN, 'semlimits')}`],
+        { encoding: 'utf8', cwd: dir },
+      );
       t.equal(native.status, 0, `the native run in a new IPC namespace ran (stderr: ${native.stderr.trim()})`);
       t.equal(r.stdout, native.stdout);
     });
@@ -223,7 +235,9 @@ t.test('memory per semaphore', async (t) => {
   const before = r.atHold.get('before')!;
   const after = r.atHold.get('filled')!;
   const per = (after - before) / (sets * nsems);
-  t.comment(`${sets * nsems} semaphores: RSS ${mb(before)} -> ${mb(after)}, ${per.toFixed(1)} bytes per semaphore (values, pids, otimes: 16 B)`);
+  t.comment(
+    `${sets * nsems} semaphores: RSS ${mb(before)} -> ${mb(after)}, ${per.toFixed(1)} bytes per semaphore (values, pids, otimes: 16 B)`,
+  );
   t.ok(per < 48, `under 48 bytes per semaphore (${per.toFixed(1)})`);
   t.equal(r.dumps.get('filled')?.sem?.usedSems, sets * nsems, 'the state counts them');
   empty(t, r.final);
@@ -256,7 +270,13 @@ const SLEEPERS = BIG ? 1000 : 200;
 t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woken and killed, ${ROUNDS} rounds`, async (t) => {
   const rounds = ROUNDS;
   const P = SLEEPERS;
-  const r = await runWatched(manifest('waiters', WITH_LOCKS), 'semwaiters', [String(P), String(rounds), 'l'], { SEMWAITERS_HOLD: '1' }, 300_000);
+  const r = await runWatched(
+    manifest('waiters', WITH_LOCKS),
+    'semwaiters',
+    [String(P), String(rounds), 'l'],
+    { SEMWAITERS_HOLD: '1' },
+    300_000,
+  );
   healthy(t, r);
   const lines = r.stdout.split('\n');
   const asleep = lines.filter((l) => /semaphore sleepers counted/.test(l));
@@ -274,7 +294,9 @@ t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woke
   t.ok(sleeping, 'state while everybody sleeps');
   if (sleeping) {
     const waiters = sleeping.sem!.sets.reduce((n, s) => n + s.waiters.length, 0);
-    t.comment(`while asleep: ${sleeping.processes.length} processes in the table, ${waiters} semaphore waiters, ${sleeping.locks?.sleeping} lock sleepers`);
+    t.comment(
+      `while asleep: ${sleeping.processes.length} processes in the table, ${waiters} semaphore waiters, ${sleeping.locks?.sleeping} lock sleepers`,
+    );
     t.equal(sleeping.processes.length, P + 1, 'every sleeper is in the process table');
   }
   for (let i = 1; i <= rounds; i++) {
@@ -289,7 +311,9 @@ t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woke
   const first = r.atHold.get('round 1 over')!;
   const last = r.atHold.get(`round ${rounds} over`)!;
   const asleepRss = r.atHold.get('everybody asleep')!;
-  t.comment(`supervisor RSS: ${mb(asleepRss)} with ${P} asleep, ${mb(first)} after round 1, ${mb(last)} after round ${rounds}; peak ${mb(r.peak)}`);
+  t.comment(
+    `supervisor RSS: ${mb(asleepRss)} with ${P} asleep, ${mb(first)} after round 1, ${mb(last)} after round ${rounds}; peak ${mb(r.peak)}`,
+  );
   t.ok(last - first < 24 * MB, `rounds do not accumulate memory (${mb(last - first)})`);
   t.ok(r.peak < 400 * MB, `peak under 400 MB (${mb(r.peak)})`);
   empty(t, r.final);
@@ -300,23 +324,26 @@ t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woke
 // so does a fork whose child already came and went once its thread has
 // left the call (not only 2 ms later). The children only sleep, so the
 // table knows them from the fork scan alone.
-t.test('[process] max bounds the sandbox\'s processes and the process table', async (t) => {
+t.test("[process] max bounds the sandbox's processes and the process table", async (t) => {
   const m = manifest('procmax', '[process]\nmax = 20');
   // Ten rounds to the limit: a scan that ran while a fork was in flight in
   // the kernel used to lose its child, and the sandbox got a 21st process.
   const r = await runWatched(m, 'procmax', ['60', '10'], { PROCMAX_HOLD: '1' });
   healthy(t, r);
-  t.equal(r.stdout, [
-    ...Array<string>(10).fill('fork: 19 children, then EAGAIN'),
-    'holding: full',
-    'vfork at the limit: EAGAIN',
-    'posix_spawn at the limit: EAGAIN',
-    'pthread_create at the limit: ok',
-    'fork after one child ended: ok',
-    "fork right after another thread's child came and went: ok",
-    'done',
-    '',
-  ].join('\n'));
+  t.equal(
+    r.stdout,
+    [
+      ...Array<string>(10).fill('fork: 19 children, then EAGAIN'),
+      'holding: full',
+      'vfork at the limit: EAGAIN',
+      'posix_spawn at the limit: EAGAIN',
+      'pthread_create at the limit: ok',
+      'fork after one child ended: ok',
+      "fork right after another thread's child came and went: ok",
+      'done',
+      '',
+    ].join('\n'),
+  );
   const s = r.dumps.get('full');
   t.equal(s?.processes.length, 20, 'the table holds the program and its 19 sleeping children');
   empty(t, r.final);
@@ -333,6 +360,8 @@ t.test('load: 64 workers, random SIGKILLs, nothing lost', async (t) => {
   t.notMatch(r.stdout, /: no$/m, 'every check says yes');
   t.match(r.stdout, /^sleepers left: 0$/m);
   t.match(r.stdout, /^locks left: none$/m);
-  t.comment(`${/semload: (\d+) kills/.exec(r.stderr)?.[1]} kills, ${64 * ops} pair increments in ${r.ms} ms; peak supervisor RSS ${mb(r.peak)}`);
+  t.comment(
+    `${/semload: (\d+) kills/.exec(r.stderr)?.[1]} kills, ${64 * ops} pair increments in ${r.ms} ms; peak supervisor RSS ${mb(r.peak)}`,
+  );
   empty(t, r.final);
 });

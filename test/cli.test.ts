@@ -35,12 +35,22 @@ t.test('usage errors exit 2 with a message, never a stack trace', async (t) => {
 
 t.test('manifest errors name file, line and key', async (t) => {
   const cases: Array<[string, string, string]> = [
-    ['unknown-key.toml', 'version = 1\n[syscalls]\nemulate = ["semop"]\nemulat = []\n',
-      'unknown-key.toml:4: syscalls.emulat: unknown key (did you mean "emulate"?)'],
+    [
+      'unknown-key.toml',
+      'version = 1\n[syscalls]\nemulate = ["semop"]\nemulat = []\n',
+      'unknown-key.toml:4: syscalls.emulat: unknown key (did you mean "emulate"?)',
+    ],
     ['wrong-type.toml', 'version = 1\n[sem]\nsemmsl = "many"\n', 'wrong-type.toml:3: sem.semmsl: expected an integer, got string'],
-    ['bad-syscall.toml', 'version = 1\n[syscalls]\nemulate = ["semget", "semop", "semtimedop", "semctl"]\ndeny = { ptracee = "EPERM" }\n',
-      'bad-syscall.toml:4: syscalls.deny.ptracee: unknown syscall "ptracee" (did you mean "ptrace"?)'],
-    ['bad-errno.toml', 'version = 1\n[syscalls]\ndeny = { ptrace = "EPRM" }\n', 'bad-errno.toml:3: syscalls.deny.ptrace: unknown errno "EPRM" (did you mean "EPERM"?)'],
+    [
+      'bad-syscall.toml',
+      'version = 1\n[syscalls]\nemulate = ["semget", "semop", "semtimedop", "semctl"]\ndeny = { ptracee = "EPERM" }\n',
+      'bad-syscall.toml:4: syscalls.deny.ptracee: unknown syscall "ptracee" (did you mean "ptrace"?)',
+    ],
+    [
+      'bad-errno.toml',
+      'version = 1\n[syscalls]\ndeny = { ptrace = "EPRM" }\n',
+      'bad-errno.toml:3: syscalls.deny.ptrace: unknown errno "EPRM" (did you mean "EPERM"?)',
+    ],
     ['no-version.toml', '[env]\ninherit = true\n', 'no-version.toml:1: version: missing (this reader understands version = 1)'],
   ];
   for (const [name, text, message] of cases) {
@@ -79,7 +89,11 @@ t.test('--trace decodes notified syscalls and results', async (t) => {
   const notify = join(dir, 'notify.toml');
   writeFileSync(notify, 'version = 1\n[proc]\nviews = "notify"\n');
   const opens = await sysvisor(['run', '-m', notify, '--trace=all', '--', `${C_BIN}sem_get`], { env: noColor });
-  t.match(opens.stderr, /openat\(AT_FDCWD, "[^"]+", 0x[0-9a-f]+\) = <continued to the kernel>\n/, '--trace=all shows the calls continued to the kernel');
+  t.match(
+    opens.stderr,
+    /openat\(AT_FDCWD, "[^"]+", 0x[0-9a-f]+\) = <continued to the kernel>\n/,
+    '--trace=all shows the calls continued to the kernel',
+  );
   const answered = await sysvisor(['run', '-m', notify, '--trace', '--', `${C_BIN}sem_get`], { env: noColor });
   t.equal(answered.status, 0);
   t.match(answered.stderr, /semget\(IPC_PRIVATE, 2, IPC_CREAT\|0600\) = \d+\n/);
@@ -102,7 +116,11 @@ t.test('--stats reports counts per syscall', async (t) => {
   const row = /^semtimedop\s+(\d+)\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+(?:[\d.]+|-)$/m.exec(r.stderr) ?? /^semop\s+(\d+)/m.exec(r.stderr);
   t.ok(row, 'a semop row');
   t.ok(Number(row![1]) >= 1000, 'most of the 4002 semops answered inline');
-  t.match(r.stderr, /one notification round trip, not measured by a run: `npm run bench` measures it/, 'no round-trip figure that was not measured');
+  t.match(
+    r.stderr,
+    /one notification round trip, not measured by a run: `npm run bench` measures it/,
+    'no round-trip figure that was not measured',
+  );
   t.notMatch(r.stderr, /µs here/);
 });
 
@@ -112,7 +130,10 @@ t.test('--dump-state writes JSON that ipcs and ps render', async (t) => {
   t.equal(r.status, 0);
   const state = JSON.parse(readFileSync(file, 'utf8')) as { sem: { sets: Array<{ nsems: number }> } };
   t.equal(state.sem.sets.length, 2);
-  t.same(state.sem.sets.map((s) => s.nsems), [3, 1]);
+  t.same(
+    state.sem.sets.map((s) => s.nsems),
+    [3, 1],
+  );
   const ipcs = await sysvisor(['ipcs', file]);
   t.equal(ipcs.status, 0);
   t.match(ipcs.stdout, /in use: 2 sets, 4 semaphores/);
@@ -130,7 +151,13 @@ t.test('ps/ipcs/waits --pid of a process that is not a sysvisor sandbox touch no
   for (const command of ['ps', 'ipcs', 'waits']) {
     const r = await sysvisor([command, '--pid', String(pid)], { env });
     t.equal(r.status, 2, `${command}: exit 2`);
-    t.match(r.stderr, new RegExp(`^sysvisor: process ${pid} \\(sleep\\) is not a sysvisor sandbox of this user \\(no control socket \\S+/sysvisor/${pid}\\.sock\\): nothing was sent to it\\n$`), `${command}: says why`);
+    t.match(
+      r.stderr,
+      new RegExp(
+        `^sysvisor: process ${pid} \\(sleep\\) is not a sysvisor sandbox of this user \\(no control socket \\S+/sysvisor/${pid}\\.sock\\): nothing was sent to it\\n$`,
+      ),
+      `${command}: says why`,
+    );
   }
   t.equal(bystander.exitCode, null, 'the bystander is still running');
   t.equal(bystander.signalCode, null);
@@ -170,7 +197,11 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   const list = await sysvisor(['ps'], { env });
   t.equal(list.status, 0, list.stderr);
   t.match(list.stdout, /^\s*PID\s+UPTIME\s+PROCESSES\s+PROGRAM\n/);
-  t.match(list.stdout, new RegExp(`\\n\\s*${pid}\\s+\\d\\d:\\d\\d\\s+[1-9]\\d*\\s+/bin/sh -c ipcmk -S 2`), 'the running sandbox: pid, uptime, processes, program');
+  t.match(
+    list.stdout,
+    new RegExp(`\\n\\s*${pid}\\s+\\d\\d:\\d\\d\\s+[1-9]\\d*\\s+/bin/sh -c ipcmk -S 2`),
+    'the running sandbox: pid, uptime, processes, program',
+  );
   const ipcs = await sysvisor(['ipcs', '--pid', String(pid)], { env });
   t.equal(ipcs.status, 0, ipcs.stderr);
   t.match(ipcs.stdout, /in use: 1 sets, 2 semaphores/, 'the state, read through the socket');
@@ -188,7 +219,11 @@ t.test('the control socket: ps lists a running sandbox, --pid reads it, nothing 
   t.equal(after.stdout, 'no running sandboxes\n', 'not listed after it exits');
   t.same(readdirSync(join(runtime, 'sysvisor')), [], 'the socket is removed at exit');
   t.same(readdirSync(tmp), [], 'no sysvisor-*.json in $TMPDIR');
-  t.equal((JSON.parse(readFileSync(dump, 'utf8')) as { sem: { sets: unknown[] } }).sem.sets.length, 1, 'the --dump-state file is written at exit, as before');
+  t.equal(
+    (JSON.parse(readFileSync(dump, 'utf8')) as { sem: { sets: unknown[] } }).sem.sets.length,
+    1,
+    'the --dump-state file is written at exit, as before',
+  );
   const gone = await sysvisor(['ps', '--pid', String(pid)], { env });
   t.equal(gone.status, 2);
   t.match(gone.stderr, /is not a sysvisor sandbox of this user/);
@@ -200,8 +235,12 @@ t.test('ps removes the sockets of dead supervisors only', async (t) => {
   const rundir = join(runtime, 'sysvisor');
   mkdirSync(rundir, { mode: 0o700 });
   // A process that binds a socket and exits without removing it: a supervisor that was killed.
-  const leave = (name: string) => exec(process.execPath, ['-e', `const p = ${JSON.stringify(rundir)} + '/' + (${JSON.stringify(name)} || process.pid + '.sock');`
-    + ' require("node:net").createServer().listen(p, () => process.exit(0));']);
+  const leave = (name: string) =>
+    exec(process.execPath, [
+      '-e',
+      `const p = ${JSON.stringify(rundir)} + '/' + (${JSON.stringify(name)} || process.pid + '.sock');` +
+        ' require("node:net").createServer().listen(p, () => process.exit(0));',
+    ]);
   const dead = await leave('');
   t.equal(dead.status, 0, dead.stderr);
   const alive = `${process.pid}.sock`; // this test's pid: alive, but nobody listens there
@@ -213,20 +252,30 @@ t.test('ps removes the sockets of dead supervisors only', async (t) => {
   t.same(readdirSync(rundir), [alive], 'the dead one is removed; a socket whose pid lives is left alone');
 });
 
-t.test('a socket planted under another pid\'s name is not believed', async (t) => {
+t.test("a socket planted under another pid's name is not believed", async (t) => {
   const runtime = mkdtempSync(join(dir, 'runtime-'));
   const env = { ...noColor, XDG_RUNTIME_DIR: runtime };
   const rundir = join(runtime, 'sysvisor');
   mkdirSync(rundir, { mode: 0o700 });
   // An impostor answers with a made-up state under the name of this test's pid.
   const fake = JSON.stringify({ time: 0, processes: [{ pid: 1, ppid: 0, name: 'made-up', threads: [1], tasks: [] }] });
-  const impostor = spawn(process.execPath, ['-e', `require("node:net").createServer((s) => s.end("ok\\n" + ${JSON.stringify(fake)} + "\\n"))`
-    + `.listen(${JSON.stringify(join(rundir, `${process.pid}.sock`))}, () => console.log("listening"))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const impostor = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require("node:net").createServer((s) => s.end("ok\\n" + ${JSON.stringify(fake)} + "\\n"))` +
+        `.listen(${JSON.stringify(join(rundir, `${process.pid}.sock`))}, () => console.log("listening"))`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.teardown(() => impostor.kill('SIGKILL'));
   await new Promise((resolve) => impostor.stdout.once('data', resolve));
   const r = await sysvisor(['ps', '--pid', String(process.pid)], { env });
   t.equal(r.status, 125);
-  t.equal(r.stderr, `sysvisor: sysvisor process ${process.pid}: ${process.pid}.sock is served by process ${impostor.pid}, not by the supervisor ${process.pid}\n`);
+  t.equal(
+    r.stderr,
+    `sysvisor: sysvisor process ${process.pid}: ${process.pid}.sock is served by process ${impostor.pid}, not by the supervisor ${process.pid}\n`,
+  );
   t.equal((await sysvisor(['ps'], { env })).stdout, 'no running sandboxes\n', 'not listed either');
 });
 
@@ -236,7 +285,10 @@ t.test('a run directory that is a link or not ours: no socket, a warning with th
   symlinkSync(elsewhere, join(runtime, 'sysvisor'));
   const linked = await sysvisor(['run', '--', '/bin/true'], { env: { ...noColor, XDG_RUNTIME_DIR: runtime } });
   t.equal(linked.status, 0);
-  t.equal(linked.stderr, `sysvisor: warning: no control socket (\`sysvisor ps\` will not list this sandbox): run directory ${runtime}/sysvisor: is a symbolic link\n`);
+  t.equal(
+    linked.stderr,
+    `sysvisor: warning: no control socket (\`sysvisor ps\` will not list this sandbox): run directory ${runtime}/sysvisor: is a symbolic link\n`,
+  );
   t.same(readdirSync(elsewhere), [], 'nothing is made through the link');
   const foreign = mkdtempSync(join(dir, 'runtime-'));
   mkdirSync(join(foreign, 'sysvisor'), { mode: 0o700 });
@@ -247,12 +299,14 @@ t.test('a run directory that is a link or not ours: no socket, a warning with th
   t.same(readdirSync(join(foreign, 'sysvisor')), []);
 });
 
-t.test('the program inside cannot query its supervisor, in its own PID namespace or in the host\'s', async (t) => {
+t.test("the program inside cannot query its supervisor, in its own PID namespace or in the host's", async (t) => {
   const hostPids = join(dir, 'host-pids.toml');
   writeFileSync(hostPids, 'version = 1\n[proc]\npid_namespace = "host"\n');
   // The program finds its supervisor's socket in the run directory it inherits (named by the supervisor's host pid).
   const probe = join(dir, 'probe.mjs');
-  writeFileSync(probe, `import { readdirSync } from 'node:fs';
+  writeFileSync(
+    probe,
+    `import { readdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 const dir = \`\${process.env.XDG_RUNTIME_DIR}/sysvisor\`;
 const [name] = readdirSync(dir);
@@ -261,11 +315,16 @@ let got = '';
 s.on('data', (c) => (got += c));
 s.on('end', () => console.log(\`answer: \${got.split('\\n')[0]}\`));
 s.on('error', (e) => console.log(\`connect error: \${e.code}\`));
-`);
+`,
+  );
   const cases: Array<[string, string[], RegExp]> = [
     // The supervisor's pid is the socket's name; in the namespace the socket's peer reads as pid 0, so the client believes no answer.
     ['own PID namespace', [], /^sysvisor: sysvisor process \d+: \d+\.sock is served by process 0, not by the supervisor \d+\n/],
-    ['pid_namespace = "host"', ['-m', hostPids], /^sysvisor: sysvisor process \d+: a process of the sandbox may not query its supervisor\n/],
+    [
+      'pid_namespace = "host"',
+      ['-m', hostPids],
+      /^sysvisor: sysvisor process \d+: a process of the sandbox may not query its supervisor\n/,
+    ],
   ];
   for (const [what, manifest, refusal] of cases) {
     const env = { ...noColor, XDG_RUNTIME_DIR: mkdtempSync(join(dir, 'runtime-')) };
@@ -276,15 +335,25 @@ s.on('error', (e) => console.log(\`connect error: \${e.code}\`));
     // A raw connect, whatever Landlock allows: the kernel refuses it or the supervisor does (its peer descends from it); it never answers.
     const raw = await sysvisor(['run', ...manifest, '--', process.execPath, probe], { env });
     t.equal(raw.status, 0, raw.stderr);
-    t.match(raw.stdout, /^(answer: error a process of the sandbox may not query its supervisor|connect error: E[A-Z]+)\n$/, `${what}: a raw connect gets no state`);
+    t.match(
+      raw.stdout,
+      /^(answer: error a process of the sandbox may not query its supervisor|connect error: E[A-Z]+)\n$/,
+      `${what}: a raw connect gets no state`,
+    );
     t.comment(`${what}: ${raw.stdout.trim()}`);
   }
 });
 
 t.test('command-line sharp edges: a clear message and exit 2', async (t) => {
   const cases: Array<[string[], string]> = [
-    [['run', 'ls', '-la'], 'sysvisor: -l is not an option of sysvisor run: options of the program go after --, as in: sysvisor run -- ls -la\n'],
-    [['learn', '-o', 'x.toml', 'sh', '-c', 'echo hi'], "sysvisor: -c is not an option of sysvisor learn: options of the program go after --, as in: sysvisor learn -o x.toml -- sh -c 'echo hi'\n"],
+    [
+      ['run', 'ls', '-la'],
+      'sysvisor: -l is not an option of sysvisor run: options of the program go after --, as in: sysvisor run -- ls -la\n',
+    ],
+    [
+      ['learn', '-o', 'x.toml', 'sh', '-c', 'echo hi'],
+      "sysvisor: -c is not an option of sysvisor learn: options of the program go after --, as in: sysvisor learn -o x.toml -- sh -c 'echo hi'\n",
+    ],
     [['manifest', 'check'], 'sysvisor: sysvisor manifest check: missing <file>\n'],
     [['manifest', 'lint', 'x.toml'], 'sysvisor: unknown manifest command "lint" (there is: check)\n'],
     [['manifest'], 'sysvisor: give a manifest command: check\n'],

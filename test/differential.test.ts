@@ -33,7 +33,12 @@ const MANIFEST = join(ROOT, 'policies', 'default.toml');
 const ISOLATED = (() => {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-diff-isolated-'));
   const path = join(dir, 'isolated.toml');
-  writeFileSync(path, readFileSync(MANIFEST, 'utf8').replace(/^host = .*\n/m, '').replace(/^\[locks\]\n/m, '[locks]\nhost = "isolated"\n'));
+  writeFileSync(
+    path,
+    readFileSync(MANIFEST, 'utf8')
+      .replace(/^host = .*\n/m, '')
+      .replace(/^\[locks\]\n/m, '[locks]\nhost = "isolated"\n'),
+  );
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return path;
 })();
@@ -145,7 +150,7 @@ function leftoverKeyedSets(pid: number): string[] {
     .slice(1)
     .filter((line) => {
       const key = Number.parseInt(line.trim().split(/\s+/)[0] ?? '', 10);
-      return Number.isFinite(key) && (key & 0xff00ffff) === ((0x5e000000 | (pid & 0xffff)) | 0);
+      return Number.isFinite(key) && (key & 0xff00ffff) === (0x5e000000 | (pid & 0xffff) | 0);
     });
 }
 
@@ -225,19 +230,23 @@ for (const name of names) {
 // what it prints on a quiet machine.
 const LOCK_CLOSE = join(BUILD, 'lock_close');
 const CHURN = join(BUILD, 'churn_locks');
-t.test('/proc/locks is read consistently while other locks churn', { skip: existsSync(CHURN) && existsSync(LOCK_CLOSE) ? false : 'test/c not built' }, async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'sysvisor-diff-churn-'));
-  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
-  const quiet = await run(LOCK_CLOSE, [], cwd);
-  t.equal(quiet.status, 0, 'lock_close on a quiet machine');
-  const churn = spawn(CHURN, [cwd, '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => churn.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    churn.stdout.once('data', () => resolve());
-    churn.once('exit', (code) => reject(new Error(`churn_locks exited (${code}) before churning`)));
-  });
-  for (let i = 0; i < 5; i++) {
-    const o = await run(LOCK_CLOSE, [], cwd);
-    t.equal(o.stdout, quiet.stdout, `run ${i + 1} beside the churn prints the quiet run's lines`);
-  }
-});
+t.test(
+  '/proc/locks is read consistently while other locks churn',
+  { skip: existsSync(CHURN) && existsSync(LOCK_CLOSE) ? false : 'test/c not built' },
+  async (t) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'sysvisor-diff-churn-'));
+    t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+    const quiet = await run(LOCK_CLOSE, [], cwd);
+    t.equal(quiet.status, 0, 'lock_close on a quiet machine');
+    const churn = spawn(CHURN, [cwd, '300'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => churn.kill('SIGKILL'));
+    await new Promise<void>((resolve, reject) => {
+      churn.stdout.once('data', () => resolve());
+      churn.once('exit', (code) => reject(new Error(`churn_locks exited (${code}) before churning`)));
+    });
+    for (let i = 0; i < 5; i++) {
+      const o = await run(LOCK_CLOSE, [], cwd);
+      t.equal(o.stdout, quiet.stdout, `run ${i + 1} beside the churn prints the quiet run's lines`);
+    }
+  },
+);

@@ -17,7 +17,10 @@ import { C_BIN, CLI, ROOT } from './helpers.js';
 const DEFAULT = join(ROOT, 'policies', 'default.toml');
 /** policies/strict.toml, plus execute rights on the test programs. */
 const STRICT = join(mkdtempSync(join(tmpdir(), 'escape-policy-')), 'strict.toml');
-writeFileSync(STRICT, readFileSync(join(ROOT, 'policies', 'strict.toml'), 'utf8').replace(/^exec = \[/m, `exec = [${JSON.stringify(C_BIN)}, `));
+writeFileSync(
+  STRICT,
+  readFileSync(join(ROOT, 'policies', 'strict.toml'), 'utf8').replace(/^exec = \[/m, `exec = [${JSON.stringify(C_BIN)}, `),
+);
 t.teardown(() => rmSync(join(STRICT, '..'), { recursive: true, force: true }));
 /**
  * `policy` with [proc] pid_namespace = "host": the supervisor and the host's
@@ -26,7 +29,10 @@ t.teardown(() => rmSync(join(STRICT, '..'), { recursive: true, force: true }));
 function hostPids(policy: string, name: string): string {
   const text = readFileSync(policy, 'utf8');
   const out = join(STRICT, '..', name);
-  writeFileSync(out, /^\[proc\]$/m.test(text) ? text.replace(/^\[proc\]$/m, '[proc]\npid_namespace = "host"') : `${text}\n[proc]\npid_namespace = "host"\n`);
+  writeFileSync(
+    out,
+    /^\[proc\]$/m.test(text) ? text.replace(/^\[proc\]$/m, '[proc]\npid_namespace = "host"') : `${text}\n[proc]\npid_namespace = "host"\n`,
+  );
   return out;
 }
 const DEFAULT_HOST_PIDS = hostPids(DEFAULT, 'default-host-pids.toml');
@@ -68,11 +74,17 @@ const AS_NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
 /** ... and sysvisor as nobody, with an empty environment: tap's process-info hook (from the environment) cannot write its files as nobody. */
 const CLI_AS_NOBODY = [...AS_NOBODY, 'env', '-i', `PATH=${process.env.PATH}`, process.execPath, CLI];
 /** Why the runs as user nobody cannot happen (a clone under a 0700 directory is not readable to it), or false. */
-const NOBODY_SKIP: string | false = (await runCmd('setpriv', [...AS_NOBODY, 'sh', '-c',
-  `test -r ${CLI} && test -x ${C_BIN}escape_super`])).status === 0 ? false : `the checkout is not readable by user nobody (${CLI})`;
+const NOBODY_SKIP: string | false =
+  (await runCmd('setpriv', [...AS_NOBODY, 'sh', '-c', `test -r ${CLI} && test -x ${C_BIN}escape_super`])).status === 0
+    ? false
+    : `the checkout is not readable by user nobody (${CLI})`;
 
 /** Run test/c/build/<prog> args under `sysvisor run -m manifest`. */
-function sandboxed(prog: string, args: readonly string[], opts: { manifest?: string; dump?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+function sandboxed(
+  prog: string,
+  args: readonly string[],
+  opts: { manifest?: string; dump?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   const cli = ['run', '-m', opts.manifest ?? DEFAULT, ...(opts.dump ? ['--dump-state', opts.dump] : []), '--', `${C_BIN}${prog}`, ...args];
   return runCmd(process.execPath, [CLI, ...cli], opts.env);
 }
@@ -82,7 +94,11 @@ function sandboxed(prog: string, args: readonly string[], opts: { manifest?: str
  * program's last argument: a shell appends its own pid, then execs sysvisor.
  */
 function sandboxedWithSupervisorPid(prog: string, args: readonly string[], manifest: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return runCmd('/bin/sh', ['-c', 'exec "$@" "$$"', 'sh', process.execPath, CLI, 'run', '-m', manifest, '--', `${C_BIN}${prog}`, ...args], env);
+  return runCmd(
+    '/bin/sh',
+    ['-c', 'exec "$@" "$$"', 'sh', process.execPath, CLI, 'run', '-m', manifest, '--', `${C_BIN}${prog}`, ...args],
+    env,
+  );
 }
 
 /** "label: value" lines as a map. */
@@ -105,13 +121,15 @@ function healthy(t: Test, r: Run): void {
 
 /** Sets on the host's /proc/sysvipc/sem with this key. */
 function hostHasKey(key: number): boolean {
-  return readFileSync('/proc/sysvipc/sem', 'utf8').split('\n').slice(1)
+  return readFileSync('/proc/sysvipc/sem', 'utf8')
+    .split('\n')
+    .slice(1)
     .some((l) => Number.parseInt(l.trim().split(/\s+/)[0] ?? '', 10) === key);
 }
 
 /** A key nobody else uses: 0x5D, then bits of our pid and a counter. */
 let keySeq = 0;
-const uniqueKey = () => (0x5d000000 | ((process.pid & 0xffff) << 4) | (keySeq++ & 0xf)) | 0;
+const uniqueKey = () => 0x5d000000 | ((process.pid & 0xffff) << 4) | (keySeq++ & 0xf) | 0;
 
 // ---------------------------------------------------------------------------
 // 1. The i386 entry. foundation.test.ts covers int 0x80 getpid and x32; these
@@ -150,10 +168,13 @@ t.test('a filter of the program returning ALLOW cannot lift the emulation', asyn
   healthy(t, r);
   const m = lines(r.stdout);
   t.equal(m.get('install ALLOW-everything filter'), '0', 'the filter is installed');
-  t.equal(m.get('listed in the sandbox\'s /proc/sysvipc/sem'), 'yes', 'semget went to the supervisor');
+  t.equal(m.get("listed in the sandbox's /proc/sysvipc/sem"), 'yes', 'semget went to the supervisor');
   t.equal(m.get('GETVAL'), '1');
   const state = JSON.parse(readFileSync(dump, 'utf8')) as { sem: { sets: Array<{ perm: { key: number } }> } };
-  t.ok(state.sem.sets.some((s) => s.perm.key === key), 'the set is in the supervisor\'s final state');
+  t.ok(
+    state.sem.sets.some((s) => s.perm.key === key),
+    "the set is in the supervisor's final state",
+  );
   t.notOk(hostHasKey(key), 'and not on the host');
 });
 
@@ -161,7 +182,7 @@ t.test('a filter returning TRACE for the semaphore calls cannot lift the emulati
   const key = uniqueKey();
   const r = await sandboxed('escape_seccomp', [String(key), 'trace'], { env: { ESCAPE_KEEP: '1' } });
   healthy(t, r);
-  t.equal(lines(r.stdout).get('listed in the sandbox\'s /proc/sysvipc/sem'), 'yes');
+  t.equal(lines(r.stdout).get("listed in the sandbox's /proc/sysvipc/sem"), 'yes');
   t.notOk(hostHasKey(key), 'not on the host');
 });
 
@@ -172,7 +193,7 @@ t.test('a second seccomp listener (to answer CONTINUE itself) is refused by the 
   const m = lines(r.stdout);
   t.equal(m.get('install USER_NOTIF filter with a new listener'), '-1 EBUSY');
   t.equal(m.get('install USER_NOTIF filter with a listener for getppid only'), '-1 EBUSY');
-  t.equal(m.get('listed in the sandbox\'s /proc/sysvipc/sem'), 'yes');
+  t.equal(m.get("listed in the sandbox's /proc/sysvipc/sem"), 'yes');
   t.notOk(hostHasKey(key), 'not on the host');
 });
 
@@ -194,7 +215,7 @@ t.test('a syscall rewritten into semget under ptrace is still emulated', async (
   const m = lines(r.stdout);
   t.equal(m.get('rewrote getpid into semget'), 'yes');
   t.equal(m.get('child'), 'its getpid returned a set id');
-  t.equal(m.get('listed in the sandbox\'s /proc/sysvipc/sem'), 'yes', 'seccomp saw the rewritten call');
+  t.equal(m.get("listed in the sandbox's /proc/sysvipc/sem"), 'yes', 'seccomp saw the rewritten call');
   t.notOk(hostHasKey(key), 'not on the host');
 });
 
@@ -206,12 +227,15 @@ t.test('a syscall rewritten into semget under ptrace is still emulated', async (
 // is the wall (ptrace scope, signal scope); strict.toml also denies ptrace
 // and process_vm_* in the filter.
 
-for (const [policy, manifest] of [['default', DEFAULT_HOST_PIDS], ['strict', STRICT_HOST_PIDS]] as const) {
+for (const [policy, manifest] of [
+  ['default', DEFAULT_HOST_PIDS],
+  ['strict', STRICT_HOST_PIDS],
+] as const) {
   t.test(`[${policy}] ptrace of the supervisor and its threads, pidfd_getfd of its fds: refused`, async (t) => {
     const r = await sandboxed('escape_super', ['ptrace'], { manifest });
     healthy(t, r);
     const m = lines(r.stdout);
-    t.equal(m.get('supervisor pid'), String(r.pid), 'the program\'s parent is the sysvisor process');
+    t.equal(m.get('supervisor pid'), String(r.pid), "the program's parent is the sysvisor process");
     t.equal(m.get('PTRACE_ATTACH supervisor'), '-1 EPERM');
     t.equal(m.get('PTRACE_SEIZE supervisor'), '-1 EPERM');
     t.equal(m.get('PTRACE_ATTACH each supervisor thread'), 'all refused, EPERM');
@@ -222,8 +246,15 @@ for (const [policy, manifest] of [['default', DEFAULT_HOST_PIDS], ['strict', STR
     const r = await sandboxed('escape_super', ['signal'], { manifest });
     healthy(t, r);
     const m = lines(r.stdout);
-    for (const k of ['kill(supervisor, 0)', 'kill(supervisor, SIGKILL)', 'kill(supervisor, SIGSTOP)', 'kill(supervisor, SIGTERM)',
-      'sigqueue(supervisor, SIGKILL)', 'pidfd_send_signal(supervisor, SIGKILL)', 'kill(-supervisor group, SIGKILL)']) {
+    for (const k of [
+      'kill(supervisor, 0)',
+      'kill(supervisor, SIGKILL)',
+      'kill(supervisor, SIGSTOP)',
+      'kill(supervisor, SIGTERM)',
+      'sigqueue(supervisor, SIGKILL)',
+      'pidfd_send_signal(supervisor, SIGKILL)',
+      'kill(-supervisor group, SIGKILL)',
+    ]) {
       t.equal(m.get(k), '-1 EPERM', k);
     }
     t.equal(m.get('tgkill(supervisor, each thread, SIGKILL)'), 'all refused, EPERM');
@@ -258,7 +289,8 @@ for (const [policy, manifest] of [['default', DEFAULT_HOST_PIDS], ['strict', STR
     healthy(t, r);
     const m = lines(r.stdout);
     t.equal(m.get('supervisor pid'), String(r.pid), 'the attacks aim at the sysvisor process');
-    for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.equal(m.get(`open /proc/SUP/${f}`), '-1 ENOENT', `/proc/SUP/${f}: no such process in the namespace`);
+    for (const f of ['environ', 'maps', 'auxv', 'pagemap'])
+      t.equal(m.get(`open /proc/SUP/${f}`), '-1 ENOENT', `/proc/SUP/${f}: no such process in the namespace`);
   });
 
   t.test(`[${policy}] the program holds no seccomp listener`, async (t) => {
@@ -331,7 +363,7 @@ t.test('[strict] the environments of the supervisor and of host processes are ou
 
 t.test('[strict, pid_namespace = "host"] what the PID namespace hides: both environments are readable', async (t) => {
   const m = await environRun(t, STRICT_HOST_PIDS);
-  t.equal(m.get('/proc/PPID/environ'), 'secret', "the parent is the supervisor");
+  t.equal(m.get('/proc/PPID/environ'), 'secret', 'the parent is the supervisor');
   t.equal(m.get('/proc/ARG2/environ'), 'secret', 'the supervisor');
   t.equal(m.get('/proc/ARG1/environ'), 'secret', 'a host process of the same uid');
 });
@@ -363,20 +395,31 @@ async function withHostSet(t: Test, fn: (key: number, id: number) => Promise<voi
   await fn(key, id);
 }
 
-for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as const) {
+for (const [policy, manifest] of [
+  ['default', DEFAULT],
+  ['strict', STRICT],
+] as const) {
   t.test(`[${policy}] a host set is unreachable by key, id and index; /proc/sysvipc/sem shows the sandbox's sets`, async (t) => {
     await withHostSet(t, async (key, id) => {
       const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)], { manifest });
       healthy(t, r);
       const m = lines(r.stdout);
       t.equal(m.get('semget(KEY, 0, 0)'), '-1 ENOENT');
-      for (const k of ['GETVAL(host id)', 'IPC_STAT(host id)', 'SETVAL(host id)', 'semop(host id)', 'SEM_STAT_ANY(host index)']) t.equal(m.get(k), '-1 EINVAL', k);
+      for (const k of ['GETVAL(host id)', 'IPC_STAT(host id)', 'SETVAL(host id)', 'semop(host id)', 'SEM_STAT_ANY(host index)'])
+        t.equal(m.get(k), '-1 EINVAL', k);
       t.equal(m.get('SEM_STAT_ANY over every index finds KEY'), 'no');
       t.equal(m.get('semget(KEY, IPC_CREAT|IPC_EXCL) in the sandbox'), 'ok', 'the sandbox has its own key space');
       t.equal(m.get('its value'), '0 (the host set holds 42)');
-      for (const via of ['/proc/sysvipc/sem', '//proc/./sysvipc/../sysvipc/sem', '/proc/self/root/proc/sysvipc/sem',
-        '/proc/thread-self/root/proc/sysvipc/sem', 'openat(/proc/sysvipc dir fd, "sem")', '"sem" relative to cwd /proc/sysvipc',
-        'a symlink named "sem"', 'a symlink to the /proc/sysvipc directory']) {
+      for (const via of [
+        '/proc/sysvipc/sem',
+        '//proc/./sysvipc/../sysvipc/sem',
+        '/proc/self/root/proc/sysvipc/sem',
+        '/proc/thread-self/root/proc/sysvipc/sem',
+        'openat(/proc/sysvipc dir fd, "sem")',
+        '"sem" relative to cwd /proc/sysvipc',
+        'a symlink named "sem"',
+        'a symlink to the /proc/sysvipc directory',
+      ]) {
         t.equal(m.get(`key listed via ${via}`), 'no', via);
       }
       // the set was not touched
@@ -390,20 +433,23 @@ for (const [policy, manifest] of [['default', DEFAULT], ['strict', STRICT]] as c
   // /dev/fd are not recognised: they open the kernel's file of the program's
   // IPC namespace, which is the sandbox's own (launcher: unshare(CLONE_NEWIPC)).
   // io_uring, which never passes through seccomp, is refused by the manifests.
-  t.test(`[${policy}] the host's /proc/sysvipc/sem is not readable through a renamed symlink, /proc/self/{cwd,fd}, /dev/fd or io_uring`, async (t) => {
-    await withHostSet(t, async (key, id) => {
-      const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)], { manifest });
-      healthy(t, r);
-      const m = lines(r.stdout);
-      t.equal(m.get('key listed via a symlink named "semaphores"'), 'no');
-      t.equal(m.get('key listed via /proc/self/cwd/sem with cwd /proc/sysvipc'), 'no');
-      t.equal(m.get('key listed via /proc/self/fd/N/sem'), 'no');
-      t.equal(m.get('key listed via /dev/fd/N/sem (N a dir fd of /proc/sysvipc)'), 'no');
-      // Both shipped manifests refuse io_uring (ENOSYS): the ring never opens anything.
-      t.equal(m.get('key listed via io_uring openat of /proc/sysvipc/sem'), '-1 ENOSYS');
-      t.equal(m.get('key listed via io_uring openat of the "semaphores" symlink'), '-1 ENOSYS');
-    });
-  });
+  t.test(
+    `[${policy}] the host's /proc/sysvipc/sem is not readable through a renamed symlink, /proc/self/{cwd,fd}, /dev/fd or io_uring`,
+    async (t) => {
+      await withHostSet(t, async (key, id) => {
+        const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)], { manifest });
+        healthy(t, r);
+        const m = lines(r.stdout);
+        t.equal(m.get('key listed via a symlink named "semaphores"'), 'no');
+        t.equal(m.get('key listed via /proc/self/cwd/sem with cwd /proc/sysvipc'), 'no');
+        t.equal(m.get('key listed via /proc/self/fd/N/sem'), 'no');
+        t.equal(m.get('key listed via /dev/fd/N/sem (N a dir fd of /proc/sysvipc)'), 'no');
+        // Both shipped manifests refuse io_uring (ENOSYS): the ring never opens anything.
+        t.equal(m.get('key listed via io_uring openat of /proc/sysvipc/sem'), '-1 ENOSYS');
+        t.equal(m.get('key listed via io_uring openat of the "semaphores" symlink'), '-1 ENOSYS');
+      });
+    },
+  );
 }
 
 t.test('[default] root writes to /proc/sys/kernel/sem stay in the sandbox, also through a renamed symlink', async (t) => {
@@ -424,7 +470,11 @@ t.test('[default] root writes to /proc/sys/kernel/sem stay in the sandbox, also 
 
 t.test('[ipc] namespace = "host" runs the program in the host IPC namespace; "private" in its own', async (t) => {
   const hostNs = readlinkSync('/proc/self/ns/ipc');
-  for (const [mode, same] of [['host', true], ['private', false], ['auto', false]] as const) {
+  for (const [mode, same] of [
+    ['host', true],
+    ['private', false],
+    ['auto', false],
+  ] as const) {
     const manifest = join(STRICT, '..', `ipc-${mode}.toml`);
     writeFileSync(manifest, `version = 1\n[ipc]\nnamespace = "${mode}"\n`);
     const r = await runCmd(process.execPath, [CLI, 'run', '-m', manifest, '--', '/bin/readlink', '/proc/self/ns/ipc']);
@@ -434,27 +484,42 @@ t.test('[ipc] namespace = "host" runs the program in the host IPC namespace; "pr
   }
 });
 
-t.test('[ipc] without CAP_SYS_ADMIN: "auto" warns and runs in the host IPC namespace, "private" refuses to start', { skip: NOBODY_SKIP }, async (t) => {
-  const hostNs = readlinkSync('/proc/self/ns/ipc');
-  chmodSync(join(STRICT, '..'), 0o755); // readable by nobody
-  for (const mode of ['auto', 'private']) writeFileSync(join(STRICT, '..', `ipc-${mode}.toml`), `version = 1\n[ipc]\nnamespace = "${mode}"\n`);
-  const asNobody = [...CLI_AS_NOBODY, 'run', '-m'];
-  const auto = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-auto.toml'), '--', '/bin/readlink', '/proc/self/ns/ipc']);
-  t.equal(auto.status, 0, `auto without privilege runs (stderr: ${auto.stderr})`);
-  t.equal(auto.stdout.trim(), hostNs, 'in the host namespace');
-  t.match(auto.stderr, /warning: no private IPC namespace, unshare\(CLONE_NEWIPC\): Operation not permitted: the program can read the host's \/proc\/sysvipc files/);
-  const priv = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-private.toml'), '--', '/bin/true']);
-  t.equal(priv.status, 125, 'private without privilege does not start');
-  t.match(priv.stderr, /cannot start \/bin\/true: unshare\(CLONE_NEWIPC\) for ipc.namespace = "private": Operation not permitted \(needs CAP_SYS_ADMIN\)/);
-});
+t.test(
+  '[ipc] without CAP_SYS_ADMIN: "auto" warns and runs in the host IPC namespace, "private" refuses to start',
+  { skip: NOBODY_SKIP },
+  async (t) => {
+    const hostNs = readlinkSync('/proc/self/ns/ipc');
+    chmodSync(join(STRICT, '..'), 0o755); // readable by nobody
+    for (const mode of ['auto', 'private'])
+      writeFileSync(join(STRICT, '..', `ipc-${mode}.toml`), `version = 1\n[ipc]\nnamespace = "${mode}"\n`);
+    const asNobody = [...CLI_AS_NOBODY, 'run', '-m'];
+    const auto = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-auto.toml'), '--', '/bin/readlink', '/proc/self/ns/ipc']);
+    t.equal(auto.status, 0, `auto without privilege runs (stderr: ${auto.stderr})`);
+    t.equal(auto.stdout.trim(), hostNs, 'in the host namespace');
+    t.match(
+      auto.stderr,
+      /warning: no private IPC namespace, unshare\(CLONE_NEWIPC\): Operation not permitted: the program can read the host's \/proc\/sysvipc files/,
+    );
+    const priv = await runCmd('setpriv', [...asNobody, join(STRICT, '..', 'ipc-private.toml'), '--', '/bin/true']);
+    t.equal(priv.status, 125, 'private without privilege does not start');
+    t.match(
+      priv.stderr,
+      /cannot start \/bin\/true: unshare\(CLONE_NEWIPC\) for ipc.namespace = "private": Operation not permitted \(needs CAP_SYS_ADMIN\)/,
+    );
+  },
+);
 
-t.test('[non-root] the supervisor\'s environment and memory map are not readable by a program of the same uid', { skip: NOBODY_SKIP }, async (t) => {
-  const r = await runCmd('setpriv', [...CLI_AS_NOBODY, 'run', '-m', DEFAULT, '--', `${C_BIN}escape_super`, 'mem']);
-  t.equal(r.status, 0, `exit status (stderr: ${r.stderr})`);
-  const m = lines(r.stdout);
-  for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.equal(m.get(`open /proc/SUP/${f}`), '-1 EACCES', `/proc/SUP/${f}`);
-  t.equal(m.get('supervisor still answers'), 'semget ok');
-});
+t.test(
+  "[non-root] the supervisor's environment and memory map are not readable by a program of the same uid",
+  { skip: NOBODY_SKIP },
+  async (t) => {
+    const r = await runCmd('setpriv', [...CLI_AS_NOBODY, 'run', '-m', DEFAULT, '--', `${C_BIN}escape_super`, 'mem']);
+    t.equal(r.status, 0, `exit status (stderr: ${r.stderr})`);
+    const m = lines(r.stdout);
+    for (const f of ['environ', 'maps', 'auxv', 'pagemap']) t.equal(m.get(`open /proc/SUP/${f}`), '-1 EACCES', `/proc/SUP/${f}`);
+    t.equal(m.get('supervisor still answers'), 'semget ok');
+  },
+);
 
 // ---------------------------------------------------------------------------
 // 5. Pointers at the edges of the address space, with page 0 mapped.

@@ -5,7 +5,17 @@
 // the refusal in --trace, in the final state and in the CLI's summary;
 // manifest errors for [exec]; exec tracking in the process table.
 import { createHash } from 'node:crypto';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -46,9 +56,10 @@ const file = (name: string, text: string) => {
   writeFileSync(f, text);
   return f;
 };
-const trusting = (entries: Record<string, string>, extra = '') => `version = 1\n[exec]\ntrusted = { ${Object.entries(entries)
-  .map(([p, h]) => `${JSON.stringify(p)} = "sha256:${h}"`)
-  .join(', ')} }\n${extra}`;
+const trusting = (entries: Record<string, string>, extra = '') =>
+  `version = 1\n[exec]\ntrusted = { ${Object.entries(entries)
+    .map(([p, h]) => `${JSON.stringify(p)} = "sha256:${h}"`)
+    .join(', ')} }\n${extra}`;
 const pinned = file('pinned.toml', trusting({ [ok]: HASH, [bad]: HASH }));
 
 t.test('execve/execveat are notified only when [exec] has something to check', async (t) => {
@@ -63,7 +74,9 @@ t.test('execve/execveat are notified only when [exec] has something to check', a
 
 t.test('Landlock exec allowlist: only files beneath [filesystem] exec run', async (t) => {
   const m = file('landlock.toml', 'version = 1\n[filesystem]\nread = ["/"]\nexec = ["/usr", "/lib", "/lib64", "/bin"]\n');
-  const r = await sysvisor(['run', '-m', m, '--', '/bin/sh', '-c', `/usr/bin/true && echo allowed; ${ok}; echo status=$?`], { env: noColor });
+  const r = await sysvisor(['run', '-m', m, '--', '/bin/sh', '-c', `/usr/bin/true && echo allowed; ${ok}; echo status=$?`], {
+    env: noColor,
+  });
   t.equal(r.status, 0);
   t.equal(r.stdout, 'allowed\nstatus=126\n');
   t.match(r.stderr, `${ok}: Permission denied`);
@@ -100,13 +113,22 @@ t.test('--trace=all shows the refusal as an event, then the EACCES, and the allo
 t.test('paths are resolved: relative to the cwd, through symlinks, listed under another name', async (t) => {
   const m = file('alias.toml', trusting({ [alias]: HASH }));
   const r = await Sandbox.run('/bin/sh', ['-c', `cd ${dir} && ./bad; echo rel=$?; ${alias}; echo alias=$?; ./ok; echo ok=$?`], {
-    manifest: manifestFromText(readFileSync(m, 'utf8'), m), stdio: 'pipe',
+    manifest: manifestFromText(readFileSync(m, 'utf8'), m),
+    stdio: 'pipe',
   });
   t.equal(r.stdout?.toString(), 'rel=126\nalias=126\nok=0\n');
-  const state = r.state as { exec: { trusted: string[]; refused: Array<{ pid: number; path: string; reason: string }>; refusedTotal: number } };
+  const state = r.state as {
+    exec: { trusted: string[]; refused: Array<{ pid: number; path: string; reason: string }>; refusedTotal: number };
+  };
   t.same(state.exec.trusted, [bad], 'the listed symlink is resolved when the sandbox starts');
   t.equal(state.exec.refusedTotal, 2);
-  t.same(state.exec.refused.map((x) => [x.path, x.reason]), [[bad, 'sha256 mismatch'], [bad, 'sha256 mismatch']]);
+  t.same(
+    state.exec.refused.map((x) => [x.path, x.reason]),
+    [
+      [bad, 'sha256 mismatch'],
+      [bad, 'sha256 mismatch'],
+    ],
+  );
   t.ok(state.exec.refused.every((x) => x.pid > 0));
   t.equal(refusedExecsSummary(r.state), `refused 2 execs: ${bad} (sha256 mismatch, 2 times)`);
 });
@@ -115,7 +137,10 @@ t.test('a file changed after its first check is hashed again', async (t) => {
   const mutable = join(dir, 'mutable');
   copyFileSync(TRUE, mutable);
   const m = file('mutable.toml', trusting({ [mutable]: HASH }));
-  const r = await sysvisor(['run', '-m', m, '--', '/bin/sh', '-c', `${mutable}; echo first=$?; echo >> ${mutable}; ${mutable}; echo second=$?`], { env: noColor });
+  const r = await sysvisor(
+    ['run', '-m', m, '--', '/bin/sh', '-c', `${mutable}; echo first=$?; echo >> ${mutable}; ${mutable}; echo second=$?`],
+    { env: noColor },
+  );
   t.equal(r.stdout, 'first=0\nsecond=126\n');
   t.match(r.stderr, `sysvisor: refused 1 exec: ${mutable} (sha256 mismatch)\n`);
 });
@@ -143,9 +168,20 @@ t.test('execveat: relative to a dirfd, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW', asyn
 
 t.test('only_trusted: nothing else runs, missing files still fail as the kernel says', async (t) => {
   const m = file('only.toml', trusting({ [SH]: sha256(SH), [ok]: HASH, [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
-  const r = await sysvisor(['run', '-m', m, '--', '/bin/sh', '-c', `${ok} && echo ok; ${unlisted}; echo unlisted=$?; no-such-command-here 2>/dev/null; echo missing=$?`], {
-    env: noColor,
-  });
+  const r = await sysvisor(
+    [
+      'run',
+      '-m',
+      m,
+      '--',
+      '/bin/sh',
+      '-c',
+      `${ok} && echo ok; ${unlisted}; echo unlisted=$?; no-such-command-here 2>/dev/null; echo missing=$?`,
+    ],
+    {
+      env: noColor,
+    },
+  );
   t.equal(r.status, 0);
   t.equal(r.stdout, 'ok\nunlisted=126\nmissing=127\n');
   t.match(r.stderr, `sysvisor: refused 1 exec: ${unlisted} (not in exec.trusted)\n`);
@@ -157,12 +193,30 @@ t.test('only_trusted: nothing else runs, missing files still fail as the kernel 
 t.test('only_trusted in Landlock: exactly the pinned files carry the right to execute', async (t) => {
   const pins = { files: [ok, LOADER], onlyTrusted: true };
   const everything = landlockRules(null, pins);
-  t.same(everything.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]), [['/', false], [ok, true], [LOADER, true]]);
+  t.same(
+    everything.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]),
+    [
+      ['/', false],
+      [ok, true],
+      [LOADER, true],
+    ],
+  );
   const lists = landlockRules({ read: ['/etc'], write: ['/tmp'], exec: ['/usr', ok] }, pins);
-  t.same(lists.filter((r) => (r.access & EXEC_RIGHTS) !== 0n).map((r) => r.path), [ok, LOADER], '[filesystem] exec keeps reading, not executing');
+  t.same(
+    lists.filter((r) => (r.access & EXEC_RIGHTS) !== 0n).map((r) => r.path),
+    [ok, LOADER],
+    '[filesystem] exec keeps reading, not executing',
+  );
   t.equal(lists.find((r) => r.path === '/usr')?.access, FS.READ_FILE);
   const pinsOnly = landlockRules(null, { files: [ok], onlyTrusted: false });
-  t.same(pinsOnly.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]), [['/', true], [ok, true]], 'without only_trusted the rest stays executable');
+  t.same(
+    pinsOnly.map((r) => [r.path, (r.access & EXEC_RIGHTS) !== 0n]),
+    [
+      ['/', true],
+      [ok, true],
+    ],
+    'without only_trusted the rest stays executable',
+  );
 });
 
 t.test('only_trusted: a second thread swapping the execve path never runs the unpinned file', async (t) => {
@@ -191,7 +245,18 @@ t.test('only_trusted: the kernel refuses a pinned file replaced by an identical 
   const [cp, mv] = ['/bin/cp', '/bin/mv'].map((f) => realpathSync(f));
   const tools = { [SH]: sha256(SH), [cp]: sha256(cp), [mv]: sha256(mv), [LOADER]: sha256(LOADER) };
   const m = file('inode.toml', trusting({ ...tools, [swapped]: HASH }, 'only_trusted = true\n'));
-  const r = await sysvisor(['run', '-m', m, '--', SH, '-c', `${swapped}; echo before=$?; ${cp} ${TRUE} ${swapped}.new && ${mv} ${swapped}.new ${swapped}; ${swapped}; echo after=$?`], { env: noColor });
+  const r = await sysvisor(
+    [
+      'run',
+      '-m',
+      m,
+      '--',
+      SH,
+      '-c',
+      `${swapped}; echo before=$?; ${cp} ${TRUE} ${swapped}.new && ${mv} ${swapped}.new ${swapped}; ${swapped}; echo after=$?`,
+    ],
+    { env: noColor },
+  );
   t.equal(r.stdout, 'before=0\nafter=126\n');
   t.notMatch(r.stderr, /refused/, 'the content matches: the supervisor let it through, Landlock refused it');
 });
@@ -203,18 +268,24 @@ t.test('only_trusted: interpreters must be pinned too (ELF loader, "#!" line)', 
   const noLoader = file('noloader.toml', trusting({ [ok]: HASH }, 'only_trusted = true\n'));
   const r = await sysvisor(['run', '-m', noLoader, '--', ok], { env: noColor });
   t.equal(r.status, 125);
-  t.equal(r.stderr, `sysvisor: ${noLoader}: exec.trusted."${ok}": its interpreter ${LOADER} is not in exec.trusted; with exec.only_trusted the kernel refuses to run it (pin the interpreter too)\n`);
+  t.equal(
+    r.stderr,
+    `sysvisor: ${noLoader}: exec.trusted."${ok}": its interpreter ${LOADER} is not in exec.trusted; with exec.only_trusted the kernel refuses to run it (pin the interpreter too)\n`,
+  );
   const noShell = file('noshell.toml', trusting({ [script]: sha256(script), [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
   const s = await sysvisor(['run', '-m', noShell, '--', script], { env: noColor });
   t.equal(s.status, 125);
   t.match(s.stderr, `exec.trusted."${script}": its interpreter /bin/sh is not in exec.trusted`);
-  const all = file('script.toml', trusting({ [script]: sha256(script), [SH]: sha256(SH), [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
+  const all = file(
+    'script.toml',
+    trusting({ [script]: sha256(script), [SH]: sha256(SH), [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'),
+  );
   const ran = await sysvisor(['run', '-m', all, '--', script], { env: noColor });
   t.equal(ran.stdout, 'script ran\n');
   t.equal(ran.status, 0);
 });
 
-t.test('execs are resolved as the program sees them: in its chroot, never through the supervisor\'s /proc/self', async (t) => {
+t.test("execs are resolved as the program sees them: in its chroot, never through the supervisor's /proc/self", async (t) => {
   const via = `${C_BIN}exec_via`;
   const m = file('via.toml', trusting({ [via]: sha256(via), [ok]: HASH, [LOADER]: sha256(LOADER) }, 'only_trusted = true\n'));
   t.equal(native(via, ['fd', unlisted]).status, 0, 'natively /proc/self/fd/N runs the file open there');
@@ -239,7 +310,10 @@ t.test('execs are resolved as the program sees them: in its chroot, never throug
 
 t.test('file locks still see execs when [exec] checks them first (handlers chained)', async (t) => {
   const prog = `${C_BIN}lock_exec`;
-  const m = file('locks.toml', `${trusting({ [prog]: sha256(prog) })}[syscalls]\nemulate = ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]\n[locks]\nmode = "exact"\n`);
+  const m = file(
+    'locks.toml',
+    `${trusting({ [prog]: sha256(prog) })}[syscalls]\nemulate = ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"]\n[locks]\nmode = "exact"\n`,
+  );
   // lock_exec works on ./f: each run in a directory of its own.
   const cwd = () => mkdtempSync(join(dir, 'locks-'));
   const expected = native(prog, [], cwd());
@@ -264,7 +338,10 @@ t.test('exec tracking: the process table shows the new program', async (t) => {
     await sandbox.dumpState(dump);
     live = JSON.parse(readFileSync(dump, 'utf8')) as typeof live;
   }
-  t.same(live.processes.map((p) => p.name), ['sleep']);
+  t.same(
+    live.processes.map((p) => p.name),
+    ['sleep'],
+  );
   t.ok(live.exec.execs >= 2, 'the launcher exec of sh, then sleep (after a PATH search)');
   t.equal((await running).status, 0);
 });
@@ -272,15 +349,31 @@ t.test('exec tracking: the process table shows the new program', async (t) => {
 t.test('[exec] manifest errors name file, line and key', async (t) => {
   const h = 'ab'.repeat(32);
   const cases: Array<[string, string, string]> = [
-    ['relative.toml', `version = 1\n[exec]\ntrusted = { "bin/true" = "sha256:${h}" }\n`,
-      'relative.toml:3: exec.trusted."bin/true": "bin/true" is not an absolute path'],
-    ['md5.toml', 'version = 1\n[exec]\ntrusted = {\n  "/usr/bin/true" = "md5:d41d8cd98f00b204e9800998ecf8427e",\n}\n',
-      'md5.toml:4: exec.trusted."/usr/bin/true": expected "sha256:" followed by 64 hex digits, got "md5:d41d8cd98f00b204e9800998ecf8427e"'],
-    ['short.toml', 'version = 1\n[exec.trusted]\n"/usr/bin/true" = "sha256:abc"\n',
-      'short.toml:3: exec.trusted."/usr/bin/true": expected "sha256:" followed by 64 hex digits, got "sha256:abc"'],
-    ['type.toml', 'version = 1\n[exec]\ntrusted = { "/usr/bin/true" = true }\n', 'type.toml:3: exec.trusted."/usr/bin/true": expected a string, got boolean'],
-    ['only.toml', 'version = 1\n[exec]\nonly_trusted = true\n',
-      "only.toml:3: exec.only_trusted: true with no exec.trusted entries would refuse every exec, the program's own included"],
+    [
+      'relative.toml',
+      `version = 1\n[exec]\ntrusted = { "bin/true" = "sha256:${h}" }\n`,
+      'relative.toml:3: exec.trusted."bin/true": "bin/true" is not an absolute path',
+    ],
+    [
+      'md5.toml',
+      'version = 1\n[exec]\ntrusted = {\n  "/usr/bin/true" = "md5:d41d8cd98f00b204e9800998ecf8427e",\n}\n',
+      'md5.toml:4: exec.trusted."/usr/bin/true": expected "sha256:" followed by 64 hex digits, got "md5:d41d8cd98f00b204e9800998ecf8427e"',
+    ],
+    [
+      'short.toml',
+      'version = 1\n[exec.trusted]\n"/usr/bin/true" = "sha256:abc"\n',
+      'short.toml:3: exec.trusted."/usr/bin/true": expected "sha256:" followed by 64 hex digits, got "sha256:abc"',
+    ],
+    [
+      'type.toml',
+      'version = 1\n[exec]\ntrusted = { "/usr/bin/true" = true }\n',
+      'type.toml:3: exec.trusted."/usr/bin/true": expected a string, got boolean',
+    ],
+    [
+      'only.toml',
+      'version = 1\n[exec]\nonly_trusted = true\n',
+      "only.toml:3: exec.only_trusted: true with no exec.trusted entries would refuse every exec, the program's own included",
+    ],
     ['typo.toml', 'version = 1\n[exec]\ntrustd = {}\n', 'typo.toml:3: exec.trustd: unknown key (did you mean "trusted"?)'],
   ];
   for (const [name, text, message] of cases) {

@@ -6,8 +6,21 @@
 // user-given paths are checked, with the reason when refused.
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync,
-  symlinkSync, unlinkSync, watch, writeFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  fstatSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  watch,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,9 +28,7 @@ import t from 'tap';
 import { decodePersisted } from '../src/sem/persist.js';
 import { builtinManifest } from '../supervisor/index.js';
 import { close } from '../supervisor/ffi.js';
-import {
-  closeSlot, openForWriting, openRunDirectory, openSlot, readSlot, runDirectoryPath, writeSlot,
-} from '../supervisor/safe-file.js';
+import { closeSlot, openForWriting, openRunDirectory, openSlot, readSlot, runDirectoryPath, writeSlot } from '../supervisor/safe-file.js';
 import { C_BIN, CLI, sysvisor } from './helpers.js';
 
 const VICTIM = 'the victim: nothing may write here\n';
@@ -51,7 +62,9 @@ function victim(dir: string): string {
 
 /** Environment with the run directory under `runtime` (XDG_RUNTIME_DIR) and TMPDIR at `tmp`. */
 function envWith(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries<string | undefined>({ ...process.env, NO_COLOR: '1', ...vars }).filter(([, v]) => v !== undefined));
+  return Object.fromEntries(
+    Object.entries<string | undefined>({ ...process.env, NO_COLOR: '1', ...vars }).filter(([, v]) => v !== undefined),
+  );
 }
 
 /**
@@ -62,8 +75,11 @@ function envWith(vars: Record<string, string | undefined>): NodeJS.ProcessEnv {
 async function runWhile(dir: string, script: string, env: NodeJS.ProcessEnv, during: (pid: number) => Promise<void>) {
   const ready = join(dir, 'ready');
   const go = join(dir, 'go');
-  const child = spawn(process.execPath, [CLI, 'run', '-m', HOST_PIDS, '--', '/bin/sh', '-c',
-    `${script}; touch ${ready}; while [ ! -e ${go} ]; do sleep 0.01; done`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'run', '-m', HOST_PIDS, '--', '/bin/sh', '-c', `${script}; touch ${ready}; while [ ! -e ${go} ]; do sleep 0.01; done`],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const closed = new Promise<number | null>((resolve) => child.once('close', resolve));
@@ -171,51 +187,64 @@ t.test('links planted at crash report names: the report takes the next free name
   t.equal(readFileSync(v, 'utf8'), VICTIM, 'the victim is unchanged');
   t.ok(lstatSync(report).isFile());
   t.equal((JSON.parse(readFileSync(report, 'utf8')) as { call: { syscall: string } }).call.syscall, 'semget', 'the report is whole');
-  t.same(readdirSync(tmp).filter((f) => !f.startsWith('sysvisor-crash-')), [], 'nothing is written in $TMPDIR');
+  t.same(
+    readdirSync(tmp).filter((f) => !f.startsWith('sysvisor-crash-')),
+    [],
+    'nothing is written in $TMPDIR',
+  );
 });
 
-t.test('a $TMPDIR owned by the program (nobody) with links planted in it gets nothing', {
-  skip: haveSetpriv ? false : 'setpriv (util-linux) is missing: the program cannot be run as nobody',
-}, async (t) => {
-  const d = scratch(t);
-  chmodSync(d, 0o755);
-  const v = victim(d);
-  const victimDir = join(d, 'victim-dir');
-  mkdirSync(victimDir);
-  const tmp = join(d, 'tmp');
-  mkdirSync(tmp, { mode: 0o700 });
-  chownSync(tmp, NOBODY, NOBODY);
-  const env = envWith({ XDG_RUNTIME_DIR: undefined, TMPDIR: tmp, SYSVISOR_TEST_FAULT: 'semget' });
-  const plant = `cd ${tmp} && ln -s ${v} sysvisor-$PPID.json && ln -s ${v} sysvisor-crash-$PPID-1.json && ln -s ${victimDir} sysvisor-0`
-    + ` && ln -s ${victimDir} sysvisor; ipcmk -S 1 2>/dev/null`;
-  // Double quotes: the outer shell, whose parent is the supervisor, expands $PPID.
-  const script = `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups /bin/sh -c "${plant}"`;
-  let ps = { status: -1 as number | null, stdout: '', stderr: '' };
-  let supervisor = 0;
-  const r = await runWhile(d, script, env, async (pid) => {
-    supervisor = pid;
-    ps = await sysvisor(['ps', await dumpOnPurpose(pid, `/run/sysvisor/sysvisor-${pid}.json`)], { env });
-  });
-  const report = /crash report: (\S+)\n/.exec(r.stderr)?.[1];
-  if (report !== undefined && report.startsWith('/')) t.teardown(() => rmSync(report, { force: true }));
-  t.equal(r.status, 0, r.stderr);
-  t.equal(ps.status, 0, ps.stderr);
-  t.match(ps.stdout, /sh/, 'the live dump was written and read back');
-  t.equal(readFileSync(v, 'utf8'), VICTIM, 'the victim is unchanged');
-  t.same(readdirSync(victimDir), [], 'nothing is written in the linked directory');
-  const planted = [`sysvisor-${supervisor}.json`, `sysvisor-crash-${supervisor}-1.json`, 'sysvisor-0', 'sysvisor'];
-  t.same(readdirSync(tmp).sort(), planted.sort(), 'nor in $TMPDIR: it holds only what the program planted');
-  t.match(report, /^\/run\/sysvisor\/sysvisor-crash-\d+-1\.json$/, 'the crash report is in root\'s run directory');
-  t.notOk(existsSync(`/run/sysvisor/sysvisor-${supervisor}.json`), 'the live dump is removed at exit');
-  t.ok(report !== undefined && lstatSync(report).isFile());
-});
+t.test(
+  'a $TMPDIR owned by the program (nobody) with links planted in it gets nothing',
+  {
+    skip: haveSetpriv ? false : 'setpriv (util-linux) is missing: the program cannot be run as nobody',
+  },
+  async (t) => {
+    const d = scratch(t);
+    chmodSync(d, 0o755);
+    const v = victim(d);
+    const victimDir = join(d, 'victim-dir');
+    mkdirSync(victimDir);
+    const tmp = join(d, 'tmp');
+    mkdirSync(tmp, { mode: 0o700 });
+    chownSync(tmp, NOBODY, NOBODY);
+    const env = envWith({ XDG_RUNTIME_DIR: undefined, TMPDIR: tmp, SYSVISOR_TEST_FAULT: 'semget' });
+    const plant =
+      `cd ${tmp} && ln -s ${v} sysvisor-$PPID.json && ln -s ${v} sysvisor-crash-$PPID-1.json && ln -s ${victimDir} sysvisor-0` +
+      ` && ln -s ${victimDir} sysvisor; ipcmk -S 1 2>/dev/null`;
+    // Double quotes: the outer shell, whose parent is the supervisor, expands $PPID.
+    const script = `setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups /bin/sh -c "${plant}"`;
+    let ps = { status: -1 as number | null, stdout: '', stderr: '' };
+    let supervisor = 0;
+    const r = await runWhile(d, script, env, async (pid) => {
+      supervisor = pid;
+      ps = await sysvisor(['ps', await dumpOnPurpose(pid, `/run/sysvisor/sysvisor-${pid}.json`)], { env });
+    });
+    const report = /crash report: (\S+)\n/.exec(r.stderr)?.[1];
+    if (report !== undefined && report.startsWith('/')) t.teardown(() => rmSync(report, { force: true }));
+    t.equal(r.status, 0, r.stderr);
+    t.equal(ps.status, 0, ps.stderr);
+    t.match(ps.stdout, /sh/, 'the live dump was written and read back');
+    t.equal(readFileSync(v, 'utf8'), VICTIM, 'the victim is unchanged');
+    t.same(readdirSync(victimDir), [], 'nothing is written in the linked directory');
+    const planted = [`sysvisor-${supervisor}.json`, `sysvisor-crash-${supervisor}-1.json`, 'sysvisor-0', 'sysvisor'];
+    t.same(readdirSync(tmp).sort(), planted.sort(), 'nor in $TMPDIR: it holds only what the program planted');
+    t.match(report, /^\/run\/sysvisor\/sysvisor-crash-\d+-1\.json$/, "the crash report is in root's run directory");
+    t.notOk(existsSync(`/run/sysvisor/sysvisor-${supervisor}.json`), 'the live dump is removed at exit');
+    t.ok(report !== undefined && lstatSync(report).isFile());
+  },
+);
 
 t.test('the run directory: a real directory, ours, private; refused otherwise with the reason', async (t) => {
   const tmp = scratch(t);
   chownSync(tmp, NOBODY, NOBODY); // a $TMPDIR somebody else controls
   const path = join(tmp, 'sysvisor-0');
   t.equal(runDirectoryPath({ TMPDIR: tmp }, 1000), `${tmp}/sysvisor-1000`);
-  t.equal(runDirectoryPath({ TMPDIR: tmp, XDG_RUNTIME_DIR: tmp }, 0), '/run/sysvisor', 'an XDG_RUNTIME_DIR owned by another uid is not used');
+  t.equal(
+    runDirectoryPath({ TMPDIR: tmp, XDG_RUNTIME_DIR: tmp }, 0),
+    '/run/sysvisor',
+    'an XDG_RUNTIME_DIR owned by another uid is not used',
+  );
   t.equal(runDirectoryPath({ TMPDIR: tmp, XDG_RUNTIME_DIR: tmp }, NOBODY), `${tmp}/sysvisor`);
 
   symlinkSync(tmp, path);
@@ -293,32 +322,33 @@ t.test('[ipc] persist survives SIGKILL at any moment of its write: the old state
    * whole shutdown), or the first change in the directory ('write': the
    * snapshot's write has begun). Resolves with ms from "done" to the end.
    */
-  const once = (k: number, trigger: 'span' | 'write', killAfter: number | null) => new Promise<number>((resolve, reject) => {
-    const child = spawn(process.execPath, fill(k), { stdio: ['ignore', 'pipe', 'inherit'] });
-    const kill = () => {
-      if (killAfter !== null) setTimeout(() => child.kill('SIGKILL'), killAfter);
-    };
-    let armed = true;
-    const watcher = watch(d, () => {
-      if (trigger === 'write' && armed) kill();
-      armed = false;
+  const once = (k: number, trigger: 'span' | 'write', killAfter: number | null) =>
+    new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, fill(k), { stdio: ['ignore', 'pipe', 'inherit'] });
+      const kill = () => {
+        if (killAfter !== null) setTimeout(() => child.kill('SIGKILL'), killAfter);
+      };
+      let armed = true;
+      const watcher = watch(d, () => {
+        if (trigger === 'write' && armed) kill();
+        armed = false;
+      });
+      let out = '';
+      let doneAt = 0;
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (doneAt === 0 && out.includes('done\n')) {
+          doneAt = performance.now();
+          if (trigger === 'span') kill();
+        }
+      });
+      child.once('error', reject);
+      child.once('close', () => {
+        watcher.close();
+        if (out.includes('done\n')) resolve(performance.now() - doneAt);
+        else reject(new Error(`no "done": ${out}`));
+      });
     });
-    let out = '';
-    let doneAt = 0;
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (doneAt === 0 && out.includes('done\n')) {
-        doneAt = performance.now();
-        if (trigger === 'span') kill();
-      }
-    });
-    child.once('error', reject);
-    child.once('close', () => {
-      watcher.close();
-      if (out.includes('done\n')) resolve(performance.now() - doneAt);
-      else reject(new Error(`no "done": ${out}`));
-    });
-  });
   // A whole run first: how long the supervisor takes from the program's end to its own, to spread the kills over.
   const span = await once(0, 'span', null);
   t.equal(marker(), 0, 'a run that is not killed saves its state');

@@ -89,7 +89,8 @@ t.test('a notified syscall without a handler gets ENOSYS, and the loop survives'
   // SYSVISOR_TEST_NOTIFY adds getppid to the filter's notified calls; no feature handles it.
   const script = `${C_BIN}sys_probe 110; echo "sh $$"; ${C_BIN}sys_probe 64 0 1 0x380`; // getppid; semget(IPC_PRIVATE, 1, IPC_CREAT|0600)
   const hooked = spawnSync(process.execPath, [CLI, 'run', '--', '/bin/sh', '-c', script], {
-    encoding: 'utf8', env: { ...process.env, SYSVISOR_TEST_NOTIFY: 'getppid' },
+    encoding: 'utf8',
+    env: { ...process.env, SYSVISOR_TEST_NOTIFY: 'getppid' },
   });
   t.equal(hooked.status, 0, `the program ran to its end (stderr: ${hooked.stderr})`);
   const [ppid, sh, semget] = hooked.stdout.split('\n');
@@ -100,7 +101,7 @@ t.test('a notified syscall without a handler gets ENOSYS, and the loop survives'
   // The control: not notified, getppid is the kernel's (the shell's pid).
   const plain = spawnSync(process.execPath, [CLI, 'run', '--', '/bin/sh', '-c', script], { encoding: 'utf8' });
   const [nativePpid, nativeSh = ''] = plain.stdout.split('\n');
-  t.equal(nativePpid, `ret ${nativeSh.slice(3)}`, 'without the hook getppid returns the shell\'s pid');
+  t.equal(nativePpid, `ret ${nativeSh.slice(3)}`, "without the hook getppid returns the shell's pid");
 });
 
 t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash report with the state is written', async (t) => {
@@ -108,11 +109,16 @@ t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash repo
   t.teardown(() => rmSync(runtime, { recursive: true, force: true }));
   const dir = join(runtime, 'sysvisor'); // the private run directory
   const r = spawnSync(process.execPath, [CLI, 'run', '--', `${C_BIN}fault_handler`], {
-    encoding: 'utf8', env: { ...process.env, SYSVISOR_TEST_FAULT: 'semget', XDG_RUNTIME_DIR: runtime },
+    encoding: 'utf8',
+    env: { ...process.env, SYSVISOR_TEST_FAULT: 'semget', XDG_RUNTIME_DIR: runtime },
   });
   t.equal(r.status, 0, 'the program ran to its end');
   t.equal(r.stdout, 'semget: -1 ENOSYS\n'.repeat(5) + 'semctl(IPC_INFO) afterwards: ok\ndone\n');
-  t.equal((r.stderr.match(/internal error in the semget handler \(thread \d+\), answered ENOSYS; crash report: /g) ?? []).length, 5, 'each failure logged');
+  t.equal(
+    (r.stderr.match(/internal error in the semget handler \(thread \d+\), answered ENOSYS; crash report: /g) ?? []).length,
+    5,
+    'each failure logged',
+  );
   const reports = readdirSync(dir).filter((f) => /^sysvisor-crash-\d+-\d+\.json$/.test(f));
   t.equal(reports.length, 3, 'at most 3 reports a run');
   t.match(r.stderr, /crash report: not written: 3 reports already/);
@@ -126,7 +132,10 @@ t.test('a handler that throws answers ENOSYS, the loop goes on, and a crash repo
   t.match(report.error, /SYSVISOR_TEST_FAULT=semget/);
   t.equal(report.call.syscall, 'semget');
   t.equal(report.call.args[0], '0x0', 'IPC_PRIVATE');
-  t.ok(report.state.processes.some((p) => p.pid > 0), 'the state dump lists the process');
+  t.ok(
+    report.state.processes.some((p) => p.pid > 0),
+    'the state dump lists the process',
+  );
   t.ok(Array.isArray(report.state.sem.sets), 'and the semaphores');
 });
 

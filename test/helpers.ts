@@ -22,7 +22,11 @@ export interface Exec {
 }
 
 /** Run a command to completion, collecting its output. */
-export function exec(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Exec> {
+export function exec(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<Exec> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -41,7 +45,10 @@ export function exec(cmd: string, args: readonly string[], opts: { input?: strin
 }
 
 /** Run the sysvisor CLI with these arguments. */
-export function sysvisor(args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Exec> {
+export function sysvisor(
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<Exec> {
   return exec(process.execPath, [CLI, ...args], opts);
 }
 

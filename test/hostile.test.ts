@@ -68,9 +68,13 @@ function run(m: string, cmd: readonly string[], opts: { nofile?: number; dump?: 
   return new Promise((resolve, reject) => {
     const args = [CLI, 'run', '-m', m, ...(opts.dump === undefined ? [] : ['--dump-state', opts.dump]), '--', ...cmd];
     // RLIMIT_NOFILE of the supervisor, soft and hard, when asked: the pools it carves from it do not depend on the machine.
-    const child = opts.nofile === undefined
-      ? spawn(process.execPath, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child =
+      opts.nofile === undefined
+        ? spawn(process.execPath, args, { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] })
+        : spawn('/bin/sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, process.execPath, ...args], {
+            cwd: dir,
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
     let stdout = '';
     let stderr = '';
     let peak = NaN;
@@ -116,34 +120,44 @@ t.test('1.2 GB written to /proc/sys/kernel/sem: the supervisor keeps 4095 bytes 
   t.equal(big.status, 0, big.stderr);
   t.notMatch(big.stderr, /internal error|supervisor loop/);
   // A pipe carries no errno back: where Linux answers the first write(2) EINVAL, the writer sees success.
-  t.equal(big.stdout, 'write=0\n32000\t1024000000\t500\t32000\nmeasure\nipcmk ok\ndone\n', 'nothing parsed from zeros; the sandbox goes on');
+  t.equal(
+    big.stdout,
+    'write=0\n32000\t1024000000\t500\t32000\nmeasure\nipcmk ok\ndone\n',
+    'nothing parsed from zeros; the sandbox goes on',
+  );
   t.comment(`supervisor peak RSS: ${mb(base.peak)} without the write, ${mb(big.peak)} after 1200 MB written`);
   t.ok(big.peak - base.peak < 64 * MB, `1.2 GB written cost the supervisor less than 64 MB (${mb(big.peak - base.peak)})`);
 });
 
-t.test('30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; OFD locks: ENOLCK; another process still locks and semops', async (t) => {
-  // The supervisor runs with 8192 fds: its pools for writers and for lock duplicates are a quarter each
-  // of what is left after RESERVE, a process may hold a quarter of a pool; five flooders of 6,000 opens
-  // each, then 6,000 OFD locks through as many descriptions.
-  const r = await run(manifest('flood', ''), [`${C_BIN}fd_flood`, '5', '6000', join(dir, 'lockfile')], { nofile: 8192 });
-  t.equal(r.signal, null);
-  t.notMatch(r.stderr, /internal error|supervisor loop|EMFILE/, 'no supervisor error');
-  t.equal(r.status, 0, r.stderr);
-  t.equal(r.stdout, [
-    'flooder 1: first failure EMFILE',
-    'flooder 2: first failure EMFILE',
-    'flooder 3: first failure EMFILE',
-    'flooder 4: first failure EMFILE',
-    'flooder 5: first failure ENFILE',
-    'lock flooder: first failure ENOLCK',
-    'other process: F_OFD_SETLK 0',
-    'other process: semop 0',
-    'other process: /proc/sys/kernel/sem read',
-    'after the flood: open for writing ok',
-    'done',
-    '',
-  ].join('\n'));
-});
+t.test(
+  '30,000 writers of /proc/sys/kernel/sem held open: EMFILE, then ENFILE; OFD locks: ENOLCK; another process still locks and semops',
+  async (t) => {
+    // The supervisor runs with 8192 fds: its pools for writers and for lock duplicates are a quarter each
+    // of what is left after RESERVE, a process may hold a quarter of a pool; five flooders of 6,000 opens
+    // each, then 6,000 OFD locks through as many descriptions.
+    const r = await run(manifest('flood', ''), [`${C_BIN}fd_flood`, '5', '6000', join(dir, 'lockfile')], { nofile: 8192 });
+    t.equal(r.signal, null);
+    t.notMatch(r.stderr, /internal error|supervisor loop|EMFILE/, 'no supervisor error');
+    t.equal(r.status, 0, r.stderr);
+    t.equal(
+      r.stdout,
+      [
+        'flooder 1: first failure EMFILE',
+        'flooder 2: first failure EMFILE',
+        'flooder 3: first failure EMFILE',
+        'flooder 4: first failure EMFILE',
+        'flooder 5: first failure ENFILE',
+        'lock flooder: first failure ENOLCK',
+        'other process: F_OFD_SETLK 0',
+        'other process: semop 0',
+        'other process: /proc/sys/kernel/sem read',
+        'after the flood: open for writing ok',
+        'done',
+        '',
+      ].join('\n'),
+    );
+  },
+);
 
 // What the supervisor holds per semaphore and per set (docs/supervisor-bounds.md):
 // values, last pids and otimes are 4 + 4 + 8 bytes a semaphore; a set's
@@ -171,20 +185,26 @@ t.test('[sem] of strict.toml are ceilings: root cannot lift them; a sandbox at t
   // The state is dumped at the ceiling before the peak is read: the dump is built from every semaphore.
   const r = await run(strict, ['/bin/sh', '-c', script], { dump: join(dir, 'ceiling.json') });
   t.equal(r.status, 0, r.stderr);
-  t.equal(r.stdout, [
-    '250\t32000\t32\t128', // EINVAL: nothing above the ceiling is stored
-    'sets of 1048576: 0',
-    '100\t10000\t16\t64', // lowered
-    '200\t10000\t16\t64', // EINVAL at semmns: semmsl kept, semmns and the rest not
-    '250\t32000\t32\t128', // raised back to the ceiling
-    `sets of 250: ${ceiling.semmni}`,
-    'measure',
-    'done',
-    '',
-  ].join('\n'));
+  t.equal(
+    r.stdout,
+    [
+      '250\t32000\t32\t128', // EINVAL: nothing above the ceiling is stored
+      'sets of 1048576: 0',
+      '100\t10000\t16\t64', // lowered
+      '200\t10000\t16\t64', // EINVAL at semmns: semmsl kept, semmns and the rest not
+      '250\t32000\t32\t128', // raised back to the ceiling
+      `sets of 250: ${ceiling.semmni}`,
+      'measure',
+      'done',
+      '',
+    ].join('\n'),
+  );
   const bound = ceiling.semmns * BYTES_PER_SEM + ceiling.semmni * BYTES_PER_SET + 32 * MB;
   const final = JSON.parse(readFileSync(join(dir, 'ceiling.json'), 'utf8')) as { sem: { sets: unknown[] } };
   t.equal(final.sem.sets.length, 0, 'the final state, written over the live dump, has no set left');
   t.comment(`supervisor peak RSS ${mb(base.peak)} idle, ${mb(r.peak)} with ${ceiling.semmni} sets, ${ceiling.semmns} semaphores, dumped`);
-  t.ok(r.peak - base.peak < bound, `at the ceiling the supervisor grew ${mb(r.peak - base.peak)}, under ${mb(bound)} (the semaphores' bytes + 32 MB)`);
+  t.ok(
+    r.peak - base.peak < bound,
+    `at the ceiling the supervisor grew ${mb(r.peak - base.peak)}, under ${mb(bound)} (the semaphores' bytes + 32 MB)`,
+  );
 });

@@ -29,15 +29,16 @@ const RING = 'io_uring_setup: ok, closing and opening through the ring\n';
 const FALLBACK = 'io_uring_setup: -1 ENOSYS, falling back to close(2) and openat(2)\n';
 
 /** What the kernel answers with io_uring and without: the same lines. */
-const KERNEL = [
-  'F_SETLK write 0-9: 0',
-  '/proc/locks lines about f: 1',
-  'third process F_SETLK write 0-9 while locked: -1 EAGAIN',
-  'close(the fd): 0',
-  'third process F_SETLK write 0-9 after the close: 0',
-  '/proc/locks lines about f: 0',
-  'done',
-].join('\n') + '\n';
+const KERNEL =
+  [
+    'F_SETLK write 0-9: 0',
+    '/proc/locks lines about f: 1',
+    'third process F_SETLK write 0-9 while locked: -1 EAGAIN',
+    'close(the fd): 0',
+    'third process F_SETLK write 0-9 after the close: 0',
+    '/proc/locks lines about f: 0',
+    'done',
+  ].join('\n') + '\n';
 
 /** Each run in a fresh directory: the program creates its file "f" in the cwd. */
 function cwd(): string {
@@ -54,8 +55,10 @@ function ioUringDisabled(): string | null {
 }
 
 const native = await exec(PROGRAM, [], { cwd: cwd() });
-const NO_RING = native.stderr === RING ? false
-  : `io_uring is not usable natively on this machine (${ioUringDisabled() ?? native.stderr.trim()}): the ring's bypass cannot be shown`;
+const NO_RING =
+  native.stderr === RING
+    ? false
+    : `io_uring is not usable natively on this machine (${ioUringDisabled() ?? native.stderr.trim()}): the ring's bypass cannot be shown`;
 
 t.test('natively: the kernel releases the lock whichever path the program took', async (t) => {
   t.equal(native.status, 0, native.stderr);
@@ -66,14 +69,15 @@ t.test('natively: the kernel releases the lock whichever path the program took',
 t.test('the filter answers io_uring as the manifest says', async (t) => {
   const x86 = (prog: Uint8Array, name: string) => actionName(runFilter(prog, { nr: syscallNumber(name)!, arch: AUDIT_ARCH_X86_64 }));
   const denied = sandboxFilter(builtinManifest());
-  for (const name of ['io_uring_setup', 'io_uring_enter', 'io_uring_register']) t.equal(x86(denied, name), 'ERRNO(ENOSYS)', `default: ${name}`);
+  for (const name of ['io_uring_setup', 'io_uring_enter', 'io_uring_register'])
+    t.equal(x86(denied, name), 'ERRNO(ENOSYS)', `default: ${name}`);
   const allowed = sandboxFilter(loadManifest(ALLOW));
   t.equal(x86(allowed, 'io_uring_setup'), 'USER_NOTIF', 'allowed: io_uring_setup is observed, to count rings');
   t.equal(x86(allowed, 'io_uring_enter'), 'ALLOW');
   t.equal(x86(allowed, 'io_uring_register'), 'ALLOW');
 });
 
-t.test('default manifest: ENOSYS, the libuv-style fallback, the kernel\'s output', async (t) => {
+t.test("default manifest: ENOSYS, the libuv-style fallback, the kernel's output", async (t) => {
   const r = await sysvisor(['run', '--', PROGRAM], { cwd: cwd() });
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stderr, FALLBACK, 'io_uring_setup failed with ENOSYS and the program fell back');
@@ -97,7 +101,11 @@ t.test('a manifest that allows io_uring: the ring bypasses the supervisor, --sta
   t.match(r.stderr, /\nio_uring rings created: 1 \(io_uring_setup calls let through\)/, '--stats counts the ring');
   // The documented difference: the ring's openat reads the real /proc/locks
   // (the emulated lock is not in it), and its close releases nothing.
-  t.equal(r.stdout, KERNEL
-    .replace('/proc/locks lines about f: 1', '/proc/locks lines about f: 0')
-    .replace('after the close: 0', 'after the close: -1 EAGAIN'));
+  t.equal(
+    r.stdout,
+    KERNEL.replace('/proc/locks lines about f: 1', '/proc/locks lines about f: 0').replace(
+      'after the close: 0',
+      'after the close: -1 EAGAIN',
+    ),
+  );
 });

@@ -23,7 +23,8 @@ writeFileSync(B, 'beta\n');
 const PROG = `${C_BIN}learn_prog`;
 const env = { ...process.env, NO_COLOR: '1' };
 
-const learn = (out: string, command: string[], extra: string[] = []) => sysvisor(['learn', '-o', out, ...extra, '--', ...command], { env, cwd: work });
+const learn = (out: string, command: string[], extra: string[] = []) =>
+  sysvisor(['learn', '-o', out, ...extra, '--', ...command], { env, cwd: work });
 const runUnder = (manifest: string, command: string[]) => sysvisor(['run', '-m', manifest, '--', ...command], { env, cwd: work });
 
 t.test('a C program: learned, rerun identically, deviations refused', async (t) => {
@@ -47,7 +48,10 @@ t.test('a C program: learned, rerun identically, deviations refused', async (t) 
   const again = await runUnder(out, [PROG, '3', A, '/usr/bin/true']);
   t.equal(again.status, 0, again.stderr);
   t.equal(again.stdout, learned.stdout, 'the same run passes with the same output');
-  t.equal(again.stdout, 'file says: alpha\nread lock: 0\nsemget 1: ok, semop: 0\nsemget 2: ok, semop: 0\nsemget 3: ok, semop: 0\nexec: ran, exit status 0\n');
+  t.equal(
+    again.stdout,
+    'file says: alpha\nread lock: 0\nsemget 1: ok, semop: 0\nsemget 2: ok, semop: 0\nsemget 3: ok, semop: 0\nexec: ran, exit status 0\n',
+  );
 
   const otherFile = await runUnder(out, [PROG, '3', B]);
   t.match(otherFile.stdout, /^open file: -1 EACCES$/m, 'a file outside the learned set: EACCES (Landlock)');
@@ -99,10 +103,10 @@ t.test('--merge adds a second run: both pass under the merged manifest', async (
   t.equal((await sysvisor(['manifest', 'check', out], { env })).status, 0);
 });
 
-t.test('exit status is the program\'s; bad input is a clear error', async (t) => {
+t.test("exit status is the program's; bad input is a clear error", async (t) => {
   const out = join(dir, 'status.toml');
   const failing = await learn(out, ['/bin/sh', '-c', 'exit 3']);
-  t.equal(failing.status, 3, 'the program\'s exit status');
+  t.equal(failing.status, 3, "the program's exit status");
   t.match(readFileSync(out, 'utf8'), /\(exit status 3\)/);
 
   const none = await sysvisor(['learn', '-o', out], { env });

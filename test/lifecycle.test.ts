@@ -16,7 +16,9 @@ t.test('multithreaded fork with concurrent semop and fcntl: nothing corrupt, not
   writeFileSync(manifest, `version = 1\n[syscalls]\nemulate = ${JSON.stringify(emulate)}\n`);
   const dump = join(dir, 'state.json');
   const native = await exec(`${C_BIN}proc_mtfork`, [ROUNDS]);
-  const sandboxed = await sysvisor(['run', '-m', manifest, '--dump-state', dump, '--', `${C_BIN}proc_mtfork`, ROUNDS], { timeoutMs: 120_000 });
+  const sandboxed = await sysvisor(['run', '-m', manifest, '--dump-state', dump, '--', `${C_BIN}proc_mtfork`, ROUNDS], {
+    timeoutMs: 120_000,
+  });
   t.equal(native.stdout, 'mutex free: yes\ncounter counts every round: yes\nfile lock free for another process: yes\ndone\n');
   t.equal(sandboxed.stdout, native.stdout);
   t.equal(sandboxed.status, 0);

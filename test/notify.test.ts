@@ -30,7 +30,16 @@ const notifying = () => {
 };
 
 const row = (stats: readonly SyscallStats[], name: string): SyscallStats =>
-  stats.find((s) => s.nr === syscallNumber(name)) ?? { nr: syscallNumber(name)!, count: 0, native: 0, p50us: 0, p99us: 0, maxus: 0, sends: 0, sendP50us: 0 };
+  stats.find((s) => s.nr === syscallNumber(name)) ?? {
+    nr: syscallNumber(name)!,
+    count: 0,
+    native: 0,
+    p50us: 0,
+    p99us: 0,
+    maxus: 0,
+    sends: 0,
+    sendP50us: 0,
+  };
 
 t.test('exact lock mode: only lock commands, served files and closes that matter reach JS', async (t) => {
   const native = await exec(`${C_BIN}notify_scope`, [], { cwd: scratch(t) });
@@ -38,7 +47,7 @@ t.test('exact lock mode: only lock commands, served files and closes that matter
   t.match(native.stdout, /\ndone\n$/);
   const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: scratch(t) });
   t.equal(r.status, 0, String(r.stderr ?? ''));
-  t.equal(String(r.stdout), native.stdout, 'the kernel\'s output');
+  t.equal(String(r.stdout), native.stdout, "the kernel's output");
 
   const fcntl = row(r.stats, 'fcntl');
   t.equal(fcntl.count, 2, `only the two F_SETLK were notified, none of the ${3 * ROUNDS} F_GETFL/F_SETFL/F_SETFD`);
@@ -48,21 +57,36 @@ t.test('exact lock mode: only lock commands, served files and closes that matter
   t.ok(openat.count - openat.native <= 3, `and little else (${openat.count - openat.native})`);
   const close = row(r.stats, 'close');
   t.ok(close.native >= ROUNDS, `closes with no lock held answered in C (${close.native})`);
-  t.ok(close.count - close.native >= LOCKED_CLOSES, `closes while a POSIX lock is held reached the handler (${close.count - close.native})`);
+  t.ok(
+    close.count - close.native >= LOCKED_CLOSES,
+    `closes while a POSIX lock is held reached the handler (${close.count - close.native})`,
+  );
 });
 
-t.test('[proc] views = "fuse": no open is notified', { skip: process.getuid?.() === 0 ? false : 'FUSE views need root (CAP_SYS_ADMIN)' }, async (t) => {
-  const p = policy();
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: { ...p, proc: { ...p.proc, views: 'fuse' } }, stdio: 'pipe', cwd: scratch(t) });
-  t.equal(r.status, 0, String(r.stderr ?? ''));
-  t.match(String(r.stdout), /\/proc\/locks opens: yes\n/);
-  t.equal(row(r.stats, 'openat').count, 0);
-  t.ok(row(r.stats, 'close').native >= ROUNDS, 'closes with no lock held still answered in C');
-});
+t.test(
+  '[proc] views = "fuse": no open is notified',
+  { skip: process.getuid?.() === 0 ? false : 'FUSE views need root (CAP_SYS_ADMIN)' },
+  async (t) => {
+    const p = policy();
+    const r = await Sandbox.run(`${C_BIN}notify_scope`, [], {
+      manifest: { ...p, proc: { ...p.proc, views: 'fuse' } },
+      stdio: 'pipe',
+      cwd: scratch(t),
+    });
+    t.equal(r.status, 0, String(r.stderr ?? ''));
+    t.match(String(r.stdout), /\/proc\/locks opens: yes\n/);
+    t.equal(row(r.stats, 'openat').count, 0);
+    t.ok(row(r.stats, 'close').native >= ROUNDS, 'closes with no lock held still answered in C');
+  },
+);
 
 t.test('fast lock mode: close is not notified at all', async (t) => {
   const p = policy();
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: { ...p, locks: { ...p.locks, mode: 'fast' } }, stdio: 'pipe', cwd: scratch(t) });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], {
+    manifest: { ...p, locks: { ...p.locks, mode: 'fast' } },
+    stdio: 'pipe',
+    cwd: scratch(t),
+  });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.match(String(r.stdout), /F_SETLK: 0\n/);
   t.equal(row(r.stats, 'close').count, 0);
@@ -73,10 +97,18 @@ t.test('--trace=all sees every notified call: nothing is decided in C', async (t
   const dir = scratch(t);
   const fd = openSync(join(dir, 'trace'), 'w');
   t.teardown(() => closeSync(fd));
-  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], { manifest: notifying(), stdio: 'pipe', cwd: dir, trace: { fd, color: false, continued: true } });
+  const r = await Sandbox.run(`${C_BIN}notify_scope`, [], {
+    manifest: notifying(),
+    stdio: 'pipe',
+    cwd: dir,
+    trace: { fd, color: false, continued: true },
+  });
   t.equal(r.status, 0, String(r.stderr ?? ''));
   t.match(readFileSync(join(dir, 'trace'), 'utf8'), /openat\(AT_FDCWD, "\/dev\/null"/);
-  t.equal(r.stats.reduce((sum, s) => sum + s.native, 0), 0);
+  t.equal(
+    r.stats.reduce((sum, s) => sum + s.native, 0),
+    0,
+  );
   t.ok(row(r.stats, 'openat').count >= ROUNDS);
 });
 

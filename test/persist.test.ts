@@ -16,11 +16,25 @@ const IPC_CREAT_0600 = 0o1600;
 
 t.test('values survive a restart', async (t) => {
   // semget(0x7e57, 2, IPC_CREAT|0600); semctl(id, 1, SETVAL, 42)
-  const first = await sysvisor(['run', '-m', manifest, '--', '/bin/sh', '-c',
-    `${probe(`64 ${KEY} 2 ${IPC_CREAT_0600}`)}; ${probe('66 0 1 16 42')}`]);
+  const first = await sysvisor([
+    'run',
+    '-m',
+    manifest,
+    '--',
+    '/bin/sh',
+    '-c',
+    `${probe(`64 ${KEY} 2 ${IPC_CREAT_0600}`)}; ${probe('66 0 1 16 42')}`,
+  ]);
   t.equal(first.stdout, 'ret 0\nret 0\n');
-  const second = await sysvisor(['run', '-m', manifest, '--', '/bin/sh', '-c',
-    `${probe(`64 ${KEY} 0 0`)}; ${probe('66 0 1 12')}; ${probe('66 0 0 12')}`]);
+  const second = await sysvisor([
+    'run',
+    '-m',
+    manifest,
+    '--',
+    '/bin/sh',
+    '-c',
+    `${probe(`64 ${KEY} 0 0`)}; ${probe('66 0 1 12')}; ${probe('66 0 0 12')}`,
+  ]);
   t.equal(second.stdout, 'ret 0\nret 42\nret 0\n', 'same id by key, value kept');
   const third = await sysvisor(['run', '-m', manifest, '--', '/bin/sh', '-c', probe('66 0 0 0')]);
   t.equal(third.stdout, 'ret 0\n', 'removed');

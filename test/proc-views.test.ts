@@ -17,7 +17,11 @@ import { CLI, exec, policy } from './helpers.js';
 const OPEN_FAMILY = ['open', 'openat', 'openat2'].map((s) => syscallNumber(s)!);
 const haveTools = ['/usr/bin/flock', '/usr/bin/lslocks', '/usr/bin/ipcmk', '/usr/bin/setpriv'].every(existsSync);
 
-const manifest = (views: ProcViews) => ({ ...policy(), sem: { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 }, proc: { ...policy().proc, views } });
+const manifest = (views: ProcViews) => ({
+  ...policy(),
+  sem: { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 },
+  proc: { ...policy().proc, views },
+});
 
 const scratch = (t: { teardown(fn: () => void): void }): string => {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-views-'));
@@ -41,36 +45,57 @@ const SCRIPT = `
   grep -c ' - fuse.sysvisor ' /proc/self/mountinfo || true
 `;
 
-const EXPECTED = (mounts: number) => [
-  '250\t32000\t32\t128', 'Semaphore id: ID', 'perms 640 nsems 3', 'sysvipc nsems 3', '10\t100\t5\t3',
-  'create semaphore failed: Invalid argument', 'max semaphores per array = 10', 'Permission denied', 'removed',
-  '1: FLOCK ADVISORY READ PID FILE 0 EOF', 'flock FLOCK READ', 'Permission denied', String(mounts), '',
-].join('\n');
+const EXPECTED = (mounts: number) =>
+  [
+    '250\t32000\t32\t128',
+    'Semaphore id: ID',
+    'perms 640 nsems 3',
+    'sysvipc nsems 3',
+    '10\t100\t5\t3',
+    'create semaphore failed: Invalid argument',
+    'max semaphores per array = 10',
+    'Permission denied',
+    'removed',
+    '1: FLOCK ADVISORY READ PID FILE 0 EOF',
+    'flock FLOCK READ',
+    'Permission denied',
+    String(mounts),
+    '',
+  ].join('\n');
 
-for (const [views, mounts] of [['fuse', 3], ['notify', 0]] as const) {
-  t.test(`[proc] views = "${views}": the tools see the sandbox's files`, { skip: haveTools ? false : 'util-linux tools missing' }, async (t) => {
-    const dir = scratch(t);
-    writeFileSync(join(dir, 'lock'), '');
-    const r = await Sandbox.run('/bin/sh', ['-c', SCRIPT], { manifest: manifest(views), stdio: 'pipe', cwd: dir });
-    t.equal(r.stdout!.toString(), EXPECTED(mounts), String(r.stderr));
-    t.equal(r.status, 0);
-    t.equal(r.procViews, views);
-    const opens = r.stats.filter((s) => OPEN_FAMILY.includes(s.nr)).reduce((n, s) => n + s.count, 0);
-    if (views === 'fuse') {
-      t.equal(opens, 0, 'the open family is not notified');
-      t.ok((r.viewRequests ?? 0) > 0, 'the FUSE file systems answered');
-    } else {
-      t.ok(opens > 0, 'the open family is notified');
-    }
-  });
+for (const [views, mounts] of [
+  ['fuse', 3],
+  ['notify', 0],
+] as const) {
+  t.test(
+    `[proc] views = "${views}": the tools see the sandbox's files`,
+    { skip: haveTools ? false : 'util-linux tools missing' },
+    async (t) => {
+      const dir = scratch(t);
+      writeFileSync(join(dir, 'lock'), '');
+      const r = await Sandbox.run('/bin/sh', ['-c', SCRIPT], { manifest: manifest(views), stdio: 'pipe', cwd: dir });
+      t.equal(r.stdout!.toString(), EXPECTED(mounts), String(r.stderr));
+      t.equal(r.status, 0);
+      t.equal(r.procViews, views);
+      const opens = r.stats.filter((s) => OPEN_FAMILY.includes(s.nr)).reduce((n, s) => n + s.count, 0);
+      if (views === 'fuse') {
+        t.equal(opens, 0, 'the open family is not notified');
+        t.ok((r.viewRequests ?? 0) > 0, 'the FUSE file systems answered');
+      } else {
+        t.ok(opens > 0, 'the open family is notified');
+      }
+    },
+  );
 }
 
 t.test('[proc] views = "off": the kernel\'s files, and no notified open', async (t) => {
-  const r = await Sandbox.run('/bin/sh', ['-c', 'cat /proc/sys/kernel/sem; ipcmk -S 1 >/dev/null; grep -c . /proc/sysvipc/sem'],
-    { manifest: manifest('off'), stdio: 'pipe' });
+  const r = await Sandbox.run('/bin/sh', ['-c', 'cat /proc/sys/kernel/sem; ipcmk -S 1 >/dev/null; grep -c . /proc/sysvipc/sem'], {
+    manifest: manifest('off'),
+    stdio: 'pipe',
+  });
   t.equal(r.status, 0, String(r.stderr));
   const kernel = spawnSync('unshare', ['--ipc', 'cat', '/proc/sys/kernel/sem'], { encoding: 'utf8' }).stdout;
-  t.equal(r.stdout!.toString(), `${kernel}1\n`, 'a fresh IPC namespace\'s limits; the emulated set is not listed');
+  t.equal(r.stdout!.toString(), `${kernel}1\n`, "a fresh IPC namespace's limits; the emulated set is not listed");
   t.equal(r.procViews, 'off');
   t.equal(r.stats.filter((s) => OPEN_FAMILY.includes(s.nr)).length, 0);
 });
@@ -105,8 +130,11 @@ t.test('an exec of a view is refused by the kernel, the exec check does not wait
   const sh = realpathSync('/bin/sh');
   const digest = createHash('sha256').update(readFileSync(sh)).digest('hex');
   writeFileSync(join(dir, 'exec.toml'), `version = 1\n[exec]\ntrusted = { "${sh}" = "sha256:${digest}" }\n[proc]\nviews = "fuse"\n`);
-  const r = await exec(process.execPath, [CLI, 'run', '-m', join(dir, 'exec.toml'), '--', '/bin/sh', '-c', 'cd /proc/sysvipc && ./sem; echo "exit $?"'],
-    { timeoutMs: 30_000 });
+  const r = await exec(
+    process.execPath,
+    [CLI, 'run', '-m', join(dir, 'exec.toml'), '--', '/bin/sh', '-c', 'cd /proc/sysvipc && ./sem; echo "exit $?"'],
+    { timeoutMs: 30_000 },
+  );
   t.equal(r.signal, null, 'finished');
   t.equal(r.stdout, 'exit 126\n');
   t.match(r.stderr, /\.\/sem: Permission denied/);

@@ -41,12 +41,15 @@ t.test('a second Sandbox.run in the process starts from a clean state', async (t
   t.same((second.state as { sem: { sets: unknown[] } }).sem.sets, []);
 });
 
-t.test('the kept thread sets up each run\'s own recorder: a learning run learns, the runs around it do not', async (t) => {
+t.test("the kept thread sets up each run's own recorder: a learning run learns, the runs around it do not", async (t) => {
   const before = await Sandbox.run('/bin/echo', ['before'], { manifest: policy(), stdio: 'pipe' });
   t.equal(before.learned, undefined, 'no recorder in a plain run');
   const learning = await Sandbox.run('/bin/echo', ['learning'], { manifest: policy(), stdio: 'pipe', learn: true });
   t.equal(learning.status, 0, String(learning.stderr));
-  t.ok(learning.learned?.execs.some((e) => e.path.endsWith('/echo')), 'the learning run on the kept thread recorded its exec');
+  t.ok(
+    learning.learned?.execs.some((e) => e.path.endsWith('/echo')),
+    'the learning run on the kept thread recorded its exec',
+  );
   const after = await Sandbox.run('/bin/echo', ['after'], { manifest: policy(), stdio: 'pipe' });
   t.equal(after.stdout?.toString(), 'after\n');
   t.equal(after.learned, undefined, 'the recorder did not outlive its run');
@@ -54,7 +57,10 @@ t.test('the kept thread sets up each run\'s own recorder: a learning run learns,
 
 t.test('runs at once each get a thread; a failed launch leaves the next run working', async (t) => {
   const both = await Promise.all(['one', 'two'].map((word) => Sandbox.run('/bin/echo', [word], { manifest: policy(), stdio: 'pipe' })));
-  t.same(both.map((r) => r.stdout?.toString()), ['one\n', 'two\n']);
+  t.same(
+    both.map((r) => r.stdout?.toString()),
+    ['one\n', 'two\n'],
+  );
   const missing = await Sandbox.run('/nonexistent/program', [], { manifest: policy(), stdio: 'pipe' });
   t.not(missing.status, 0);
   const after = await Sandbox.run('/bin/echo', ['after'], { manifest: policy(), stdio: 'pipe' });
@@ -65,13 +71,16 @@ t.test('the thread kept idle does not keep the process alive', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-startup-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const script = join(dir, 'twice.mjs');
-  writeFileSync(script, `import { Sandbox, builtinManifest } from ${JSON.stringify(join(ROOT, 'dist', 'bundle', 'index.js'))};
+  writeFileSync(
+    script,
+    `import { Sandbox, builtinManifest } from ${JSON.stringify(join(ROOT, 'dist', 'bundle', 'index.js'))};
 Sandbox.warmUp();
 for (const word of ['first', 'second']) {
   const r = await Sandbox.run('/bin/echo', [word], { manifest: builtinManifest(), stdio: 'pipe' });
   process.stdout.write(r.stdout);
 }
-`);
+`,
+  );
   const r = await exec(process.execPath, [script], { timeoutMs: 120_000 });
   t.equal(r.signal, null, 'exited by itself, not killed at the timeout');
   t.equal(r.status, 0, r.stderr);
@@ -88,14 +97,18 @@ t.test('orphans reparented to the CLI are reaped while the sandbox runs (from it
   t.equal(r.stdout, 'reaped\n');
 });
 
-t.test('mainThreadLoop: the loop runs on the main thread (no thread more during the run), and Node\'s timers still run meanwhile', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sysvisor-startup-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const script = join(dir, 'threads.mjs');
-  // The program asks three times in a row for a file that a timer of this process creates: once it runs,
-  // nothing but the timer wakes Node's event loop, so the run ends only if the timer runs during it.
-  // The worker-thread run after it is the control: its loop's thread shows in /proc/self/task.
-  writeFileSync(script, `import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+t.test(
+  "mainThreadLoop: the loop runs on the main thread (no thread more during the run), and Node's timers still run meanwhile",
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'sysvisor-startup-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const script = join(dir, 'threads.mjs');
+    // The program asks three times in a row for a file that a timer of this process creates: once it runs,
+    // nothing but the timer wakes Node's event loop, so the run ends only if the timer runs during it.
+    // The worker-thread run after it is the control: its loop's thread shows in /proc/self/task.
+    writeFileSync(
+      script,
+      `import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Sandbox, builtinManifest } from ${JSON.stringify(join(ROOT, 'dist', 'bundle', 'index.js'))};
 await readFile('/proc/self/stat'); // libuv's thread pool starts now, not during a run
@@ -117,13 +130,18 @@ for (const [name, mainThreadLoop] of [['main', true], ['worker', false]]) {
   out[name] = { status: r.status, before, during };
 }
 process.stdout.write(JSON.stringify(out));
-`);
-  const r = await exec(process.execPath, [script], { timeoutMs: 120_000 });
-  t.equal(r.signal, null, 'ended by itself: the timer ran during the run');
-  t.equal(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as Record<'main' | 'worker', { status: number; before: number; during: number }>;
-  t.equal(out.main.status, 0);
-  t.equal(out.main.during, out.main.before, 'no thread was started for the loop');
-  t.equal(out.worker.status, 0);
-  t.ok(out.worker.during > out.worker.before, `the control: a worker-thread run has a thread more (${out.worker.before} -> ${out.worker.during})`);
-});
+`,
+    );
+    const r = await exec(process.execPath, [script], { timeoutMs: 120_000 });
+    t.equal(r.signal, null, 'ended by itself: the timer ran during the run');
+    t.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as Record<'main' | 'worker', { status: number; before: number; during: number }>;
+    t.equal(out.main.status, 0);
+    t.equal(out.main.during, out.main.before, 'no thread was started for the loop');
+    t.equal(out.worker.status, 0);
+    t.ok(
+      out.worker.during > out.worker.before,
+      `the control: a worker-thread run has a thread more (${out.worker.before} -> ${out.worker.during})`,
+    );
+  },
+);

@@ -32,17 +32,38 @@ const graphOf = async (file: string): Promise<WaitGraph> => {
 };
 
 /** `sysvisor run` in the background, its output collected. */
-function background(args: string[]): { child: ChildProcess; out: () => string; err: () => string; until: (what: () => boolean) => Promise<void>; done: Promise<number | null> } {
+function background(args: string[]): {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  until: (what: () => boolean) => Promise<void>;
+  done: Promise<number | null>;
+} {
   const child = spawn(process.execPath, [CLI, 'run', ...args], { env: noColor, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiting: Array<() => void> = [];
-  const poke = () => { for (const w of waiting.splice(0)) w(); };
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); poke(); });
-  child.stderr!.on('data', (c: Buffer) => { err += c.toString(); poke(); });
-  const done = new Promise<number | null>((resolve) => child.on('close', (code) => { poke(); resolve(code); }));
+  const poke = () => {
+    for (const w of waiting.splice(0)) w();
+  };
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    poke();
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    err += c.toString();
+    poke();
+  });
+  const done = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      poke();
+      resolve(code);
+    }),
+  );
   let closed = false;
-  void done.then(() => { closed = true; });
+  void done.then(() => {
+    closed = true;
+  });
   const until = async (what: () => boolean): Promise<void> => {
     while (!what()) {
       if (closed) throw new Error(`sysvisor ended first:\n${out}\n${err}`);
@@ -58,11 +79,17 @@ t.test('a two-process semaphore cycle: the watchdog reports a deadlock and ends 
   const dump = join(dir, 'cycle.json');
   const r = await sysvisor(['run', '-m', killAfter500ms, '--dump-state', dump, '--', `${C_BIN}wait_semcycle`], { env: noColor });
   t.equal(r.status, 124, 'exit status 124');
-  t.match(r.stdout, 'each holds one semaphore and waits for the other\'s');
-  t.match(r.stderr, /^sysvisor: deadlock: every process of the sandbox \((\d+) wait_semcycle, (\d+) wait_semcycle\) has waited in emulated IPC for [\d.]+s \(threshold 0\.5s\) with no timeout pending; only they could wake each other\n/);
+  t.match(r.stdout, "each holds one semaphore and waits for the other's");
+  t.match(
+    r.stderr,
+    /^sysvisor: deadlock: every process of the sandbox \((\d+) wait_semcycle, (\d+) wait_semcycle\) has waited in emulated IPC for [\d.]+s \(threshold 0\.5s\) with no timeout pending; only they could wake each other\n/,
+  );
   t.equal(count(r.stderr, 'deadlock: every process of the sandbox ('), 1, 'reported once');
   t.match(r.stderr, `\nsysvisor: the state at the deadlock is in ${dump}.stall.json (\`sysvisor waits ${dump}.stall.json\`)\n`);
-  t.match(r.stderr, /\nsysvisor: the watchdog ended the sandbox after a deadlock of 500 ms \(\[watchdog\] action = "kill"\): exit status 124\n$/);
+  t.match(
+    r.stderr,
+    /\nsysvisor: the watchdog ended the sandbox after a deadlock of 500 ms \(\[watchdog\] action = "kill"\): exit status 124\n$/,
+  );
   t.notMatch(r.stderr, /killed by/, 'no "killed by SIGKILL": the watchdog said why');
 
   const stall = JSON.parse(readFileSync(`${dump}.stall.json`, 'utf8')) as { waits: unknown };
@@ -76,13 +103,20 @@ t.test('a two-process semaphore cycle: the watchdog reports a deadlock and ends 
     t.match(e, { certain: true, why: 'holds SEM_UNDO credit +1, given back at its exit', resource: { kind: 'sem', op: -1, value: 0 } });
     t.ok(typeof e.since === 'number' && e.since <= g.time && g.time - e.since >= 500, 'since when it waits, at least the threshold ago');
   }
-  t.same((JSON.parse(readFileSync(dump, 'utf8')) as { waits: { waits: unknown[] } }).waits.waits, [], 'the final dump has the graph too: nobody waits any more');
+  t.same(
+    (JSON.parse(readFileSync(dump, 'utf8')) as { waits: { waits: unknown[] } }).waits.waits,
+    [],
+    'the final dump has the graph too: nobody waits any more',
+  );
 
   const text = await sysvisor(['waits', `${dump}.stall.json`], { env: noColor });
   const lines = text.stdout.trimEnd().split('\n');
   t.equal(lines[0], 'deadlock: every process of the sandbox waits in an emulated call, with no timeout pending');
   t.match(lines[1], /^cycle 1: (\d+) wait_semcycle -> (\d+) wait_semcycle -> \1 wait_semcycle$/);
-  t.match(lines[2], /^\d+ wait_semcycle waits on semaphore \d+\[1\] -1 \(value 0\) for [\d.]+s \(since [\d:.]+\) -> \d+ \(holds SEM_UNDO credit \+1, given back at its exit\)$/);
+  t.match(
+    lines[2],
+    /^\d+ wait_semcycle waits on semaphore \d+\[1\] -1 \(value 0\) for [\d.]+s \(since [\d:.]+\) -> \d+ \(holds SEM_UNDO credit \+1, given back at its exit\)$/,
+  );
   t.match(lines[3], /^\d+ wait_semcycle waits on semaphore \d+\[0\] -1 /);
   t.equal(lines.length, 4);
 
@@ -111,13 +145,32 @@ t.test('a three-process mixed cycle (semaphore, POSIX lock, flock): report print
   const from = (pid: number) => g.edges.find((e) => e.from === `pid:${pid}`)!;
   const b = Number(from(parent).to.slice(4));
   const c = Number(from(b).to.slice(4));
-  t.match(from(parent), { certain: true, why: 'holds a POSIX WRITE lock 0-0', resource: { kind: 'posix', type: 'WRITE', start: '0', end: '0' } });
-  t.match(from(b), { certain: true, why: 'holds an fd to the open file description with the flock LOCK_EX', resource: { kind: 'flock', type: 'WRITE' } });
-  t.match(from(c), { to: `pid:${parent}`, certain: true, why: 'holds SEM_UNDO credit +1, given back at its exit', resource: { kind: 'sem', op: -1 } });
-  t.equal(g.edges.length, 3, 'no guess: the semaphore\'s other user is the waiter itself');
+  t.match(from(parent), {
+    certain: true,
+    why: 'holds a POSIX WRITE lock 0-0',
+    resource: { kind: 'posix', type: 'WRITE', start: '0', end: '0' },
+  });
+  t.match(from(b), {
+    certain: true,
+    why: 'holds an fd to the open file description with the flock LOCK_EX',
+    resource: { kind: 'flock', type: 'WRITE' },
+  });
+  t.match(from(c), {
+    to: `pid:${parent}`,
+    certain: true,
+    why: 'holds SEM_UNDO credit +1, given back at its exit',
+    resource: { kind: 'sem', op: -1 },
+  });
+  t.equal(g.edges.length, 3, "no guess: the semaphore's other user is the waiter itself");
   const text = await sysvisor(['waits', `${dump}.stall.json`], { env: noColor });
-  t.match(text.stdout, new RegExp(`^deadlock: .*\\ncycle 1: ${parent} wait_mixed -> ${b} wait_mixed -> ${c} wait_mixed -> ${parent} wait_mixed\\n`));
-  t.match(text.stdout, new RegExp(`\\n${b} wait_mixed waits on flock LOCK_EX on \\d+:\\d+:\\d+ for [\\d.]+s \\(since [\\d:.]+\\) -> ${c} \\(holds an fd`));
+  t.match(
+    text.stdout,
+    new RegExp(`^deadlock: .*\\ncycle 1: ${parent} wait_mixed -> ${b} wait_mixed -> ${c} wait_mixed -> ${parent} wait_mixed\\n`),
+  );
+  t.match(
+    text.stdout,
+    new RegExp(`\\n${b} wait_mixed waits on flock LOCK_EX on \\d+:\\d+:\\d+ for [\\d.]+s \\(since [\\d:.]+\\) -> ${c} \\(holds an fd`),
+  );
   await t.test('Graphviz renders it', { skip: haveDot ? false : NO_DOT }, async (t) => {
     const dot = await sysvisor(['waits', `${dump}.stall.json`, '--format', 'dot']);
     const svg = await exec('dot', ['-Tsvg'], { input: dot.stdout });
@@ -161,7 +214,12 @@ t.test('a chain without a cycle, read live with --pid', async (t) => {
   const text = await sysvisor(['waits', '--pid', String(pid)], { env: noColor });
   const lines = text.stdout.trimEnd().split('\n');
   t.equal(lines.length, 2, 'one line per blocked process, no cycle, no deadlock');
-  t.match(text.stdout, new RegExp(`waits on POSIX WRITE lock on \\d+:\\d+:\\d+ 0-0 for [\\d.]+s \\(since [\\d:.]+\\) -> ${parent.pid} \\(holds a POSIX WRITE lock 0-0\\)`));
+  t.match(
+    text.stdout,
+    new RegExp(
+      `waits on POSIX WRITE lock on \\d+:\\d+:\\d+ 0-0 for [\\d.]+s \\(since [\\d:.]+\\) -> ${parent.pid} \\(holds a POSIX WRITE lock 0-0\\)`,
+    ),
+  );
   const dot = await sysvisor(['waits', '--pid', String(pid), '--format', 'dot']);
   t.equal(count(dot.stdout, ' -> '), 2);
   t.notMatch(dot.stdout, /#c0392b/, 'nothing red without a cycle');

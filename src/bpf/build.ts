@@ -61,9 +61,9 @@ import {
   SECCOMP_RET_KILL_PROCESS,
   SECCOMP_RET_USER_NOTIF,
   X32_SYSCALL_BIT,
-} from "./consts.js";
-import { BpfError, encode, type Insn } from "./interp.js";
-import { MAX_ERRNO } from "../syscalls/errno.js";
+} from './consts.js';
+import { BpfError, encode, type Insn } from './interp.js';
+import { MAX_ERRNO } from '../syscalls/errno.js';
 
 /** What the filter does with each listed syscall number; the rest is allowed. */
 export interface FilterSpec {
@@ -94,7 +94,7 @@ interface Segment {
   action: number;
 }
 
-type Target = { kind: "leaf"; action: number } | { kind: "label"; label: number };
+type Target = { kind: 'leaf'; action: number } | { kind: 'label'; label: number };
 
 const MAX_OFFSET = 255;
 
@@ -108,17 +108,17 @@ function segments(spec: FilterSpec): Segment[] {
     if (actions.has(nr)) throw new BpfError(`syscall number ${nr} listed twice`);
     actions.set(nr, action);
   };
-  for (const nr of spec.notify) add(nr, SECCOMP_RET_USER_NOTIF, "notify");
+  for (const nr of spec.notify) add(nr, SECCOMP_RET_USER_NOTIF, 'notify');
   for (const [nr, e] of spec.errno) {
     if (!Number.isInteger(e) || e < 1 || e > MAX_ERRNO) {
       throw new BpfError(`errno ${e} for syscall ${nr} out of range 1..${MAX_ERRNO}`);
     }
-    add(nr, (SECCOMP_RET_ERRNO | e) >>> 0, "errno");
+    add(nr, (SECCOMP_RET_ERRNO | e) >>> 0, 'errno');
   }
-  for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, "kill");
+  for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, 'kill');
   // Conditional notifications get unique negative pseudo-actions: leaves that jump to their check.
   let cond = 0;
-  for (const nr of (spec.notifyIf ?? new Map<number, ArgTest>()).keys()) add(nr, -1 - cond++, "notifyIf");
+  for (const nr of (spec.notifyIf ?? new Map<number, ArgTest>()).keys()) add(nr, -1 - cond++, 'notifyIf');
 
   const out: Segment[] = [];
   const push = (lo: number, hi: number, action: number): void => {
@@ -142,7 +142,7 @@ class Emitter {
   private readonly lastRet = new Map<number, number>();
 
   private labelOf(t: Target): number | undefined {
-    return t.kind === "label" ? t.label : this.lastRet.get(t.action);
+    return t.kind === 'label' ? t.label : this.lastRet.get(t.action);
   }
 
   /** Emit an instruction in front of everything so far; returns its label. */
@@ -162,7 +162,7 @@ class Emitter {
 
   /** Make `t` reachable from the next instruction with an 8-bit offset. */
   private reach(t: Target): void {
-    if (t.kind === "leaf") {
+    if (t.kind === 'leaf') {
       this.ret(t.action);
     } else {
       const ja = this.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: this.rev.length - t.label - 1 });
@@ -200,22 +200,22 @@ class Emitter {
 }
 
 function tree(e: Emitter, segs: readonly Segment[], lo: number, hi: number, checks: readonly number[]): Target {
-  const leaf = (action: number): Target => (action < 0 ? { kind: "label", label: checks[-1 - action]! } : { kind: "leaf", action });
+  const leaf = (action: number): Target => (action < 0 ? { kind: 'label', label: checks[-1 - action]! } : { kind: 'leaf', action });
   if (hi - lo === 1) return leaf(segs[lo]!.action);
   if (hi - lo === 3) {
     const [a, m, b] = [segs[lo]!, segs[lo + 1]!, segs[lo + 2]!];
     if (m.lo === m.hi && a.action === b.action) {
       const label = e.cond(BPF_JEQ, m.lo, leaf(m.action), leaf(a.action));
-      return { kind: "label", label };
+      return { kind: 'label', label };
     }
   }
   const mid = (lo + hi) >> 1;
   const right = tree(e, segs, mid, hi, checks);
   const left = tree(e, segs, lo, mid, checks);
-  return { kind: "label", label: e.cond(BPF_JGE, segs[mid]!.lo, right, left) };
+  return { kind: 'label', label: e.cond(BPF_JGE, segs[mid]!.lo, right, left) };
 }
 
-const KILL: Target = { kind: "leaf", action: SECCOMP_RET_KILL_PROCESS };
+const KILL: Target = { kind: 'leaf', action: SECCOMP_RET_KILL_PROCESS };
 
 /** Build the instructions (see the file comment for the layout). */
 export function buildFilterInsns(spec: FilterSpec): Insn[] {
@@ -226,13 +226,13 @@ export function buildFilterInsns(spec: FilterSpec): Insn[] {
   for (const test of (spec.notifyIf ?? new Map<number, ArgTest>()).values()) {
     const { arg } = test;
     if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`notifyIf: argument ${arg} out of range 0..5`);
-    const notify: Target = { kind: "leaf", action: SECCOMP_RET_USER_NOTIF };
-    const allow: Target = { kind: "leaf", action: SECCOMP_RET_ALLOW };
-    if ("values" in test) {
+    const notify: Target = { kind: 'leaf', action: SECCOMP_RET_USER_NOTIF };
+    const allow: Target = { kind: 'leaf', action: SECCOMP_RET_ALLOW };
+    if ('values' in test) {
       if (test.values.length === 0) throw new BpfError(`notifyIf: no values for argument ${arg}`);
       // A chain of jeq, emitted last to first: the first match notifies, no match allows.
       let next: Target = allow;
-      for (const v of [...test.values].reverse()) next = { kind: "label", label: e.cond(BPF_JEQ, v >>> 0, notify, next) };
+      for (const v of [...test.values].reverse()) next = { kind: 'label', label: e.cond(BPF_JEQ, v >>> 0, notify, next) };
     } else {
       e.cond(BPF_JSET, test.mask >>> 0, test.clear ? allow : notify, test.clear ? notify : allow);
     }
@@ -241,7 +241,7 @@ export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const dispatch = tree(e, segs, 0, segs.length, checks);
   e.cond(BPF_JSET, X32_SYSCALL_BIT, { ...KILL }, dispatch);
   const ldNr = e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_NR });
-  e.cond(BPF_JEQ, AUDIT_ARCH_X86_64, { kind: "label", label: ldNr }, { ...KILL });
+  e.cond(BPF_JEQ, AUDIT_ARCH_X86_64, { kind: 'label', label: ldNr }, { ...KILL });
   e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARCH });
   return e.program();
 }

@@ -1,5 +1,5 @@
-export * from "./consts.js";
-export { buildFilter, buildFilterInsns, type FilterSpec } from "./build.js";
+export * from './consts.js';
+export { buildFilter, buildFilterInsns, type FilterSpec } from './build.js';
 export {
   BpfError,
   decode,
@@ -11,6 +11,6 @@ export {
   type Insn,
   type SeccompData,
   type FilterTrace,
-} from "./interp.js";
-export { disassemble } from "./disasm.js";
-export { actionName, archName } from "./actions.js";
+} from './interp.js';
+export { disassemble } from './disasm.js';
+export { actionName, archName } from './actions.js';

@@ -52,7 +52,7 @@ import {
   SECCOMP_RET_ALLOW,
   SOCK_FILTER_SIZE,
   bpfClass,
-} from "./consts.js";
+} from './consts.js';
 
 /** One `struct sock_filter`. */
 export interface Insn {
@@ -68,7 +68,7 @@ export class BpfError extends Error {
   readonly pc: number | undefined;
   constructor(message: string, pc?: number) {
     super(pc === undefined ? message : `insn ${pc}: ${message}`);
-    this.name = "BpfError";
+    this.name = 'BpfError';
     this.pc = pc;
   }
 }
@@ -138,7 +138,7 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
 export function validateFilter(prog: Uint8Array): Insn[] {
   const insns = decode(prog);
   const len = insns.length;
-  if (len === 0) throw new BpfError("empty program");
+  if (len === 0) throw new BpfError('empty program');
   if (len > BPF_MAXINSNS) throw new BpfError(`${len} instructions, more than the kernel's ${BPF_MAXINSNS}`);
   insns.forEach((ins, pc) => {
     const { code, k } = ins;
@@ -152,7 +152,7 @@ export function validateFilter(prog: Uint8Array): Insn[] {
         }
         break;
       case BPF_ALU | BPF_DIV | BPF_K:
-        if (k === 0) throw new BpfError("division by constant zero", pc);
+        if (k === 0) throw new BpfError('division by constant zero', pc);
         break;
       case BPF_ALU | BPF_LSH | BPF_K:
       case BPF_ALU | BPF_RSH | BPF_K:
@@ -173,7 +173,7 @@ export function validateFilter(prog: Uint8Array): Insn[] {
         }
     }
   });
-  if (bpfClass(insns[len - 1]!.code) !== BPF_RET) throw new BpfError("last instruction is not ret", len - 1);
+  if (bpfClass(insns[len - 1]!.code) !== BPF_RET) throw new BpfError('last instruction is not ret', len - 1);
   checkLoadAndStores(insns);
   return insns;
 }
@@ -300,7 +300,7 @@ export function traceFilter(prog: Uint8Array, data: SeccompData): FilterTrace {
     }
   }
   // validateFilter guarantees the last instruction is a ret and jumps stay inside.
-  throw new BpfError("ran off the end of the program");
+  throw new BpfError('ran off the end of the program');
 }
 
 function alu(op: number, a: number, b: number): number {
@@ -390,4 +390,4 @@ export function kernelCacheAllows(prog: Uint8Array, arch: number, nr: number): b
 }
 
 // Convenience re-export (bin/ imports it from here); the code lives in disasm.ts.
-export { disassemble } from "./disasm.js";
+export { disassemble } from './disasm.js';

@@ -47,8 +47,23 @@ export const KERNEL_VERSION = 7;
 export const KERNEL_MINOR_VERSION = 38;
 
 export const OP = {
-  LOOKUP: 1, FORGET: 2, GETATTR: 3, SETATTR: 4, OPEN: 14, READ: 15, WRITE: 16, STATFS: 17, RELEASE: 18,
-  GETXATTR: 22, LISTXATTR: 23, FLUSH: 25, INIT: 26, ACCESS: 34, INTERRUPT: 36, DESTROY: 38, IOCTL: 39,
+  LOOKUP: 1,
+  FORGET: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  OPEN: 14,
+  READ: 15,
+  WRITE: 16,
+  STATFS: 17,
+  RELEASE: 18,
+  GETXATTR: 22,
+  LISTXATTR: 23,
+  FLUSH: 25,
+  INIT: 26,
+  ACCESS: 34,
+  INTERRUPT: 36,
+  DESTROY: 38,
+  IOCTL: 39,
   BATCH_FORGET: 42,
 } as const;
 
@@ -116,8 +131,13 @@ export function decodeInHeader(b: Uint8Array): InHeader | null {
   if (b.length < IN_HEADER_SIZE) return null;
   const v = view(b);
   return {
-    len: v.getUint32(0, true), opcode: v.getUint32(4, true), unique: v.getBigUint64(8, true), nodeid: v.getBigUint64(16, true),
-    uid: v.getUint32(24, true), gid: v.getUint32(28, true), pid: v.getUint32(32, true),
+    len: v.getUint32(0, true),
+    opcode: v.getUint32(4, true),
+    unique: v.getBigUint64(8, true),
+    nodeid: v.getBigUint64(16, true),
+    uid: v.getUint32(24, true),
+    gid: v.getUint32(28, true),
+    pid: v.getUint32(32, true),
   };
 }
 
@@ -188,9 +208,14 @@ export function decodeAttrOut(b: Uint8Array): { validSec: number; attr: Attr } {
   return {
     validSec: Number(v.getBigUint64(0, true)),
     attr: {
-      ino: v.getBigUint64(at, true), size: v.getBigUint64(at + 8, true), time: v.getBigUint64(at + 32, true),
-      mode: v.getUint32(at + 60, true), nlink: v.getUint32(at + 64, true), uid: v.getUint32(at + 68, true),
-      gid: v.getUint32(at + 72, true), blksize: v.getUint32(at + 80, true),
+      ino: v.getBigUint64(at, true),
+      size: v.getBigUint64(at + 8, true),
+      time: v.getBigUint64(at + 32, true),
+      mode: v.getUint32(at + 60, true),
+      nlink: v.getUint32(at + 64, true),
+      uid: v.getUint32(at + 68, true),
+      gid: v.getUint32(at + 72, true),
+      blksize: v.getUint32(at + 80, true),
     },
   };
 }

@@ -12,9 +12,30 @@
  * Each WRITE is applied at once, as procfs applies each write(2) to a sysctl.
  */
 import {
-  decodeInHeader, decodeInitIn, decodeOpenIn, decodeReadIn, decodeReleaseIn, decodeSetattrIn, decodeWriteIn, encodeAttrOut,
-  encodeInitOut, encodeOpenOut, encodeReply, encodeStatfsOut, encodeWriteOut, FATTR_GID, FATTR_MODE, FATTR_UID, FOPEN_DIRECT_IO,
-  FOPEN_NOFLUSH, IN_HEADER_SIZE, INIT_ATOMIC_O_TRUNC, KERNEL_MINOR_VERSION, KERNEL_VERSION, OP, type Attr,
+  decodeInHeader,
+  decodeInitIn,
+  decodeOpenIn,
+  decodeReadIn,
+  decodeReleaseIn,
+  decodeSetattrIn,
+  decodeWriteIn,
+  encodeAttrOut,
+  encodeInitOut,
+  encodeOpenOut,
+  encodeReply,
+  encodeStatfsOut,
+  encodeWriteOut,
+  FATTR_GID,
+  FATTR_MODE,
+  FATTR_UID,
+  FOPEN_DIRECT_IO,
+  FOPEN_NOFLUSH,
+  IN_HEADER_SIZE,
+  INIT_ATOMIC_O_TRUNC,
+  KERNEL_MINOR_VERSION,
+  KERNEL_VERSION,
+  OP,
+  type Attr,
 } from './abi.js';
 import { O_ACCMODE, O_RDONLY, O_WRONLY, S_IFREG } from '../syscalls/constants.js';
 import { EACCES, EBADF, EIO, ENOSYS, ENOTTY, EPERM, EPROTO } from '../syscalls/errno.js';
@@ -45,7 +66,11 @@ export class SingleFileServer {
   private readonly attr: Attr;
 
   /** `mode`: permission bits (0o444, 0o644); `timeSec`: its atime, mtime and ctime (procfs: when the inode was made). */
-  constructor(private readonly file: ServedFile, mode: number, timeSec: number) {
+  constructor(
+    private readonly file: ServedFile,
+    mode: number,
+    timeSec: number,
+  ) {
     this.attr = { ino: 1n, size: 0n, mode: S_IFREG | mode, nlink: 1, uid: 0, gid: 0, blksize: 1024, time: BigInt(timeSec) };
   }
 
@@ -61,8 +86,10 @@ export class SingleFileServer {
     if (h.len !== request.length) return encodeReply(h.unique, -EIO);
     const body = request.subarray(IN_HEADER_SIZE);
     switch (h.opcode) {
-      case OP.INIT: return this.init(h.unique, body);
-      case OP.GETATTR: return encodeReply(h.unique, 0, encodeAttrOut(this.attr, ATTR_VALID_SEC));
+      case OP.INIT:
+        return this.init(h.unique, body);
+      case OP.GETATTR:
+        return encodeReply(h.unique, 0, encodeAttrOut(this.attr, ATTR_VALID_SEC));
       case OP.SETATTR: {
         const s = decodeSetattrIn(body);
         if (s === null) return encodeReply(h.unique, -EIO);
@@ -70,9 +97,12 @@ export class SingleFileServer {
         if ((s.valid & (FATTR_MODE | FATTR_UID | FATTR_GID)) !== 0) return encodeReply(h.unique, -EPERM);
         return encodeReply(h.unique, 0, encodeAttrOut(this.attr, ATTR_VALID_SEC));
       }
-      case OP.OPEN: return this.open(h.unique, body);
-      case OP.READ: return this.read(h.unique, body);
-      case OP.WRITE: return this.write(h.unique, body, { uid: h.uid, gid: h.gid, pid: h.pid });
+      case OP.OPEN:
+        return this.open(h.unique, body);
+      case OP.READ:
+        return this.read(h.unique, body);
+      case OP.WRITE:
+        return this.write(h.unique, body, { uid: h.uid, gid: h.gid, pid: h.pid });
       case OP.RELEASE: {
         const r = decodeReleaseIn(body);
         if (r !== null) this.handles.delete(r.fh);
@@ -82,13 +112,16 @@ export class SingleFileServer {
       case OP.ACCESS: // default_permissions: the kernel checked the mode already
       case OP.DESTROY:
         return encodeReply(h.unique, 0);
-      case OP.STATFS: return encodeReply(h.unique, 0, encodeStatfsOut({ bsize: 4096, namelen: 255, frsize: 4096 }));
-      case OP.IOCTL: return encodeReply(h.unique, -ENOTTY); // procfs files have no ioctl
+      case OP.STATFS:
+        return encodeReply(h.unique, 0, encodeStatfsOut({ bsize: 4096, namelen: 255, frsize: 4096 }));
+      case OP.IOCTL:
+        return encodeReply(h.unique, -ENOTTY); // procfs files have no ioctl
       case OP.FORGET:
       case OP.BATCH_FORGET:
       case OP.INTERRUPT: // every request is answered before the next is read: nothing to interrupt
         return null;
-      default: return encodeReply(h.unique, -ENOSYS); // xattrs: the kernel turns ENOSYS into EOPNOTSUPP, as procfs
+      default:
+        return encodeReply(h.unique, -ENOSYS); // xattrs: the kernel turns ENOSYS into EOPNOTSUPP, as procfs
     }
   }
 
@@ -97,10 +130,20 @@ export class SingleFileServer {
     if (i === null || i.major < KERNEL_VERSION) return encodeReply(unique, -EPROTO);
     // A newer major: answer ours, the kernel then sends an INIT it can agree on.
     const minor = i.major > KERNEL_VERSION ? KERNEL_MINOR_VERSION : Math.min(i.minor, KERNEL_MINOR_VERSION);
-    return encodeReply(unique, 0, encodeInitOut({
-      major: KERNEL_VERSION, minor, maxReadahead: i.maxReadahead, flags: i.flags & INIT_ATOMIC_O_TRUNC,
-      maxBackground: 16, congestionThreshold: 12, maxWrite: MAX_WRITE, timeGran: 1_000_000_000,
-    }));
+    return encodeReply(
+      unique,
+      0,
+      encodeInitOut({
+        major: KERNEL_VERSION,
+        minor,
+        maxReadahead: i.maxReadahead,
+        flags: i.flags & INIT_ATOMIC_O_TRUNC,
+        maxBackground: 16,
+        congestionThreshold: 12,
+        maxWrite: MAX_WRITE,
+        timeGran: 1_000_000_000,
+      }),
+    );
   }
 
   private open(unique: bigint, body: Uint8Array): Uint8Array {

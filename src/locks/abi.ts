@@ -6,8 +6,23 @@
  */
 
 import {
-  F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_MAND,
-  LOCK_NB, LOCK_SH, LOCK_UN, SEEK_CUR, SEEK_END, SEEK_SET,
+  F_GETLK,
+  F_OFD_GETLK,
+  F_OFD_SETLK,
+  F_OFD_SETLKW,
+  F_RDLCK,
+  F_SETLK,
+  F_SETLKW,
+  F_UNLCK,
+  F_WRLCK,
+  LOCK_EX,
+  LOCK_MAND,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  SEEK_CUR,
+  SEEK_END,
+  SEEK_SET,
 } from '../syscalls/constants.js';
 import { EBADF, EINVAL, EOVERFLOW } from '../syscalls/errno.js';
 

@@ -106,8 +106,7 @@ export const posixConflict = <T>(caller: Node<T>, sys: Node<T>): boolean =>
   caller.owner !== sys.owner && overlap(caller, sys) && exclusive(caller, sys);
 
 /** flock_locks_conflict: another open file description, a writer involved; ranges are whole-file. */
-export const flockConflict = <T>(caller: Node<T>, sys: Node<T>): boolean =>
-  caller.owner !== sys.owner && exclusive(caller, sys);
+export const flockConflict = <T>(caller: Node<T>, sys: Node<T>): boolean => caller.owner !== sys.owner && exclusive(caller, sys);
 
 /**
  * posix_test_locks_conflict (F_GETLK): F_UNLCK (F_OFD_GETLK only) finds the

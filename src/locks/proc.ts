@@ -19,7 +19,7 @@ const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 export type PidTranslation = (pid: number) => number;
 
 /** locks_translate_pid: OFD locks show -1, others the translated pid. */
-const shownPid = <T>(n: Node<T>, pidOf: PidTranslation): number => n.kind === 'ofd' ? -1 : pidOf(n.pid);
+const shownPid = <T>(n: Node<T>, pidOf: PidTranslation): number => (n.kind === 'ofd' ? -1 : pidOf(n.pid));
 
 function status<T>(id: number, n: Node<T>, level: number, pidOf: PidTranslation): string {
   const pfx = level > 0 ? `${' '.repeat(level - 1)}-> ` : '';

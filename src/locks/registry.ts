@@ -267,7 +267,10 @@ export class LockRegistry<T> {
   procLocks(pidOf?: PidTranslation): string {
     const all: Lock<T>[] = [];
     for (const t of this.files.values()) all.push(...t.flocks, ...t.posix);
-    return renderProcLocks(all.sort((a, b) => b.seq - a.seq), pidOf);
+    return renderProcLocks(
+      all.sort((a, b) => b.seq - a.seq),
+      pidOf,
+    );
   }
 
   /** The whole state as plain data; `info` adds what the supervisor knows of each blocked request. */
@@ -276,7 +279,8 @@ export class LockRegistry<T> {
     for (const w of this.pending) {
       if (w.state !== 'blocked') continue;
       const t = this.files.get(fileKey(w.file));
-      const inWay = w.kind === 'flock' ? (t?.flocks ?? []).filter((l) => flockConflict(w, l)) : (t?.posix ?? []).filter((l) => posixConflict(w, l));
+      const inWay =
+        w.kind === 'flock' ? (t?.flocks ?? []).filter((l) => flockConflict(w, l)) : (t?.posix ?? []).filter((l) => posixConflict(w, l));
       waiters.push({
         ...node(w),
         file: fileKey(w.file),

@@ -7,16 +7,7 @@
 import { F_UNLCK } from '../syscalls/constants.js';
 import { EAGAIN, EDEADLK, ENOLCK, ENOMEM } from '../syscalls/errno.js';
 import { type LockType } from './abi.js';
-import {
-  type Conflict,
-  type FileId,
-  flockConflict,
-  Lock,
-  Node,
-  posixConflict,
-  type Request,
-  testConflict,
-} from './node.js';
+import { type Conflict, type FileId, flockConflict, Lock, Node, posixConflict, type Request, testConflict } from './node.js';
 
 /** FILE_LOCK_DEFERRED: the request now waits. */
 export const DEFERRED = 1;

@@ -1,8 +1,8 @@
 /** Manifest -> seccomp program, and a short human summary. */
-import { buildFilter, type ArgTest, type FilterSpec } from "../bpf/build.js";
-import { errnoName } from "../syscalls/errno.js";
-import { syscallNumber } from "../syscalls/table.js";
-import type { Manifest } from "./types.js";
+import { buildFilter, type ArgTest, type FilterSpec } from '../bpf/build.js';
+import { errnoName } from '../syscalls/errno.js';
+import { syscallNumber } from '../syscalls/table.js';
+import type { Manifest } from './types.js';
 
 export interface CompileOptions {
   /**
@@ -33,9 +33,7 @@ export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): Filt
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
-    notifyIf: new Map([...conditional]
-      .filter(([name]) => !blocked.has(name) && !notify.has(name))
-      .map(([name, c]) => [nr(name), c])),
+    notifyIf: new Map([...conditional].filter(([name]) => !blocked.has(name) && !notify.has(name)).map(([name, c]) => [nr(name), c])),
     errno: new Map([...m.syscalls.deny].map(([name, e]) => [nr(name), e])),
     kill: m.syscalls.kill.map(nr),
   };
@@ -46,7 +44,7 @@ export function compileFilter(m: Manifest, opts: CompileOptions = {}): Uint8Arra
   return buildFilter(manifestFilterSpec(m, opts));
 }
 
-const list = (xs: readonly string[]): string => (xs.length === 0 ? "(none)" : xs.join(" "));
+const list = (xs: readonly string[]): string => (xs.length === 0 ? '(none)' : xs.join(' '));
 
 /** A few lines summarising what a manifest does, for `manifest check`. */
 export function describeManifest(m: Manifest): string {
@@ -57,7 +55,7 @@ export function describeManifest(m: Manifest): string {
     `            kill ${list(m.syscalls.kill)}`,
   ];
   if (m.filesystem === null) {
-    lines.push("filesystem: every path (no [filesystem] section; still inside a Landlock domain)");
+    lines.push('filesystem: every path (no [filesystem] section; still inside a Landlock domain)');
   } else {
     lines.push(
       `filesystem: read ${list(m.filesystem.read)}`,
@@ -66,22 +64,19 @@ export function describeManifest(m: Manifest): string {
     );
   }
   const trusted = [...m.exec.trusted].map(([file, hash]) => `${file}=sha256:${hash.slice(0, 12)}…`);
-  lines.push(
-    `exec:       trusted ${list(trusted)}` +
-      (m.exec.onlyTrusted ? "; nothing else may be executed" : ""),
-  );
+  lines.push(`exec:       trusted ${list(trusted)}` + (m.exec.onlyTrusted ? '; nothing else may be executed' : ''));
   const set = Object.entries(m.env.set).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   lines.push(
     `env:        ${m.env.inherit ? "inherit the caller's environment" : `only ${list(m.env.pass)}`}` +
-      (set.length > 0 ? `; set ${set.join(" ")}` : ""),
+      (set.length > 0 ? `; set ${set.join(' ')}` : ''),
     `sem:        semmsl=${m.sem.semmsl} semmns=${m.sem.semmns} semopm=${m.sem.semopm} semmni=${m.sem.semmni}`,
     `locks:      mode=${m.locks.mode} host=${m.locks.host} max=${m.locks.max}`,
     `process:    max=${m.process.max}`,
-    `ipc:        persist=${m.ipc.persist === "" ? "off" : m.ipc.persist} namespace=${m.ipc.namespace}`,
-    `watchdog:   ${m.watchdog.stallMs === 0 ? "off" : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`}`,
+    `ipc:        persist=${m.ipc.persist === '' ? 'off' : m.ipc.persist} namespace=${m.ipc.namespace}`,
+    `watchdog:   ${m.watchdog.stallMs === 0 ? 'off' : `stall=${m.watchdog.stallMs}ms action=${m.watchdog.action}`}`,
     `proc:       views=${m.proc.views} pid_namespace=${m.proc.pidNamespace}`,
   );
-  return lines.join("\n");
+  return lines.join('\n');
 }
 
 /**
@@ -91,10 +86,10 @@ export function describeManifest(m: Manifest): string {
 export function manifestWarnings(m: Manifest): string[] {
   const blocked = (name: string): boolean => m.syscalls.deny.has(name) || m.syscalls.kill.includes(name);
   const warnings: string[] = [];
-  if (m.syscalls.emulate.length > 0 && !blocked("io_uring_setup")) {
+  if (m.syscalls.emulate.length > 0 && !blocked('io_uring_setup')) {
     warnings.push(
-      "io_uring is allowed (io_uring_setup is neither denied nor killed): what a ring does bypasses the supervisor, " +
-        "so a close through a ring releases no POSIX locks and an open through one reads the real /proc/locks, " +
+      'io_uring is allowed (io_uring_setup is neither denied nor killed): what a ring does bypasses the supervisor, ' +
+        'so a close through a ring releases no POSIX locks and an open through one reads the real /proc/locks, ' +
         "/proc/sysvipc/sem and /proc/sys/kernel/sem instead of the sandbox's",
     );
   }

@@ -6,12 +6,12 @@ const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
 /** `syscalls.emulate[2]`, `env.set."MY VAR"`. */
 export function renderPath(segs: readonly PathSeg[]): string {
-  let out = "";
+  let out = '';
   for (const s of segs) {
-    if (typeof s === "number") out += `[${s}]`;
+    if (typeof s === 'number') out += `[${s}]`;
     else {
       const key = BARE_KEY.test(s) ? s : JSON.stringify(s);
-      out += out === "" ? key : `.${key}`;
+      out += out === '' ? key : `.${key}`;
     }
   }
   return out;
@@ -32,8 +32,8 @@ export class ManifestError extends Error {
   errors: readonly ManifestError[];
 
   constructor(file: string, line: number, keyPath: string, reason: string) {
-    super(`${file}:${line}: ${keyPath === "" ? "" : `${keyPath}: `}${reason}`);
-    this.name = "ManifestError";
+    super(`${file}:${line}: ${keyPath === '' ? '' : `${keyPath}: `}${reason}`);
+    this.name = 'ManifestError';
     this.file = file;
     this.line = line;
     this.keyPath = keyPath;

@@ -16,8 +16,8 @@ export {
   type LockMode,
   type WatchdogAction,
   type ProcViews,
-} from "./types.js";
-export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from "./error.js";
-export { locateKeys, lineOf, type LineMap } from "./locate.js";
-export { parseManifest, defaultManifest, parseDuration, type ParseOptions } from "./parse.js";
-export { compileFilter, manifestFilterSpec, describeManifest, manifestWarnings, type CompileOptions } from "./compile.js";
+} from './types.js';
+export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from './error.js';
+export { locateKeys, lineOf, type LineMap } from './locate.js';
+export { parseManifest, defaultManifest, parseDuration, type ParseOptions } from './parse.js';
+export { compileFilter, manifestFilterSpec, describeManifest, manifestWarnings, type CompileOptions } from './compile.js';

@@ -24,15 +24,15 @@
  *     reaching the host kernel's IPC.
  * --merge: the union of paths and pins, the larger of each limit.
  */
-import { posix } from "node:path";
-import { errnoName } from "../syscalls/errno.js";
-import { LIMITS, type FilesystemLists, type Manifest, type SemLimits } from "./types.js";
-import { ENOSYS } from "../syscalls/errno.js";
+import { posix } from 'node:path';
+import { errnoName } from '../syscalls/errno.js';
+import { LIMITS, type FilesystemLists, type Manifest, type SemLimits } from './types.js';
+import { ENOSYS } from '../syscalls/errno.js';
 
 /** What a learning run observed (plain data: it crosses the worker boundary). */
 export interface LearnedRun {
   /** Real paths opened, each with the strongest access seen. */
-  files: Array<{ path: string; access: "read" | "write" }>;
+  files: Array<{ path: string; access: 'read' | 'write' }>;
   /** Directories in which the run created, removed or renamed entries. */
   changedDirs: string[];
   /** Files the run created (O_CREAT of a missing file), for the comments. */
@@ -80,17 +80,17 @@ export interface LearnedPolicy {
   reasons: Map<string, string>;
 }
 
-const within = (path: string, dir: string): boolean => path === dir || path.startsWith(dir === "/" ? "/" : `${dir}/`);
+const within = (path: string, dir: string): boolean => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
 /** `/` and the directories just below it are never granted whole. */
-const tooBroad = (dir: string): boolean => posix.dirname(dir) === "/" || dir === "/";
+const tooBroad = (dir: string): boolean => posix.dirname(dir) === '/' || dir === '/';
 
 /** The entry a used file is granted under, and why. */
 function grantOf(path: string): { entry: string; why: string } {
-  if (PROC_PID.test(path)) return { entry: "/proc", why: "per-process files (their names change every run)" };
-  if (DEV_PTS.test(path)) return { entry: "/dev/pts", why: "terminals (their names change every run)" };
+  if (PROC_PID.test(path)) return { entry: '/proc', why: 'per-process files (their names change every run)' };
+  if (DEV_PTS.test(path)) return { entry: '/dev/pts', why: 'terminals (their names change every run)' };
   const dir = posix.dirname(path);
-  if (LIBRARY_DIR.test(path) && !tooBroad(dir)) return { entry: dir, why: "library directory" };
-  return { entry: path, why: "file" };
+  if (LIBRARY_DIR.test(path) && !tooBroad(dir)) return { entry: dir, why: 'library directory' };
+  return { entry: path, why: 'file' };
 }
 
 /** Drop entries at or beneath an entry of `stronger`, and beneath another entry of `list` itself. */
@@ -103,7 +103,7 @@ function collapse(grants: ReadonlyArray<{ entry: string; why: string }>, reasons
   const entries = new Map<string, string>();
   for (const { entry, why } of grants) entries.set(entry, why);
   const perDir = new Map<string, string[]>();
-  for (const [p, why] of entries) if (why === "file") perDir.set(posix.dirname(p), [...(perDir.get(posix.dirname(p)) ?? []), p]);
+  for (const [p, why] of entries) if (why === 'file') perDir.set(posix.dirname(p), [...(perDir.get(posix.dirname(p)) ?? []), p]);
   for (const [dir, files] of perDir) {
     if (files.length < DENSE || tooBroad(dir)) continue;
     for (const f of files) entries.delete(f);
@@ -118,22 +118,28 @@ export function learnPolicy(run: LearnedRun, base: Manifest, previous: Manifest 
   const reasons = new Map<string, string>();
   const grants = run.files.map((f) => ({ ...grantOf(f.path), access: f.access }));
   const writeDirs = run.changedDirs.map((d) => {
-    const entry = PROC_PID.test(`${d}/`) ? "/proc" : d;
-    reasons.set(entry, "entries created, removed or renamed here");
+    const entry = PROC_PID.test(`${d}/`) ? '/proc' : d;
+    reasons.set(entry, 'entries created, removed or renamed here');
     return entry;
   });
-  let write = collapse(grants.filter((g) => g.access === "write"), reasons).concat(writeDirs);
-  let read = collapse(grants.filter((g) => g.access === "read"), reasons);
+  let write = collapse(
+    grants.filter((g) => g.access === 'write'),
+    reasons,
+  ).concat(writeDirs);
+  let read = collapse(
+    grants.filter((g) => g.access === 'read'),
+    reasons,
+  );
   write = uncovered([...write, ...(previous?.filesystem?.write ?? [])], []);
   read = uncovered([...read, ...(previous?.filesystem?.read ?? [])], write);
   for (const p of [...(previous?.filesystem?.read ?? []), ...(previous?.filesystem?.write ?? [])]) {
-    if (!reasons.has(p)) reasons.set(p, "from the previous run (--merge)");
+    if (!reasons.has(p)) reasons.set(p, 'from the previous run (--merge)');
   }
 
   const trusted = new Map(previous?.exec.trusted ?? []);
   for (const e of run.execs) trusted.set(e.path, e.sha256);
 
-  const used = new Set([...Object.keys(run.calls), "fcntl", ...(previous?.syscalls.emulate ?? [])]);
+  const used = new Set([...Object.keys(run.calls), 'fcntl', ...(previous?.syscalls.emulate ?? [])]);
   const emulate = base.syscalls.emulate.filter((n) => used.has(n));
   const deny = new Map([...base.syscalls.deny, ...(previous?.syscalls.deny ?? [])]);
   for (const n of emulate) deny.delete(n);
@@ -160,18 +166,18 @@ export function learnPolicy(run: LearnedRun, base: Manifest, previous: Manifest 
 }
 
 const str = (s: string): string => JSON.stringify(s);
-const inlineTable = (entries: readonly string[]): string => (entries.length === 0 ? "{}" : `{ ${entries.join(", ")} }`);
+const inlineTable = (entries: readonly string[]): string => (entries.length === 0 ? '{}' : `{ ${entries.join(', ')} }`);
 const SHOWN = 20;
 
-function listed(items: readonly string[], none = "none"): string {
+function listed(items: readonly string[], none = 'none'): string {
   if (items.length === 0) return none;
-  const shown = items.slice(0, SHOWN).join(", ");
+  const shown = items.slice(0, SHOWN).join(', ');
   return items.length > SHOWN ? `${shown}, and ${items.length - SHOWN} more` : shown;
 }
 
 function pathArray(name: string, paths: readonly string[], reasons: ReadonlyMap<string, string>): string[] {
   if (paths.length === 0) return [`${name} = []`];
-  return [`${name} = [`, ...paths.map((p) => `  ${str(p)},${reasons.has(p) ? ` # ${reasons.get(p)}` : ""}`), "]"];
+  return [`${name} = [`, ...paths.map((p) => `  ${str(p)},${reasons.has(p) ? ` # ${reasons.get(p)}` : ''}`), ']'];
 }
 
 export interface RenderOptions {
@@ -187,60 +193,65 @@ export function renderLearned(p: LearnedPolicy, run: LearnedRun, base: Manifest,
   const denied = [...p.deny].map(([n, e]) => `${n} = ${str(errnoName(e))}`);
   const interpreters = new Set(run.execs.filter((e) => e.interpreter).map((e) => e.path));
   const out = [
-    `# Learned by \`sysvisor learn\` from: ${o.command.join(" ")} (exit status ${o.status})`,
-    ...(o.mergedWith !== null ? [`# Merged with the previous ${o.mergedWith}: the union of paths and pins, the larger of each limit.`] : []),
-    "# Least privilege for that run: review it, then `sysvisor run -m THIS.toml -- ...`.",
-    "# See README \"Learning a manifest\" for how paths were collapsed and limits chosen.",
-    "version = 1",
-    "",
-    "[syscalls]",
+    `# Learned by \`sysvisor learn\` from: ${o.command.join(' ')} (exit status ${o.status})`,
+    ...(o.mergedWith !== null
+      ? [`# Merged with the previous ${o.mergedWith}: the union of paths and pins, the larger of each limit.`]
+      : []),
+    '# Least privilege for that run: review it, then `sysvisor run -m THIS.toml -- ...`.',
+    '# See README "Learning a manifest" for how paths were collapsed and limits chosen.',
+    'version = 1',
+    '',
+    '[syscalls]',
     `# Emulated calls made: ${listed(calls)}.`,
-    "# fcntl stays emulated (only its lock commands reach the supervisor); the other",
-    "# emulable calls the run did not make are denied (ENOSYS) rather than passed to the host.",
-    `emulate = [${p.emulate.map(str).join(", ")}]`,
+    '# fcntl stays emulated (only its lock commands reach the supervisor); the other',
+    '# emulable calls the run did not make are denied (ENOSYS) rather than passed to the host.',
+    `emulate = [${p.emulate.map(str).join(', ')}]`,
     `deny = ${inlineTable(denied)}`,
-    `kill = [${p.kill.map(str).join(", ")}]`,
-    "",
-    "[filesystem]",
+    `kill = [${p.kill.map(str).join(', ')}]`,
+    '',
+    '[filesystem]',
     `# ${run.files.length} files opened, ${run.changedDirs.length} directories changed by this run.`,
     `# Created by the run: ${listed(run.created)}.`,
-    ...pathArray("read", p.filesystem.read, p.reasons),
-    ...pathArray("write", p.filesystem.write, p.reasons),
-    "# Nothing by path: only the pinned files below may be executed.",
-    "exec = []",
-    "",
-    "[exec]",
-    "only_trusted = true",
-    "",
-    "[exec.trusted]",
-    ...[...p.trusted].map(([path, hash]) => `${str(path)} = "sha256:${hash}"${interpreters.has(path) ? " # interpreter" : ""}`),
-    "",
-    "[env]",
+    ...pathArray('read', p.filesystem.read, p.reasons),
+    ...pathArray('write', p.filesystem.write, p.reasons),
+    '# Nothing by path: only the pinned files below may be executed.',
+    'exec = []',
+    '',
+    '[exec]',
+    'only_trusted = true',
+    '',
+    '[exec.trusted]',
+    ...[...p.trusted].map(([path, hash]) => `${str(path)} = "sha256:${hash}"${interpreters.has(path) ? ' # interpreter' : ''}`),
+    '',
+    '[env]',
     `inherit = ${base.env.inherit}`,
-    ...(base.env.inherit ? [] : [`pass = [${base.env.pass.map(str).join(", ")}]`]),
+    ...(base.env.inherit ? [] : [`pass = [${base.env.pass.map(str).join(', ')}]`]),
     `set = ${inlineTable(Object.entries(base.env.set).map(([k, v]) => `${str(k)} = ${str(v)}`))}`,
-    "",
-    "[sem]",
+    '',
+    '[sem]',
     `# Peak: ${run.sem.sets} sets, ${run.sem.sems} semaphores, ${run.sem.perSet} per set, ${run.sem.opsPerCall} ops per call;`,
-    "# each limit is that plus a quarter (at least 1).",
-    `# Keys: ${listed(run.sem.keys.map((k) => `0x${(k >>> 0).toString(16).padStart(8, "0")}`), "IPC_PRIVATE only")}.`,
+    '# each limit is that plus a quarter (at least 1).',
+    `# Keys: ${listed(
+      run.sem.keys.map((k) => `0x${(k >>> 0).toString(16).padStart(8, '0')}`),
+      'IPC_PRIVATE only',
+    )}.`,
     `semmsl = ${p.sem.semmsl}`,
     `semmns = ${p.sem.semmns}`,
     `semopm = ${p.sem.semopm}`,
     `semmni = ${p.sem.semmni}`,
-    "",
-    "[locks]",
+    '',
+    '[locks]',
     `# Peak: ${run.locks.records} lock records, plus a quarter (at least 1). Files locked: ${listed(run.locks.files)}.`,
     `mode = ${str(base.locks.mode)}`,
     `max = ${p.locksMax}`,
-    "",
-    "[process]",
+    '',
+    '[process]',
     `# Peak: ${run.processes} processes at once; twice that, at least the peak plus 4.`,
     `max = ${p.processMax}`,
-    "",
-    "[ipc]",
+    '',
+    '[ipc]',
     `persist = ${str(base.ipc.persist)}`,
     `namespace = ${str(base.ipc.namespace)}`,
   ];
-  return out.join("\n") + "\n";
+  return out.join('\n') + '\n';
 }

@@ -9,7 +9,7 @@
  * scanner can be lenient; if it meets something it does not expect it stops
  * and returns what it has (callers fall back to the nearest known parent).
  */
-import { renderPath, type PathSeg } from "./error.js";
+import { renderPath, type PathSeg } from './error.js';
 
 /** Map from rendered key path (`syscalls.emulate[2]`) to 1-based line. */
 export type LineMap = ReadonlyMap<string, number>;
@@ -34,21 +34,21 @@ export function locateKeys(text: string): LineMap {
     throw new Stop();
   };
   const step = (): void => {
-    if (s[i] === "\n") line++;
+    if (s[i] === '\n') line++;
     i++;
   };
   const spaces = (): void => {
-    while (s[i] === " " || s[i] === "\t") i++;
+    while (s[i] === ' ' || s[i] === '\t') i++;
   };
   const comment = (): void => {
-    if (s[i] === "#") while (!eof() && s[i] !== "\n") i++;
+    if (s[i] === '#') while (!eof() && s[i] !== '\n') i++;
   };
   /** Whitespace, newlines and comments (inside arrays and inline tables). */
   const trivia = (): void => {
     for (;;) {
       const c = s[i];
-      if (c === " " || c === "\t" || c === "\r" || c === "\n") step();
-      else if (c === "#") comment();
+      if (c === ' ' || c === '\t' || c === '\r' || c === '\n') step();
+      else if (c === '#') comment();
       else return;
     }
   };
@@ -60,16 +60,16 @@ export function locateKeys(text: string): LineMap {
   const basicString = (): string => {
     // at the opening quote of a single-line basic string
     i++;
-    let v = "";
+    let v = '';
     while (!eof() && s[i] !== '"') {
-      if (s[i] === "\n") fail();
-      if (s[i] === "\\") {
+      if (s[i] === '\n') fail();
+      if (s[i] === '\\') {
         const e = s.at(i + 1);
         i += 2;
-        const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", e: "\x1b", '"': '"', "\\": "\\" };
+        const simple: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', e: '\x1b', '"': '"', '\\': '\\' };
         if (e !== undefined && e in simple) v += simple[e];
-        else if (e === "u" || e === "U" || e === "x") {
-          const n = e === "u" ? 4 : e === "U" ? 8 : 2;
+        else if (e === 'u' || e === 'U' || e === 'x') {
+          const n = e === 'u' ? 4 : e === 'U' ? 8 : 2;
           v += String.fromCodePoint(parseInt(s.slice(i, i + n), 16));
           i += n;
         } else fail();
@@ -83,7 +83,7 @@ export function locateKeys(text: string): LineMap {
   };
   const literalString = (): string => {
     const end = s.indexOf("'", i + 1);
-    if (end < 0 || s.slice(i, end).includes("\n")) fail();
+    if (end < 0 || s.slice(i, end).includes('\n')) fail();
     const v = s.slice(i + 1, end);
     i = end + 1;
     return v;
@@ -94,7 +94,7 @@ export function locateKeys(text: string): LineMap {
       i += 3;
       for (;;) {
         if (eof()) fail();
-        if (q === '"""' && s[i] === "\\") {
+        if (q === '"""' && s[i] === '\\') {
           step();
           step();
           continue;
@@ -123,7 +123,7 @@ export function locateKeys(text: string): LineMap {
   const key = (): string[] => {
     const segs = [simpleKey()];
     spaces();
-    while (s[i] === ".") {
+    while (s[i] === '.') {
       i++;
       spaces();
       segs.push(simpleKey());
@@ -136,12 +136,12 @@ export function locateKeys(text: string): LineMap {
     const c = s[i];
     if (c === '"' || c === "'") {
       skipString();
-    } else if (c === "[") {
+    } else if (c === '[') {
       i++;
       for (let idx = 0; ; idx++) {
         trivia();
         if (eof()) fail();
-        if (s[i] === "]") {
+        if (s[i] === ']') {
           i++;
           return;
         }
@@ -149,31 +149,31 @@ export function locateKeys(text: string): LineMap {
         mark(el, line);
         value(el);
         trivia();
-        if (s[i] === ",") i++;
-        else if (s[i] !== "]") fail();
+        if (s[i] === ',') i++;
+        else if (s[i] !== ']') fail();
       }
-    } else if (c === "{") {
+    } else if (c === '{') {
       i++;
       for (;;) {
         trivia();
         if (eof()) fail();
-        if (s[i] === "}") {
+        if (s[i] === '}') {
           i++;
           return;
         }
         const ln = line;
         const full = [...path, ...key()];
         markAll(full, path.length + 1, ln);
-        expect("=");
+        expect('=');
         trivia();
         value(full);
         trivia();
-        if (s[i] === ",") i++;
-        else if (s[i] !== "}") fail();
+        if (s[i] === ',') i++;
+        else if (s[i] !== '}') fail();
       }
     } else {
       const start = i;
-      while (!eof() && !",]}#\r\n".includes(s[i]!)) i++;
+      while (!eof() && !',]}#\r\n'.includes(s[i]!)) i++;
       if (i === start) fail();
     }
   };
@@ -185,12 +185,12 @@ export function locateKeys(text: string): LineMap {
       trivia();
       if (eof()) break;
       const ln = line;
-      if (s[i] === "[") {
-        const isArray = s[i + 1] === "[";
+      if (s[i] === '[') {
+        const isArray = s[i + 1] === '[';
         i += isArray ? 2 : 1;
         spaces();
         const k = key();
-        expect(isArray ? "]]" : "]");
+        expect(isArray ? ']]' : ']');
         markAll(k, 1, ln);
         if (isArray) {
           const rk = renderPath(k);
@@ -204,7 +204,7 @@ export function locateKeys(text: string): LineMap {
       } else {
         const full = [...prefix, ...key()];
         markAll(full, prefix.length + 1, ln);
-        expect("=");
+        expect('=');
         spaces();
         value(full);
       }

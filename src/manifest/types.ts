@@ -4,10 +4,10 @@
  */
 
 /** Whether the sandbox gets its own kernel IPC namespace ([ipc] namespace). */
-export type IpcNamespace = "private" | "auto" | "host";
+export type IpcNamespace = 'private' | 'auto' | 'host';
 
 /** What the stall watchdog does when it finds a deadlock or stall ([watchdog] action). */
-export type WatchdogAction = "report" | "kill";
+export type WatchdogAction = 'report' | 'kill';
 
 /**
  * How the /proc files the supervisor owns (/proc/sysvipc/sem,
@@ -18,20 +18,20 @@ export type WatchdogAction = "report" | "kill";
  * memfd or a pipe; "auto": fuse when permitted, else notify; "off": not
  * served, the program reads the kernel's files.
  */
-export type ProcViews = "auto" | "fuse" | "notify" | "off";
+export type ProcViews = 'auto' | 'fuse' | 'notify' | 'off';
 
 /**
  * Whether the program runs in a PID namespace of its own, with its own /proc
  * mount ([proc] pid_namespace): "private" requires one (CAP_SYS_ADMIN),
  * "auto" takes one when permitted, "host" runs among the host's processes.
  */
-export type PidNamespace = "private" | "auto" | "host";
+export type PidNamespace = 'private' | 'auto' | 'host';
 
 /** How POSIX record locks are released (consumed by the file-lock code). */
-export type LockMode = "exact" | "fast";
+export type LockMode = 'exact' | 'fast';
 
 /** Whether the sandbox's file locks are also held on the host kernel (consumed by the file-lock code). */
-export type LockHost = "coherent" | "isolated";
+export type LockHost = 'coherent' | 'isolated';
 
 /** kernel.sem of the sandbox, in /proc/sys/kernel/sem order. */
 export interface SemLimits {
@@ -141,7 +141,7 @@ export interface Manifest {
 }
 
 /** The four SysV semaphore syscalls and the two lock calls, emulated unless a manifest says otherwise. */
-export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedop", "semctl", "fcntl", "flock"];
+export const DEFAULT_EMULATE: readonly string[] = ['semget', 'semop', 'semtimedop', 'semctl', 'fcntl', 'flock'];
 
 /**
  * Denied (ENOSYS) unless a manifest gives its own syscalls.deny: what an
@@ -151,9 +151,9 @@ export const DEFAULT_EMULATE: readonly string[] = ["semget", "semop", "semtimedo
  * ordinary-syscall path.
  */
 export const DEFAULT_DENY: ReadonlyMap<string, number> = new Map([
-  ["io_uring_setup", 38],
-  ["io_uring_enter", 38],
-  ["io_uring_register", 38],
+  ['io_uring_setup', 38],
+  ['io_uring_enter', 38],
+  ['io_uring_register', 38],
 ]);
 
 /** Linux's defaults (include/uapi/linux/sem.h SEMMSL, SEMMNS, SEMOPM, SEMMNI). */
@@ -173,13 +173,13 @@ export const PID_MAX_LIMIT = 4194304;
 /** Inclusive bounds of every numeric setting, with the reason shown in errors. */
 export const LIMITS = {
   // kernel.sem is a plain proc_dointvec: any int; only SEMMNI is range-checked.
-  semmsl: { min: 1, max: INT_MAX, why: "INT_MAX" },
-  semmns: { min: 1, max: INT_MAX, why: "INT_MAX" },
-  semopm: { min: 1, max: INT_MAX, why: "INT_MAX" },
-  semmni: { min: 1, max: IPCMNI, why: "IPCMNI" },
-  locksMax: { min: 1, max: INT_MAX, why: "INT_MAX" },
-  processMax: { min: 1, max: PID_MAX_LIMIT, why: "PID_MAX_LIMIT" },
-  stallMs: { min: 1, max: 86_400_000, why: "one day" },
+  semmsl: { min: 1, max: INT_MAX, why: 'INT_MAX' },
+  semmns: { min: 1, max: INT_MAX, why: 'INT_MAX' },
+  semopm: { min: 1, max: INT_MAX, why: 'INT_MAX' },
+  semmni: { min: 1, max: IPCMNI, why: 'IPCMNI' },
+  locksMax: { min: 1, max: INT_MAX, why: 'INT_MAX' },
+  processMax: { min: 1, max: PID_MAX_LIMIT, why: 'PID_MAX_LIMIT' },
+  stallMs: { min: 1, max: 86_400_000, why: 'one day' },
 } as const;
 
 export const LOCKS_DEFAULT_MAX = 1048576;

@@ -123,9 +123,7 @@ export function decodeSemidDs(b: Uint8Array, off = 0): SemidDs {
   };
 }
 
-const SEMINFO_FIELDS = [
-  'semmap', 'semmni', 'semmns', 'semmnu', 'semmsl', 'semopm', 'semume', 'semusz', 'semvmx', 'semaem',
-] as const;
+const SEMINFO_FIELDS = ['semmap', 'semmni', 'semmns', 'semmnu', 'semmsl', 'semopm', 'semume', 'semusz', 'semvmx', 'semaem'] as const;
 
 /** Encodes a struct seminfo (40 bytes). */
 export function encodeSeminfo(info: SemInfo, b = new Uint8Array(SEMINFO_SIZE), off = 0): Uint8Array {

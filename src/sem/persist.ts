@@ -42,8 +42,17 @@ export function encodePersisted(s: SemSnapshot): string {
     format: PERSIST_FORMAT,
     version: PERSIST_VERSION,
     sets: s.sets.map((set) => ({
-      id: set.id, key: set.perm.key, uid: set.perm.uid, gid: set.perm.gid, cuid: set.perm.cuid, cgid: set.perm.cgid,
-      mode: set.perm.mode, otime: set.otime, ctime: set.ctime, values: [...set.values], pids: [...set.pids],
+      id: set.id,
+      key: set.perm.key,
+      uid: set.perm.uid,
+      gid: set.perm.gid,
+      cuid: set.perm.cuid,
+      cgid: set.perm.cgid,
+      mode: set.perm.mode,
+      otime: set.otime,
+      ctime: set.ctime,
+      values: [...set.values],
+      pids: [...set.pids],
     })),
   };
   return JSON.stringify(state, null, 1) + '\n';
@@ -86,8 +95,17 @@ export function decodePersisted(text: string, limits: SemLimits): PersistedState
     const id = need('id', 0, I32_MAX);
     const key = need('key', I32_MIN, I32_MAX);
     const set: PersistedSet = {
-      id, key, uid: need('uid', 0, U32), gid: need('gid', 0, U32), cuid: need('cuid', 0, U32), cgid: need('cgid', 0, U32),
-      mode: need('mode', 0, 0o777), otime: need('otime', 0, TIME_MAX), ctime: need('ctime', 0, TIME_MAX), values: [], pids: [],
+      id,
+      key,
+      uid: need('uid', 0, U32),
+      gid: need('gid', 0, U32),
+      cuid: need('cuid', 0, U32),
+      cgid: need('cgid', 0, U32),
+      mode: need('mode', 0, 0o777),
+      otime: need('otime', 0, TIME_MAX),
+      ctime: need('ctime', 0, TIME_MAX),
+      values: [],
+      pids: [],
     };
     if (!Array.isArray(s.values) || s.values.length === 0 || s.values.length > limits.semmsl) {
       throw new PersistError(`${where}.values: expected 1..${limits.semmsl} values (SEMMSL)`);

@@ -7,8 +7,7 @@ import type { SemLimits } from './types.js';
 import { EINVAL } from '../syscalls/errno.js';
 
 /** The header line of /proc/sysvipc/sem. */
-export const SYSVIPC_SEM_HEADER =
-  '       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n';
+export const SYSVIPC_SEM_HEADER = '       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n';
 
 const pad = (s: string, width: number): string => s.padStart(width, ' ');
 /** %u of a 32-bit value. */

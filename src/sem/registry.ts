@@ -5,10 +5,39 @@
  * set.ts holds the wake-up machinery.
  */
 import {
-  GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_MIN_CYCLE, IPC_PRIVATE,
-  IPC_RMID, IPC_SET, IPC_STAT, IPCID_SEQ_MAX, IPCMNI, IPCMNI_SHIFT, S_IRUGO, S_IRWXUGO, S_IWUGO, SEM_INFO,
-  SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMAEM, SEMMAP, SEMMNU, SEMUME, SEMUSZ,
-  SEMVMX, SETALL, SETVAL,
+  GETALL,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_CREAT,
+  IPC_EXCL,
+  IPC_INFO,
+  IPC_MIN_CYCLE,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  IPCID_SEQ_MAX,
+  IPCMNI,
+  IPCMNI_SHIFT,
+  S_IRUGO,
+  S_IRWXUGO,
+  S_IWUGO,
+  SEM_INFO,
+  SEM_MAX_NSEMS,
+  SEM_MAX_NSOPS,
+  SEM_STAT,
+  SEM_STAT_ANY,
+  SEM_UNDO,
+  SEMAEM,
+  SEMMAP,
+  SEMMNU,
+  SEMUME,
+  SEMUSZ,
+  SEMVMX,
+  SETALL,
+  SETVAL,
 } from './constants.js';
 import { E2BIG, EACCES, EAGAIN, EEXIST, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE } from '../syscalls/errno.js';
 import { ipcperms, isOwner } from './perm.js';
@@ -215,14 +244,7 @@ export class SemRegistry<T> {
    * @param timeoutNs relative timeout (semtimedop), null to sleep without limit
    * @param token opaque value handed back in hooks
    */
-  semop(
-    c: SemCaller,
-    undo: UndoList,
-    semid: number,
-    sops: readonly SemBuf[],
-    timeoutNs: bigint | null,
-    token: T,
-  ): number | SemWaiter<T> {
+  semop(c: SemCaller, undo: UndoList, semid: number, sops: readonly SemBuf[], timeoutNs: bigint | null, token: T): number | SemWaiter<T> {
     this.deferredSet = null;
     const bad = this.checkSemop(sops.length);
     if (bad) return bad;
@@ -576,9 +598,7 @@ export class SemRegistry<T> {
 
   /** Every set as IPC_STAT shows it, by table index (the order of /proc/sysvipc/sem). */
   list(): SemSetStat[] {
-    return [...this.sets.values()]
-      .sort((a, b) => a.index - b.index)
-      .map((s) => ({ id: s.id, index: s.index, ...this.semid64(s) }));
+    return [...this.sets.values()].sort((a, b) => a.index - b.index).map((s) => ({ id: s.id, index: s.index, ...this.semid64(s) }));
   }
 
   /** The process exited: it no longer counts among the sets' users. */

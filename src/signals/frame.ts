@@ -30,7 +30,12 @@ export interface FrameRegs {
 export function frameRegs(sc: Uint8Array): FrameRegs {
   const v = new DataView(sc.buffer, sc.byteOffset, SIGCONTEXT_SIZE);
   const u64 = (off: number) => v.getBigUint64(off, true);
-  return { rax: u64(SC.rax), rip: u64(SC.rip), rsp: u64(SC.rsp), args: [u64(SC.rdi), u64(SC.rsi), u64(SC.rdx), u64(SC.r10), u64(SC.r8), u64(SC.r9)] };
+  return {
+    rax: u64(SC.rax),
+    rip: u64(SC.rip),
+    rsp: u64(SC.rsp),
+    args: [u64(SC.rdi), u64(SC.rsi), u64(SC.rdx), u64(SC.r10), u64(SC.r8), u64(SC.r9)],
+  };
 }
 
 /**
@@ -121,13 +126,17 @@ export function sameArgs(a: readonly bigint[], b: readonly bigint[]): boolean {
  *   restart will come, and whether it had slept decides its answer.
  */
 export function frameVerdict(
-  regs: FrameRegs, rules: RestartRules, before: Interruption | undefined,
-  nrAt: () => number | null, atSyscall: () => boolean,
+  regs: FrameRegs,
+  rules: RestartRules,
+  before: Interruption | undefined,
+  nrAt: () => number | null,
+  atSyscall: () => boolean,
 ): FrameVerdict {
   if (regs.rax === MINUS_EINTR) {
     const nr = nrAt();
     if (nr === null) return { kind: 'leave' };
-    const slept = before !== undefined && before.slept && before.nr === nr && before.ip === Number(regs.rip) && sameArgs(before.args, regs.args);
+    const slept =
+      before !== undefined && before.slept && before.nr === nr && before.ip === Number(regs.rip) && sameArgs(before.args, regs.args);
     if (rules.neverInterrupted(nr)) return { kind: 'rewind', nr, restartWithoutSleep: false };
     if (!rules.mayWait(nr) || slept) return { kind: 'leave' };
     return { kind: 'rewind', nr, restartWithoutSleep: !rules.neverWaitsWith(nr, regs.args) };

@@ -120,41 +120,65 @@ export function buildWaitGraph(state: WaitInput, now = Date.now()): WaitGraph {
   for (const set of state.sem?.sets ?? []) {
     for (const q of set.waiters) {
       const sop = q.sops[q.blocking] ?? q.sops[0]!;
-      const w = waits.push({
-        pid: q.pid, tid: q.tid ?? q.pid, since: q.since ?? null, deadline: q.deadline ?? null,
-        resource: { kind: 'sem', semid: set.id, key: set.perm.key, num: sop.num, op: sop.op, value: set.values[sop.num] ?? 0 },
-      }) - 1;
+      const w =
+        waits.push({
+          pid: q.pid,
+          tid: q.tid ?? q.pid,
+          since: q.since ?? null,
+          deadline: q.deadline ?? null,
+          resource: { kind: 'sem', semid: set.id, key: set.perm.key, num: sop.num, op: sop.op, value: set.values[sop.num] ?? 0 },
+        }) - 1;
       const up = sop.op < 0; // a decrement waits for a raise, a wait-for-zero for a lowering
       for (const u of set.undo) {
         const adj = u.adj[sop.num] ?? 0;
         if (live.has(u.owner) && (up ? adj > 0 : adj < 0)) {
-          edge(w, pidId(u.owner), true, up ? `holds SEM_UNDO credit +${adj}, given back at its exit` : `its exit takes ${-adj} back (SEM_UNDO)`);
+          edge(
+            w,
+            pidId(u.owner),
+            true,
+            up ? `holds SEM_UNDO credit +${adj}, given back at its exit` : `its exit takes ${-adj} back (SEM_UNDO)`,
+          );
         }
       }
       const last = bySempid.get(set.pids[sop.num] ?? 0);
       if (last !== undefined && last !== q.pid) edge(w, pidId(last), false, 'changed it last (sempid)');
       // A dump read with --file may predate `users`.
-      for (const pid of (set.users as number[] | undefined) ?? []) if (pid !== q.pid && live.has(pid)) edge(w, pidId(pid), false, 'has operated on the set');
+      for (const pid of (set.users as number[] | undefined) ?? [])
+        if (pid !== q.pid && live.has(pid)) edge(w, pidId(pid), false, 'has operated on the set');
     }
   }
 
   const holders = new Map((state.locks?.descriptions ?? []).map((d) => [String(d.id), d.holders ?? []]));
   const lockOwners = (w: number, n: NodeSnapshot): void => {
-    const lock = n.kind === 'flock' ? `the flock ${n.type === 'WRITE' ? 'LOCK_EX' : 'LOCK_SH'}` : `${n.kind === 'ofd' ? 'an OFD' : 'a POSIX'} ${n.type} lock ${n.start}-${n.end}`;
+    const lock =
+      n.kind === 'flock'
+        ? `the flock ${n.type === 'WRITE' ? 'LOCK_EX' : 'LOCK_SH'}`
+        : `${n.kind === 'ofd' ? 'an OFD' : 'a POSIX'} ${n.type} lock ${n.start}-${n.end}`;
     if (n.kind === 'posix') return edge(w, pidId(n.pid), true, `holds ${lock}`);
     const desc = n.desc ?? '?';
     const pids = holders.get(desc) ?? [];
     for (const pid of pids) edge(w, pidId(pid), true, `holds an fd to the open file description with ${lock}`);
     if (pids.length > 0) return;
     const id = `outside:desc:${desc}`;
-    outside.set(id, { id, kind: 'outside', pid: null, name: `open file description ${desc} (no fd in the sandbox)`, blocked: false, blockedSince: null });
+    outside.set(id, {
+      id,
+      kind: 'outside',
+      pid: null,
+      name: `open file description ${desc} (no fd in the sandbox)`,
+      blocked: false,
+      blockedSince: null,
+    });
     edge(w, id, true, `holds ${lock}`);
   };
   for (const q of (state.locks?.waiters ?? []) as WaiterSnapshot[]) {
-    const w = waits.push({
-      pid: q.pid, tid: q.tid ?? q.pid, since: q.since ?? null, deadline: null,
-      resource: { kind: q.kind, file: q.file, type: q.type, start: q.start, end: q.end },
-    }) - 1;
+    const w =
+      waits.push({
+        pid: q.pid,
+        tid: q.tid ?? q.pid,
+        since: q.since ?? null,
+        deadline: null,
+        resource: { kind: q.kind, file: q.file, type: q.type, start: q.start, end: q.end },
+      }) - 1;
     for (const b of q.blockers) lockOwners(w, b);
     if (q.behind !== null) edge(w, pidId(q.behind.pid), true, 'asked first for the same lock (queued ahead)');
   }
@@ -177,8 +201,11 @@ export function buildWaitGraph(state: WaitInput, now = Date.now()): WaitGraph {
 
   const cycles = findCycles(nodes, edges);
   const processes = nodes.filter((n) => n.kind === 'process');
-  const deadlock = processes.length > 0 && processes.every((n) => n.blocked)
-    && waits.every((w) => w.deadline === null) && edges.every((e) => !e.to.startsWith('outside:'));
+  const deadlock =
+    processes.length > 0 &&
+    processes.every((n) => n.blocked) &&
+    waits.every((w) => w.deadline === null) &&
+    edges.every((e) => !e.to.startsWith('outside:'));
   return { version: 1, time, nodes, waits, edges, cycles, deadlock };
 }
 
@@ -197,7 +224,10 @@ function findCycles(nodes: readonly WaitNode[], edges: readonly WaitEdge[]): Wai
   const covered = new Set<string>();
   for (const certainOnly of [true, false]) {
     const pool = usable.filter(({ e }) => !certainOnly || e.certain);
-    for (const scc of components([...blocked].sort((a, b) => order.get(a)! - order.get(b)!), pool)) {
+    for (const scc of components(
+      [...blocked].sort((a, b) => order.get(a)! - order.get(b)!),
+      pool,
+    )) {
       const start = scc.find((id) => !covered.has(id));
       if (start === undefined) continue;
       const path = shortestCycle(start, new Set(scc), pool);

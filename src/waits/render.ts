@@ -41,11 +41,13 @@ function waitLine(g: WaitGraph, w: Wait, i: number): string {
   const name = g.nodes.find((n) => n.pid === w.pid)?.name ?? '?';
   const since = w.since === null ? '' : ` for ${seconds(g.time - w.since)} (since ${clock(w.since)})`;
   const timeout = w.deadline === null ? '' : ` [times out in ${seconds(w.deadline - g.time)}]`;
-  const targets = g.edges.filter((e) => e.wait === i).map((e) => {
-    const n = g.nodes.find((x) => x.id === e.to);
-    const target = n?.kind === 'process' ? `${n.pid}` : (n?.name ?? e.to);
-    return `${target}${e.certain ? '' : '?'} (${e.why})`;
-  });
+  const targets = g.edges
+    .filter((e) => e.wait === i)
+    .map((e) => {
+      const n = g.nodes.find((x) => x.id === e.to);
+      const target = n?.kind === 'process' ? `${n.pid}` : (n?.name ?? e.to);
+      return `${target}${e.certain ? '' : '?'} (${e.why})`;
+    });
   const whom = targets.length === 0 ? 'nobody known' : targets.join(', ');
   return `${who} ${name} waits on ${describeResource(w.resource)}${since}${timeout} -> ${whom}`;
 }
@@ -56,7 +58,9 @@ export function renderWaitsText(g: WaitGraph, paint: Paint = NO_PAINT): string {
   if (g.deadlock) lines.push(paint.alarm('deadlock: every process of the sandbox waits in an emulated call, with no timeout pending'));
   g.cycles.forEach((c, k) => {
     const ring = [...c.nodes, c.nodes[0]!].map((id) => label(g, id)).join(' -> ');
-    lines.push(c.certain ? paint.alarm(`cycle ${k + 1}: ${ring}`) : paint.warn(`cycle ${k + 1} (guessed: some edges are guesses): ${ring}`));
+    lines.push(
+      c.certain ? paint.alarm(`cycle ${k + 1}: ${ring}`) : paint.warn(`cycle ${k + 1} (guessed: some edges are guesses): ${ring}`),
+    );
   });
   const inCycle = new Set(g.cycles.flatMap((c) => c.nodes));
   const order = g.waits.map((w, i) => ({ w, i })).sort((a, b) => a.w.pid - b.w.pid || a.w.tid - b.w.tid);
@@ -65,25 +69,30 @@ export function renderWaitsText(g: WaitGraph, paint: Paint = NO_PAINT): string {
     lines.push(inCycle.has(`pid:${w.pid}`) ? paint.alarm(line) : line);
   }
   if (g.waits.length === 0) lines.push('no process waits in an emulated call');
-  if (g.edges.some((e) => !e.certain)) lines.push(paint.dim('(? = a guess: a process that may change the semaphore; nothing says it will)'));
+  if (g.edges.some((e) => !e.certain))
+    lines.push(paint.dim('(? = a guess: a process that may change the semaphore; nothing says it will)'));
   return lines.join('\n') + '\n';
 }
 
 /** The watchdog's message: what happened, then the graph. */
 export function renderStall(s: Stall, g: WaitGraph, stallMs: number, paint: Paint = NO_PAINT): string {
   const who = s.nodes.map((id) => label(g, id)).join(', ');
-  const head = s.kind === 'deadlock'
-    ? `deadlock: every process of the sandbox (${who}) has waited in emulated IPC for ${seconds(g.time - s.since)} (threshold ${seconds(stallMs)}) with no timeout pending; only they could wake each other`
-    : `stall: processes ${who} have waited for each other in a cycle for ${seconds(g.time - s.since)} (threshold ${seconds(stallMs)})`;
+  const head =
+    s.kind === 'deadlock'
+      ? `deadlock: every process of the sandbox (${who}) has waited in emulated IPC for ${seconds(g.time - s.since)} (threshold ${seconds(stallMs)}) with no timeout pending; only they could wake each other`
+      : `stall: processes ${who} have waited for each other in a cycle for ${seconds(g.time - s.since)} (threshold ${seconds(stallMs)})`;
   return `${paint.alarm(head)}\n${renderWaitsText(g, paint)}`;
 }
 
 const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 function nodeLine(n: WaitNode, g: WaitGraph, inCycle: boolean): string {
-  const attrs = n.kind === 'outside'
-    ? [`label=${quote(n.name)}`, 'shape=ellipse', 'style=dashed']
-    : [`label=${quote(`${n.pid} ${n.name}${n.blocked ? `\nblocked${n.blockedSince === null ? '' : ` ${seconds(g.time - n.blockedSince)}`}` : '\nrunning'}`)}`];
+  const attrs =
+    n.kind === 'outside'
+      ? [`label=${quote(n.name)}`, 'shape=ellipse', 'style=dashed']
+      : [
+          `label=${quote(`${n.pid} ${n.name}${n.blocked ? `\nblocked${n.blockedSince === null ? '' : ` ${seconds(g.time - n.blockedSince)}`}` : '\nrunning'}`)}`,
+        ];
   if (inCycle) attrs.push('color="#c0392b"', 'penwidth=2');
   return `  ${quote(n.id)} [${attrs.join(', ')}];`;
 }

@@ -8,7 +8,16 @@ import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
 
 const CREDENTIAL_SYSCALLS = [
-  'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',
+  'setuid',
+  'setgid',
+  'setreuid',
+  'setregid',
+  'setresuid',
+  'setresgid',
+  'setfsuid',
+  'setfsgid',
+  'setgroups',
+  'capset',
 ];
 
 export const credentialsFeature: FeatureModule = {

@@ -50,7 +50,10 @@ import { EACCES, EAGAIN, ELOOP, ENOENT, EXDEV } from '../../src/syscalls/errno.j
 
 /** openat2 with RESOLVE_BENEATH/IN_ROOT answers EAGAIN when a rename raced a ".." walk: tries. */
 const RESOLVE_TRIES = 3;
-const AT_FLAGS: ReadonlyArray<readonly [number, string]> = [[AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'], [AT_EMPTY_PATH, 'AT_EMPTY_PATH']];
+const AT_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [AT_SYMLINK_NOFOLLOW, 'AT_SYMLINK_NOFOLLOW'],
+  [AT_EMPTY_PATH, 'AT_EMPTY_PATH'],
+];
 /** Failures to resolve a path that the kernel's exec reports itself (execvp's PATH search relies on ENOENT). */
 const KERNEL_REPORTS = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
 /** Bounds: digests cached, refusals kept for the final state. */
@@ -80,7 +83,9 @@ export const execFeature: FeatureModule = {
   // Nothing is observed unless there is something to check: every notified
   // call is one more that a signal can cut off. exit_group only refreshes names.
   observesWith: (settings) =>
-    settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted) ? ['execve', 'execveat', 'exit_group'] : [],
+    settings.exec !== undefined && (settings.exec.trusted.size > 0 || settings.exec.onlyTrusted)
+      ? ['execve', 'execveat', 'exit_group']
+      : [],
   install(ctx) {
     return new ExecFeature(ctx);
   },
@@ -140,8 +145,11 @@ class ExecFeature implements Feature {
       const t = ctx.tracer;
       const dirfd = (fd: number) => (fd === AT_FDCWD ? 'AT_FDCWD' : String(fd));
       t.decodeWith(NR_EXECVE, (a, tid) => `${this.pathArg(tid, a.u64(0))}, ${hex(a.u64(1))}, ${hex(a.u64(2))}`);
-      t.decodeWith(NR_EXECVEAT, (a, tid) =>
-        `${dirfd(a.int(0))}, ${this.pathArg(tid, a.u64(1))}, ${hex(a.u64(2))}, ${hex(a.u64(3))}, ${flags(a.int(4), AT_FLAGS, hex)}`);
+      t.decodeWith(
+        NR_EXECVEAT,
+        (a, tid) =>
+          `${dirfd(a.int(0))}, ${this.pathArg(tid, a.u64(1))}, ${hex(a.u64(2))}, ${hex(a.u64(3))}, ${flags(a.int(4), AT_FLAGS, hex)}`,
+      );
     }
   }
 
@@ -235,7 +243,10 @@ class ExecFeature implements Feature {
    */
   private resolve(tgid: number, tid: number, dirfd: number, raw: string, nofollow: boolean): number | string {
     const absolute = raw.startsWith('/');
-    const start = openPath(absolute ? `/proc/${tid}/root` : dirfd === AT_FDCWD ? `/proc/${tid}/cwd` : `/proc/${tid}/fd/${dirfd}`, O_PATH | O_CLOEXEC);
+    const start = openPath(
+      absolute ? `/proc/${tid}/root` : dirfd === AT_FDCWD ? `/proc/${tid}/cwd` : `/proc/${tid}/fd/${dirfd}`,
+      O_PATH | O_CLOEXEC,
+    );
     if (start < 0) return -errno();
     if (raw === '') return start; // AT_EMPTY_PATH: the fd itself
     try {
@@ -253,8 +264,9 @@ class ExecFeature implements Feature {
       // A symlink loop (the kernel's ELOOP too), or a magic link: allowed, only a loop fails the same way.
       const magic = openat2(start, raw, flags, how);
       if (magic >= 0) close(magic);
-      return magic === -ELOOP ? fd
-        : 'it goes through a /proc magic link (/proc/self/fd, /dev/fd, /proc/PID/exe), which the supervisor cannot check as the program\'s';
+      return magic === -ELOOP
+        ? fd
+        : "it goes through a /proc magic link (/proc/self/fd, /dev/fd, /proc/PID/exe), which the supervisor cannot check as the program's";
     } finally {
       close(start);
     }
@@ -338,10 +350,15 @@ class ExecFeature implements Feature {
 /** Install `first` for `nr`, running the handler already there (if any) when `first` CONTINUEs. */
 function chain(loop: NotificationLoop, nr: number, first: Handler): void {
   const next = loop.handlerOf(nr);
-  loop.on(nr, next === undefined ? first : (n) => {
-    const r = first(n);
-    return r === CONTINUE ? next(n) : r;
-  });
+  loop.on(
+    nr,
+    next === undefined
+      ? first
+      : (n) => {
+          const r = first(n);
+          return r === CONTINUE ? next(n) : r;
+        },
+  );
 }
 
 /**

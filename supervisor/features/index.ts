@@ -13,7 +13,15 @@ import { semFeature } from '../sem/feature.js';
 import { OPEN_SYSCALLS } from '../virtual-files.js';
 
 // exec comes after lifecycle and locks: it chains to their execve/exit_group handlers.
-export const FEATURES: readonly FeatureModule[] = [credentialsFeature, lifecycleFeature, reachFeature, semFeature, locksFeature, execFeature, ioUringFeature];
+export const FEATURES: readonly FeatureModule[] = [
+  credentialsFeature,
+  lifecycleFeature,
+  reachFeature,
+  semFeature,
+  locksFeature,
+  execFeature,
+  ioUringFeature,
+];
 
 /** Every syscall name some feature can emulate: what a manifest may list. */
 export const EMULABLE: ReadonlySet<string> = new Set(FEATURES.flatMap((f) => f.emulates));
@@ -47,7 +55,7 @@ export function conditionallyObserved(emulate: readonly string[]): Map<string, A
   const out = new Map<string, ArgTest>();
   const wanted = new Set(emulate);
   for (const f of enabledFeatures(emulate)) {
-    for (const { name, ...test } of f.observesIf ?? [] as readonly ArgCondition[]) {
+    for (const { name, ...test } of f.observesIf ?? ([] as readonly ArgCondition[])) {
       // An emulated syscall's test applies only when the manifest emulates it.
       if (!f.emulates.includes(name) || wanted.has(name)) out.set(name, test);
     }

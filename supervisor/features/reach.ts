@@ -36,8 +36,11 @@ export const reachFeature: FeatureModule = {
   name: 'reach',
   emulates: [],
   observes: ['setpriority', 'ioprio_set'],
-  observesIf: ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr']
-    .map((name) => ({ name, arg: 0, mask: PID_ANY })),
+  observesIf: ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr'].map((name) => ({
+    name,
+    arg: 0,
+    mask: PID_ANY,
+  })),
   install(ctx) {
     const { processes } = ctx;
     const answer = (r: Reach): number => (r === 'sandbox' ? CONTINUE : r === 'gone' ? -ESRCH : -EPERM);
@@ -62,9 +65,9 @@ export const reachFeature: FeatureModule = {
       if (who < 0 || which < PRIO.PROCESS || which > PRIO.USER) return CONTINUE; // the kernel answers ESRCH or EINVAL
       if (which === PRIO.PROCESS) return who === 0 ? CONTINUE : answer(reachOf(tid, who));
       if (which === PRIO.PGRP) {
-        return answer(who === 0 ? groupReach(processes, readStat(tid)?.pgrp ?? -1) : inNamespace(tid, who) ?? groupReach(processes, who));
+        return answer(who === 0 ? groupReach(processes, readStat(tid)?.pgrp ?? -1) : (inNamespace(tid, who) ?? groupReach(processes, who)));
       }
-      return answer(userReach(processes, who === 0 ? readIds(tid)?.uid ?? -1 : who));
+      return answer(userReach(processes, who === 0 ? (readIds(tid)?.uid ?? -1) : who));
     };
     ctx.loop.on(syscallNumber('setpriority')!, (n) => byWhich(n.tid, n.int(0), n.int(1)));
     ctx.loop.on(syscallNumber('ioprio_set')!, (n) => byWhich(n.tid, n.int(0) - IOPRIO_WHO_PROCESS, n.int(1)));
@@ -89,14 +92,20 @@ function processReach(processes: ProcessTable, pid: number): Reach {
 function groupReach(processes: ProcessTable, pgrp: number): Reach {
   const all = listProcesses();
   if (all === null) return 'outside'; // cannot tell: refuse
-  return membersReach(processes, all.filter((s) => s.pgrp === pgrp).map((s) => s.pid));
+  return membersReach(
+    processes,
+    all.filter((s) => s.pgrp === pgrp).map((s) => s.pid),
+  );
 }
 
 /** Every process of real uid `uid` must be the sandbox's (for root, never). */
 function userReach(processes: ProcessTable, uid: number): Reach {
   const all = listProcesses();
   if (all === null) return 'outside'; // cannot tell: refuse
-  return membersReach(processes, all.map((s) => s.pid).filter((pid) => readIds(pid)?.uid === uid));
+  return membersReach(
+    processes,
+    all.map((s) => s.pid).filter((pid) => readIds(pid)?.uid === uid),
+  );
 }
 
 function membersReach(processes: ProcessTable, members: readonly number[]): Reach {

@@ -51,12 +51,25 @@
 // not run again does the program see EINTR while holding the lock.
 import { frameRegs, MINUS_EINTR, returning, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE } from '../../src/signals/frame.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
+import { decodeFcntlLock, decodeFlock, type FileId, LockRegistry, type UserFlock, type Waiter } from '../../src/locks/index.js';
 import {
-  decodeFcntlLock, decodeFlock, type FileId, LockRegistry, type UserFlock, type Waiter,
-} from '../../src/locks/index.js';
-import {
-  CLOSE_RANGE_CLOEXEC, F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, F_UNLCK, LOCK_EX,
-  LOCK_MAND, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC, O_PATH, SEEK_CUR,
+  CLOSE_RANGE_CLOEXEC,
+  F_GETLK,
+  F_OFD_GETLK,
+  F_OFD_SETLK,
+  F_OFD_SETLKW,
+  F_SETLK,
+  F_SETLKW,
+  F_UNLCK,
+  LOCK_EX,
+  LOCK_MAND,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_PATH,
+  SEEK_CUR,
 } from '../../src/syscalls/constants.js';
 import { EAGAIN, EBADF, EFAULT, EINTR, EMFILE, ENFILE, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 import { type BlockedCall, SYS_RT_SIGRETURN } from '../blocking.js';
@@ -69,9 +82,7 @@ import type { Notification } from '../loop/notification.js';
 import { pidLevel, type ProcessEntry } from '../processes.js';
 import { inExec, openFds, readStackPointer } from '../procfs.js';
 import { flags, hex } from '../trace.js';
-import {
-  type Description, DescriptionTable, type Excluded, fileKeyOf, type OpenFileInfo, TargetFds,
-} from '../fds.js';
+import { type Description, DescriptionTable, type Excluded, fileKeyOf, type OpenFileInfo, TargetFds } from '../fds.js';
 import { HostLocks } from './host.js';
 import { PosixOwners, sameFilesTable } from './owners.js';
 
@@ -80,13 +91,38 @@ const FLOCK_SIZE = 32;
 const EXEC_POLL_MS = 2;
 
 const FCNTL_CMDS: Record<number, string> = {
-  0: 'F_DUPFD', 1: 'F_GETFD', 2: 'F_SETFD', 3: 'F_GETFL', 4: 'F_SETFL', 5: 'F_GETLK', 6: 'F_SETLK', 7: 'F_SETLKW',
-  8: 'F_SETOWN', 9: 'F_GETOWN', 10: 'F_SETSIG', 11: 'F_GETSIG', 15: 'F_SETOWN_EX', 16: 'F_GETOWN_EX', 36: 'F_OFD_GETLK',
-  37: 'F_OFD_SETLK', 38: 'F_OFD_SETLKW', 1024: 'F_SETLEASE', 1025: 'F_GETLEASE', 1026: 'F_NOTIFY', 1030: 'F_DUPFD_CLOEXEC',
-  1031: 'F_SETPIPE_SZ', 1032: 'F_GETPIPE_SZ', 1033: 'F_ADD_SEALS', 1034: 'F_GET_SEALS',
+  0: 'F_DUPFD',
+  1: 'F_GETFD',
+  2: 'F_SETFD',
+  3: 'F_GETFL',
+  4: 'F_SETFL',
+  5: 'F_GETLK',
+  6: 'F_SETLK',
+  7: 'F_SETLKW',
+  8: 'F_SETOWN',
+  9: 'F_GETOWN',
+  10: 'F_SETSIG',
+  11: 'F_GETSIG',
+  15: 'F_SETOWN_EX',
+  16: 'F_GETOWN_EX',
+  36: 'F_OFD_GETLK',
+  37: 'F_OFD_SETLK',
+  38: 'F_OFD_SETLKW',
+  1024: 'F_SETLEASE',
+  1025: 'F_GETLEASE',
+  1026: 'F_NOTIFY',
+  1030: 'F_DUPFD_CLOEXEC',
+  1031: 'F_SETPIPE_SZ',
+  1032: 'F_GETPIPE_SZ',
+  1033: 'F_ADD_SEALS',
+  1034: 'F_GET_SEALS',
 };
 const LOCK_FLAGS: ReadonlyArray<readonly [number, string]> = [
-  [LOCK_SH, 'LOCK_SH'], [LOCK_EX, 'LOCK_EX'], [LOCK_UN, 'LOCK_UN'], [LOCK_NB, 'LOCK_NB'], [LOCK_MAND, 'LOCK_MAND'],
+  [LOCK_SH, 'LOCK_SH'],
+  [LOCK_EX, 'LOCK_EX'],
+  [LOCK_UN, 'LOCK_UN'],
+  [LOCK_NB, 'LOCK_NB'],
+  [LOCK_MAND, 'LOCK_MAND'],
 ];
 const EXACT_OBSERVES = ['close', 'close_range', 'dup2', 'dup3', 'execve', 'execveat'] as const;
 const NR_FCNTL = syscallNumber('fcntl')!;
@@ -149,7 +185,10 @@ class LockFeature {
   /** The last F_GETLK/F_OFD_GETLK answered per thread: where it returns to and its struct's address. */
   private readonly getlkAnswered: TidMap<{ ip: number; ptr: number }>;
 
-  constructor(private readonly ctx: SupervisorContext, enabled: ReadonlySet<string>) {
+  constructor(
+    private readonly ctx: SupervisorContext,
+    enabled: ReadonlySet<string>,
+  ) {
     const { loop } = ctx;
     this.exact = ctx.config.locks.mode === 'exact';
     this.getlkAnswered = new TidMap(loop.native);
@@ -157,15 +196,20 @@ class LockFeature {
     this.owners = new PosixOwners(ctx.processes);
     const host = ctx.config.locks.host === 'coherent' ? new HostLocks<LockToken>(loop, this.descs, () => this.registry, ctx.tracer) : null;
     this.host = host;
-    this.registry = new LockRegistry<LockToken>({
-      isAlive: (w) => this.isAlive(w),
-      complete: (w, result) => this.complete(w, result),
-      ...(host === null ? {} : {
-        host: (change, force) => host.apply(change, force),
-        hostWait: (w) => host.wait(w),
-        hostCancel: (w) => host.cancel(w),
-      }),
-    }, ctx.config.locks.max);
+    this.registry = new LockRegistry<LockToken>(
+      {
+        isAlive: (w) => this.isAlive(w),
+        complete: (w, result) => this.complete(w, result),
+        ...(host === null
+          ? {}
+          : {
+              host: (change, force) => host.apply(change, force),
+              hostWait: (w) => host.wait(w),
+              hostCancel: (w) => host.cancel(w),
+            }),
+      },
+      ctx.config.locks.max,
+    );
     if (enabled.has('fcntl')) {
       loop.on(nr('fcntl'), (n) => this.fcntl(n));
       ctx.blocked.setPolicy(nr('fcntl'), 'redispatch');
@@ -229,16 +273,21 @@ class LockFeature {
   snapshot(): unknown {
     if (this.execs.size > 0) this.settleExecs();
     this.prune();
-    const registry = this.registry.snapshot((w) => w.token.blocked === null ? null : {
-      tid: w.token.blocked.record.tid,
-      since: performance.timeOrigin + w.token.blocked.since,
-    });
+    const registry = this.registry.snapshot((w) =>
+      w.token.blocked === null
+        ? null
+        : {
+            tid: w.token.blocked.record.tid,
+            since: performance.timeOrigin + w.token.blocked.since,
+          },
+    );
     const awaited = new Set(registry.waiters.flatMap((w) => [...w.blockers, ...(w.behind ? [w.behind] : [])]).map((n) => n.desc));
     return {
       mode: this.exact ? 'exact' : 'fast',
       ...registry,
       descriptions: [...this.descs.all()].map((d) => ({
-        id: d.id, file: `${d.file.major}:${d.file.minor}:${d.file.ino}`,
+        id: d.id,
+        file: `${d.file.major}:${d.file.minor}:${d.file.ino}`,
         ...(awaited.has(String(d.id)) ? { holders: this.descs.holders(d) } : {}),
       })),
       sleeping: this.sleepers.size,
@@ -268,8 +317,11 @@ class LockFeature {
       this.flockBuf.set(bytes);
       const v = this.flockView;
       const fl: UserFlock = {
-        type: v.getInt16(0, true), whence: v.getInt16(2, true),
-        start: v.getBigInt64(8, true), len: v.getBigInt64(16, true), pid: v.getInt32(24, true),
+        type: v.getInt16(0, true),
+        whence: v.getInt16(2, true),
+        start: v.getBigInt64(8, true),
+        len: v.getBigInt64(16, true),
+        pid: v.getInt32(24, true),
       };
       const acc = info.flags & O_ACCMODE;
       const lock = decodeFcntlLock(cmd, fl, {
@@ -378,7 +430,10 @@ class LockFeature {
    * a number, ANSWERED (complete() already answered it), or PENDING.
    */
   private settle(
-    n: Notification, p: ProcessEntry, info: OpenFileInfo, desc: Description | undefined,
+    n: Notification,
+    p: ProcessEntry,
+    info: OpenFileInfo,
+    desc: Description | undefined,
     attempt: (token: LockToken) => number | Waiter<LockToken>,
   ): number {
     let token = new LockToken(p.tgid);
@@ -530,7 +585,10 @@ class LockFeature {
 
   /** fast mode: drop the descriptions on a file that nothing refers to any more (not `own`). */
   private reapDead(key: string, own: number | undefined): boolean {
-    return this.releaseUnreferenced(this.descs.onFile(key).filter((d) => d.id !== own), null);
+    return this.releaseUnreferenced(
+      this.descs.onFile(key).filter((d) => d.id !== own),
+      null,
+    );
   }
 
   /**
@@ -595,7 +653,10 @@ class LockFeature {
         return false;
       });
       if (x.entries.length === 0) this.execs.delete(tgid);
-      this.releaseUnreferenced(candidates.filter((d) => this.descs.onFile(d.key).includes(d)), null);
+      this.releaseUnreferenced(
+        candidates.filter((d) => this.descs.onFile(d.key).includes(d)),
+        null,
+      );
     }
     this.publishHeld();
   }
@@ -619,8 +680,11 @@ class LockFeature {
     const rip = Number(regs.rip);
     // An F_GETLK we answered (its struct is written) whose answer the kernel dropped because a signal woke
     // the caller at the same moment: the frame says EINTR, or a restart (SA_RESTART). Complete it instead.
-    if (Number(regs.args[2]) === answered.ptr && (cmd === F_GETLK || cmd === F_OFD_GETLK) &&
-      ((regs.rax === MINUS_EINTR && rip === answered.ip) || (regs.rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))) {
+    if (
+      Number(regs.args[2]) === answered.ptr &&
+      (cmd === F_GETLK || cmd === F_OFD_GETLK) &&
+      ((regs.rax === MINUS_EINTR && rip === answered.ip) || (regs.rax === BigInt(NR_FCNTL) && rip === answered.ip - 2))
+    ) {
       if (memory.write(n.tid, at + SC.rax, returning(sc, answered.ip, 0n)) === 0) this.restarted++;
     }
   }

@@ -40,16 +40,51 @@
 // counted in the state dump and --stats.
 import { EACCES, EAGAIN, errnoName } from '../../src/syscalls/errno.js';
 import {
-  type FcntlCaller, type FileId, type LockChange, type LockRegistry, type LockType, OFFSET_MAX, ownerNumber,
-  type UserFlock, type Waiter,
+  type FcntlCaller,
+  type FileId,
+  type LockChange,
+  type LockRegistry,
+  type LockType,
+  OFFSET_MAX,
+  ownerNumber,
+  type UserFlock,
+  type Waiter,
 } from '../../src/locks/index.js';
 import {
-  F_OFD_GETLK, F_OFD_SETLK, F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_ACCMODE, O_CLOEXEC,
-  O_NOCTTY, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, S_IFDIR, S_IFMT, S_IFREG,
+  F_OFD_GETLK,
+  F_OFD_SETLK,
+  F_RDLCK,
+  F_UNLCK,
+  F_WRLCK,
+  LOCK_EX,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  O_ACCMODE,
+  O_CLOEXEC,
+  O_NOCTTY,
+  O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  S_IFDIR,
+  S_IFMT,
+  S_IFREG,
 } from '../../src/syscalls/constants.js';
 import {
-  allocNative, close, errno, eventfd, fcntlPtr, flock, loadHostWait, openPath, read, STATX, statx,
-  type HostWaitLib, type NativeBuffer,
+  allocNative,
+  close,
+  errno,
+  eventfd,
+  fcntlPtr,
+  flock,
+  loadHostWait,
+  openPath,
+  read,
+  STATX,
+  statx,
+  type HostWaitLib,
+  type NativeBuffer,
 } from '../ffi.js';
 import type { NotificationLoop } from '../loop/loop.js';
 import type { Tracer } from '../trace.js';
@@ -133,9 +168,10 @@ export class HostLocks<T> {
   wait(w: Waiter<T>): boolean {
     const fd = this.fdOf(w.kind, ownerOf(w), w.file);
     if (fd < 0) return false;
-    const id = w.kind === 'flock'
-      ? this.lib.start(fd, OP_FLOCK, w.type === F_WRLCK ? LOCK_EX : LOCK_SH, 0n, 0n)
-      : this.lib.start(fd, OP_OFD, w.type, w.start, lengthOf(w.start, w.end));
+    const id =
+      w.kind === 'flock'
+        ? this.lib.start(fd, OP_FLOCK, w.type === F_WRLCK ? LOCK_EX : LOCK_SH, 0n, 0n)
+        : this.lib.start(fd, OP_OFD, w.type, w.start, lengthOf(w.start, w.end));
     if (id < 0) return false;
     this.waits.set(id, { w, cancelled: false });
     this.jobOf.set(w, id);
@@ -209,7 +245,13 @@ export class HostLocks<T> {
     const v = this.flockBuf.view;
     const found = v.getInt16(0, true);
     if (found === F_UNLCK) return null;
-    return { type: found, whence: v.getInt16(2, true), start: v.getBigInt64(8, true), len: v.getBigInt64(16, true), pid: v.getInt32(24, true) };
+    return {
+      type: found,
+      whence: v.getInt16(2, true),
+      start: v.getBigInt64(8, true),
+      len: v.getBigInt64(16, true),
+      pid: v.getInt32(24, true),
+    };
   }
 
   /** The owner's POSIX locks on the file were released: its host description goes. */
@@ -241,7 +283,13 @@ export class HostLocks<T> {
   }
 
   snapshot(): object {
-    return { mode: 'coherent', conflicts: this.conflicts, waitedForHost: this.waited, waiting: this.waits.size, sandboxOnlyFiles: [...this.refused] };
+    return {
+      mode: 'coherent',
+      conflicts: this.conflicts,
+      waitedForHost: this.waited,
+      waiting: this.waits.size,
+      sandboxOnlyFiles: [...this.refused],
+    };
   }
 
   // ---- internals ---------------------------------------------------------
@@ -250,7 +298,13 @@ export class HostLocks<T> {
   private fdOf(kind: LockChange['kind'], id: number, file: FileId): number {
     if (kind !== 'posix') return this.descs.get(id)?.fd ?? -1;
     const last = this.lastPosix;
-    if (last !== null && last.pid === id && last.file.ino === file.ino && last.file.major === file.major && last.file.minor === file.minor) {
+    if (
+      last !== null &&
+      last.pid === id &&
+      last.file.ino === file.ino &&
+      last.file.major === file.major &&
+      last.file.minor === file.minor
+    ) {
       return last.fd;
     }
     const fd = this.posix.get(id)?.get(fileKeyOf(file))?.fd ?? -1;
@@ -262,7 +316,10 @@ export class HostLocks<T> {
   private reopen(info: OpenFileInfo, mode: number): number {
     const fd = openPath(`/proc/self/fd/${info.fd}`, mode | REOPEN_FLAGS);
     if (fd < 0) return -errno();
-    if (statx(fd, '', STATX.AT_EMPTY_PATH | STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0 || fileKeyOf(fileOfStatx(this.stat.view)) !== info.key) {
+    if (
+      statx(fd, '', STATX.AT_EMPTY_PATH | STATX.AT_STATX_DONT_SYNC, STATX.BASIC_STATS, this.stat.ptr) < 0 ||
+      fileKeyOf(fileOfStatx(this.stat.view)) !== info.key
+    ) {
       close(fd);
       return -EACCES;
     }

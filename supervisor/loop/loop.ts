@@ -9,7 +9,17 @@
 // instead of four times. Nothing runs between the handler and that send but
 // the loop's own bookkeeping (timers due first get the answer out).
 import {
-  allocNative, close, epollCreate1, epollCtl, errno, EPOLL, ioctl, ioctlValue, loadStep, type NativeBuffer, type StepFn,
+  allocNative,
+  close,
+  epollCreate1,
+  epollCtl,
+  errno,
+  EPOLL,
+  ioctl,
+  ioctlValue,
+  loadStep,
+  type NativeBuffer,
+  type StepFn,
 } from '../ffi.js';
 import { NativeRule, NativeRules } from './native-rules.js';
 import { Notification, NOTIF_SIZE, RESP_SIZE } from './notification.js';
@@ -130,7 +140,10 @@ export class NotificationLoop {
   private paused = false;
   private listenerOpen = true;
 
-  constructor(private readonly listener: number, private readonly hooks: LoopHooks) {
+  constructor(
+    private readonly listener: number,
+    private readonly hooks: LoopHooks,
+  ) {
     this.recvBuf = allocNative(NOTIF_SIZE);
     this.sendBuf = allocNative(RESP_SIZE);
     this.lateBuf = allocNative(RESP_SIZE);
@@ -406,11 +419,20 @@ export class NotificationLoop {
 
   private encode(w: Uint32Array, ints: Int32Array, result: number): void {
     if (result === CONTINUE) {
-      w[2] = 0; w[3] = 0; ints[4] = 0; w[5] = USER_NOTIF_FLAG_CONTINUE;
+      w[2] = 0;
+      w[3] = 0;
+      ints[4] = 0;
+      w[5] = USER_NOTIF_FLAG_CONTINUE;
     } else if (result < 0) {
-      w[2] = 0; w[3] = 0; ints[4] = result; w[5] = 0;
+      w[2] = 0;
+      w[3] = 0;
+      ints[4] = result;
+      w[5] = 0;
     } else {
-      w[2] = result >>> 0; w[3] = Math.floor(result / 4294967296); ints[4] = 0; w[5] = 0;
+      w[2] = result >>> 0;
+      w[3] = Math.floor(result / 4294967296);
+      ints[4] = 0;
+      w[5] = 0;
     }
   }
 

@@ -23,22 +23,42 @@ export class Notification {
   id(): bigint {
     return (BigInt(this.u32[1]) << 32n) | BigInt(this.u32[0]);
   }
-  get idLo(): number { return this.u32[0]; }
-  get idHi(): number { return this.u32[1]; }
+  get idLo(): number {
+    return this.u32[0];
+  }
+  get idHi(): number {
+    return this.u32[1];
+  }
   /** Thread id of the caller (not its thread-group id). */
-  get tid(): number { return this.u32[2]; }
-  get nr(): number { return this.i32[4]; }
-  get arch(): number { return this.u32[5]; }
-  get ip(): number { return this.u32[7] * TWO_32 + this.u32[6]; }
+  get tid(): number {
+    return this.u32[2];
+  }
+  get nr(): number {
+    return this.i32[4];
+  }
+  get arch(): number {
+    return this.u32[5];
+  }
+  get ip(): number {
+    return this.u32[7] * TWO_32 + this.u32[6];
+  }
 
   /** Argument i as a C int (low 32 bits, signed). */
-  int(i: number): number { return this.i32[8 + 2 * i]; }
+  int(i: number): number {
+    return this.i32[8 + 2 * i];
+  }
   /** Argument i as a C unsigned int. */
-  uint(i: number): number { return this.u32[8 + 2 * i]; }
+  uint(i: number): number {
+    return this.u32[8 + 2 * i];
+  }
   /** Argument i as an unsigned 64-bit value; exact for pointers and sizes below 2^53. */
-  u64(i: number): number { return this.u32[9 + 2 * i] * TWO_32 + this.u32[8 + 2 * i]; }
+  u64(i: number): number {
+    return this.u32[9 + 2 * i] * TWO_32 + this.u32[8 + 2 * i];
+  }
   /** Argument i as a signed 64-bit value (long, off_t); exact within ±2^53. */
-  i64(i: number): number { return this.i32[9 + 2 * i] * TWO_32 + this.u32[8 + 2 * i]; }
+  i64(i: number): number {
+    return this.i32[9 + 2 * i] * TWO_32 + this.u32[8 + 2 * i];
+  }
   /** Argument i as an exact bigint (allocates). */
   big(i: number): bigint {
     return (BigInt(this.u32[9 + 2 * i]) << 32n) | BigInt(this.u32[8 + 2 * i]);

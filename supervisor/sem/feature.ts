@@ -6,8 +6,17 @@ import { IPC_CREAT, IPC_EXCL, IPC_NOWAIT } from '../../src/sem/constants.js';
 import { encodePersisted } from '../../src/sem/persist.js';
 import { syscallNumber } from '../../src/syscalls/table.js';
 import {
-  decodeSemidDs, decodeSemValues, decodeSembuf, decodeTimespec, encodeSemidDs, encodeSeminfo, encodeSemValues,
-  SEMBUF_SIZE, SEMID64_DS_SIZE, TIMESPEC_SIZE, timespecToNs,
+  decodeSemidDs,
+  decodeSemValues,
+  decodeSembuf,
+  decodeTimespec,
+  encodeSemidDs,
+  encodeSeminfo,
+  encodeSemValues,
+  SEMBUF_SIZE,
+  SEMID64_DS_SIZE,
+  TIMESPEC_SIZE,
+  timespecToNs,
 } from '../../src/sem/abi.js';
 import { SemRegistry } from '../../src/sem/registry.js';
 import { renderSemSysctl, renderSysvipcSem, SYSCTL_WRITE_MAX, writeSemSysctl } from '../../src/sem/proc.js';
@@ -31,10 +40,26 @@ const CAP_IPC_OWNER = 1n << 15n;
 const CAP_SYS_ADMIN = 1n << 21n;
 
 const SEMCTL_CMDS: Record<number, string> = {
-  0: 'IPC_RMID', 1: 'IPC_SET', 2: 'IPC_STAT', 3: 'IPC_INFO', 11: 'GETPID', 12: 'GETVAL', 13: 'GETALL', 14: 'GETNCNT',
-  15: 'GETZCNT', 16: 'SETVAL', 17: 'SETALL', 18: 'SEM_STAT', 19: 'SEM_INFO', 20: 'SEM_STAT_ANY',
+  0: 'IPC_RMID',
+  1: 'IPC_SET',
+  2: 'IPC_STAT',
+  3: 'IPC_INFO',
+  11: 'GETPID',
+  12: 'GETVAL',
+  13: 'GETALL',
+  14: 'GETNCNT',
+  15: 'GETZCNT',
+  16: 'SETVAL',
+  17: 'SETALL',
+  18: 'SEM_STAT',
+  19: 'SEM_INFO',
+  20: 'SEM_STAT_ANY',
 };
-const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [[IPC_CREAT, 'IPC_CREAT'], [IPC_EXCL, 'IPC_EXCL'], [IPC_NOWAIT, 'IPC_NOWAIT']];
+const IPC_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [IPC_CREAT, 'IPC_CREAT'],
+  [IPC_EXCL, 'IPC_EXCL'],
+  [IPC_NOWAIT, 'IPC_NOWAIT'],
+];
 
 /** A waiter's token: null while it is the notification being handled, its BlockedCall once it sleeps. */
 type SemToken = BlockedCall | null;
@@ -43,7 +68,10 @@ export const semFeature: FeatureModule = {
   name: 'sem',
   emulates: ['semget', 'semop', 'semtimedop', 'semctl'],
   observes: [],
-  views: [{ path: '/proc/sysvipc/sem', mode: 0o444 }, { path: '/proc/sys/kernel/sem', mode: 0o644 }],
+  views: [
+    { path: '/proc/sysvipc/sem', mode: 0o444 },
+    { path: '/proc/sys/kernel/sem', mode: 0o644 },
+  ],
   install(ctx) {
     return new SemFeature(ctx);
   },
@@ -64,14 +92,18 @@ class SemFeature {
 
   constructor(private readonly ctx: SupervisorContext) {
     const { loop } = ctx;
-    this.registry = new SemRegistry<SemToken>(ctx.config.sem, {
-      isAlive: (w) => w.token === null ? loop.currentValid() : loop.isValid(w.token.record.id),
-      complete: (w, result) => this.complete(w, result),
-      deferImmediate: true,
-    }, {
-      monoNs: () => process.hrtime.bigint(),
-      realSec: () => Math.floor(Date.now() / 1000),
-    });
+    this.registry = new SemRegistry<SemToken>(
+      ctx.config.sem,
+      {
+        isAlive: (w) => (w.token === null ? loop.currentValid() : loop.isValid(w.token.record.id)),
+        complete: (w, result) => this.complete(w, result),
+        deferImmediate: true,
+      },
+      {
+        monoNs: () => process.hrtime.bigint(),
+        realSec: () => Math.floor(Date.now() / 1000),
+      },
+    );
     this.registry.restore(ctx.config.persist.restore);
     this.io = new NotificationIO(ctx);
     loop.on(nr('semget'), (n) => this.semget(n));
@@ -115,11 +147,15 @@ class SemFeature {
   snapshot(): unknown {
     const nowNs = process.hrtime.bigint();
     const epoch = Date.now();
-    return this.registry.snapshot((w) => w.token === null ? null : {
-      tid: w.token.record.tid,
-      since: performance.timeOrigin + w.token.since,
-      deadline: w.deadline === null ? null : epoch + Number(w.deadline - nowNs) / 1e6,
-    });
+    return this.registry.snapshot((w) =>
+      w.token === null
+        ? null
+        : {
+            tid: w.token.record.tid,
+            since: performance.timeOrigin + w.token.since,
+            deadline: w.deadline === null ? null : epoch + Number(w.deadline - nowNs) / 1e6,
+          },
+    );
   }
 
   usage(): Readonly<Record<string, number>> {
@@ -253,9 +289,15 @@ class SemFeature {
 
   private decodeForTrace(ctx: SupervisorContext): void {
     const t = ctx.tracer!;
-    t.decodeWith(nr('semget'), (a) => `${a.int(0) === 0 ? 'IPC_PRIVATE' : hex(a.int(0) >>> 0)}, ${a.int(1)}, ${flags(a.int(2), IPC_FLAGS)}`);
+    t.decodeWith(
+      nr('semget'),
+      (a) => `${a.int(0) === 0 ? 'IPC_PRIVATE' : hex(a.int(0) >>> 0)}, ${a.int(1)}, ${flags(a.int(2), IPC_FLAGS)}`,
+    );
     t.decodeWith(nr('semop'), (a) => `${a.int(0)}, ${hex(a.u64(1))}, ${a.u64(2) % 4294967296}`);
-    t.decodeWith(nr('semtimedop'), (a) => `${a.int(0)}, ${hex(a.u64(1))}, ${a.u64(2) % 4294967296}, ${a.u64(3) === 0 ? 'NULL' : hex(a.u64(3))}`);
+    t.decodeWith(
+      nr('semtimedop'),
+      (a) => `${a.int(0)}, ${hex(a.u64(1))}, ${a.u64(2) % 4294967296}, ${a.u64(3) === 0 ? 'NULL' : hex(a.u64(3))}`,
+    );
     t.decodeWith(nr('semctl'), (a) => `${a.int(0)}, ${a.int(1)}, ${SEMCTL_CMDS[a.int(2)] ?? a.int(2)}, ${hex(a.u64(3))}`);
   }
 }
@@ -309,4 +351,3 @@ class NotificationIO implements SemctlIO {
 function nr(name: string): number {
   return syscallNumber(name)!;
 }
-

@@ -86,7 +86,15 @@ function run(cmd: string, args: readonly string[], o: RunOpts): Promise<Outcome>
     });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
-      resolve({ status, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), timedOut, ms: Date.now() - start, pid: child.pid });
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        timedOut,
+        ms: Date.now() - start,
+        pid: child.pid,
+      });
     });
   });
 }
@@ -147,15 +155,19 @@ export function heldStateProblems(s: StateDump): string[] {
   const live = new Set(s.processes.map((p) => p.pid));
   if (s.processes.length !== 1) {
     const now = s.processes.map((p) => `${p.pid}: ${procState(p.pid)}`).join(', ');
-    problems.push(`held: ${s.processes.length} processes in the table, expected the fuzzer alone: ${JSON.stringify(s.processes)} (now in /proc: ${now})`);
+    problems.push(
+      `held: ${s.processes.length} processes in the table, expected the fuzzer alone: ${JSON.stringify(s.processes)} (now in /proc: ${now})`,
+    );
   }
   for (const set of s.sem?.sets ?? []) {
-    if (set.waiters.length > 0) problems.push(`held: set ${set.id} still has ${set.waiters.length} sleeper(s): pids ${set.waiters.map((w) => w.pid).join(',')}`);
+    if (set.waiters.length > 0)
+      problems.push(`held: set ${set.id} still has ${set.waiters.length} sleeper(s): pids ${set.waiters.map((w) => w.pid).join(',')}`);
     for (const u of set.undo) if (!live.has(u.owner)) problems.push(`held: set ${set.id} keeps an undo list of dead process ${u.owner}`);
   }
   if (s.locks) {
     if (s.locks.sleeping !== 0) problems.push(`held: ${s.locks.sleeping} lock sleepers`);
-    for (const f of s.locks.files) if (f.posix.length + f.flock.length > 0) problems.push(`held: locks left on a file: ${JSON.stringify(f)}`);
+    for (const f of s.locks.files)
+      if (f.posix.length + f.flock.length > 0) problems.push(`held: locks left on a file: ${JSON.stringify(f)}`);
   }
   return problems;
 }
@@ -214,32 +226,34 @@ export async function fuzzOne(c: FuzzCase): Promise<FuzzResult> {
       cwd: sandCwd,
       env,
       timeoutMs,
-      onStdout: !chaos ? undefined : (text, child) => {
-        if (holding || !text.includes('chaos: holding\n')) return;
-        holding = true;
-        void (async () => {
-          // Ask the running supervisor for its state (SIGUSR1 -> --dump-state file), then release the program.
-          // A grandchild SIGKILLed with its worker (PDEATHSIG) may still be dying, or its exit not yet
-          // seen by the loop: as semfuzz itself does for sleepers, ask again for up to 2 s.
-          try {
-            const until = Date.now() + 2000;
-            for (;;) {
-              rmSync(dump, { force: true });
-              process.kill(child.pid!, 'SIGUSR1');
-              let s: StateDump | null = null;
-              for (let i = 0; i < 200 && s === null; i++) {
-                await new Promise((r) => setTimeout(r, 25));
-                s = readState(dump);
+      onStdout: !chaos
+        ? undefined
+        : (text, child) => {
+            if (holding || !text.includes('chaos: holding\n')) return;
+            holding = true;
+            void (async () => {
+              // Ask the running supervisor for its state (SIGUSR1 -> --dump-state file), then release the program.
+              // A grandchild SIGKILLed with its worker (PDEATHSIG) may still be dying, or its exit not yet
+              // seen by the loop: as semfuzz itself does for sleepers, ask again for up to 2 s.
+              try {
+                const until = Date.now() + 2000;
+                for (;;) {
+                  rmSync(dump, { force: true });
+                  process.kill(child.pid!, 'SIGUSR1');
+                  let s: StateDump | null = null;
+                  for (let i = 0; i < 200 && s === null; i++) {
+                    await new Promise((r) => setTimeout(r, 25));
+                    s = readState(dump);
+                  }
+                  heldState = s;
+                  if (s === null || heldStateProblems(s).length === 0 || Date.now() > until) break;
+                  await new Promise((r) => setTimeout(r, 100));
+                }
+              } finally {
+                child.stdin!.end('x');
               }
-              heldState = s;
-              if (s === null || heldStateProblems(s).length === 0 || Date.now() > until) break;
-              await new Promise((r) => setTimeout(r, 100));
-            }
-          } finally {
-            child.stdin!.end('x');
-          }
-        })();
-      },
+            })();
+          },
     });
     const finalState = readState(dump);
 
@@ -269,7 +283,7 @@ export async function fuzzOne(c: FuzzCase): Promise<FuzzResult> {
 /** The keys semfuzz derives from its seed and pid (keys[0..3] and the chaos key; see semfuzz.c). */
 export function fuzzKeys(seed: number, pid: number): number[] {
   const mix = Number((BigInt(seed) * 2654435761n + BigInt(pid) * 40503n) & 0xfffc00n);
-  return [1, 5, 9, 13, 3].map((low) => (0x5f000000 | mix | low) | 0);
+  return [1, 5, 9, 13, 3].map((low) => 0x5f000000 | mix | low | 0);
 }
 
 /** Host semaphore sets with one of the keys a native run used: it must have removed them all. */
@@ -281,5 +295,8 @@ export function leftoverKeyedSets(seed: number, pid: number): string[] {
     return [];
   }
   const keys = new Set(fuzzKeys(seed, pid));
-  return text.split('\n').slice(1).filter((l) => keys.has(Number.parseInt(l.trim().split(/\s+/)[0] ?? '', 10)));
+  return text
+    .split('\n')
+    .slice(1)
+    .filter((l) => keys.has(Number.parseInt(l.trim().split(/\s+/)[0] ?? '', 10)));
 }

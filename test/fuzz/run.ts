@@ -38,7 +38,9 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--no-locks') a.locks = false;
     else if (k === '--no-chaos') a.chaos = false;
     else if (k === '--help' || k === '-h') {
-      process.stdout.write('usage: node dist/test/fuzz/run.js [--minutes M] [--n N] [--seed S] [--count C] [--jobs J] [--no-locks] [--no-chaos]\n');
+      process.stdout.write(
+        'usage: node dist/test/fuzz/run.js [--minutes M] [--n N] [--seed S] [--count C] [--jobs J] [--no-locks] [--no-chaos]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${k}`);
   }
@@ -82,14 +84,16 @@ async function main(): Promise<void> {
       }
       if (Date.now() - lastReport > 30_000) {
         lastReport = Date.now();
-        process.stdout.write(`  ${Math.round((Date.now() - start) / 1000)} s: ${iterations} seeds, ${calls} deterministic calls, ${chaosRuns} chaos runs, ${failed.length} failing\n`);
+        process.stdout.write(
+          `  ${Math.round((Date.now() - start) / 1000)} s: ${iterations} seeds, ${calls} deterministic calls, ${chaosRuns} chaos runs, ${failed.length} failing\n`,
+        );
       }
     }
   };
   await Promise.all(Array.from({ length: a.jobs }, worker));
   process.stdout.write(
-    `semfuzz: ${iterations} iterations (seeds ${a.seed}..${next - 1}), ${calls} deterministic calls, ${chaosRuns} chaos runs, `
-      + `${failed.length} mismatches in ${Math.round((Date.now() - start) / 1000)} s\n`,
+    `semfuzz: ${iterations} iterations (seeds ${a.seed}..${next - 1}), ${calls} deterministic calls, ${chaosRuns} chaos runs, ` +
+      `${failed.length} mismatches in ${Math.round((Date.now() - start) / 1000)} s\n`,
   );
   for (const f of failed) process.stdout.write(`  seed ${f.seed} (${f.parts}): ${f.problems[0]?.split('\n')[0]}\n`);
   process.exitCode = failed.length > 0 ? 1 : 0;

@@ -35,7 +35,12 @@ t.test('every other syscall keeps its action and its cache entry', async (t) => 
 
 t.test('with clear, clone is notified only without CLONE_THREAD (fork-like)', async (t) => {
   const CLONE_THREAD = 0x10000;
-  const p = buildFilter({ notify: [57], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 0, mask: CLONE_THREAD, clear: true }]]) });
+  const p = buildFilter({
+    notify: [57],
+    errno: new Map(),
+    kill: [],
+    notifyIf: new Map([[CLONE, { arg: 0, mask: CLONE_THREAD, clear: true }]]),
+  });
   const r = (args: number[]) => runFilter(p, { nr: CLONE, arch: AUDIT_ARCH_X86_64, args });
   t.equal(r([0x1200011]), SECCOMP_RET_USER_NOTIF, 'fork-like flags');
   t.equal(r([CLONE_SYSVSEM | 17]), SECCOMP_RET_USER_NOTIF, 'a process sharing SysV undo');
@@ -45,7 +50,10 @@ t.test('with clear, clone is notified only without CLONE_THREAD (fork-like)', as
 });
 
 t.test('bad argument index is refused', async (t) => {
-  t.throws(() => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 6, mask: 1 }]]) }), /argument 6 out of range/);
+  t.throws(
+    () => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[CLONE, { arg: 6, mask: 1 }]]) }),
+    /argument 6 out of range/,
+  );
 });
 
 t.test('with values, fcntl is notified only for the lock commands', async (t) => {
@@ -57,5 +65,8 @@ t.test('with values, fcntl is notified only for the lock commands', async (t) =>
   for (const cmd of [0, 1, 2, 3, 4, 8, 9, 35, 39, 1024, 1030, 1033]) t.equal(r(cmd), SECCOMP_RET_ALLOW, `command ${cmd}`);
   t.equal(r(0x100000006), SECCOMP_RET_USER_NOTIF, 'only the low 32 bits count, as for the kernel (unsigned int cmd)');
   t.equal(runFilter(p, { nr: 73, arch: AUDIT_ARCH_X86_64, args: [] }), SECCOMP_RET_USER_NOTIF, 'flock');
-  t.throws(() => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[FCNTL, { arg: 1, values: [] }]]) }), /no values/);
+  t.throws(
+    () => buildFilter({ notify: [], errno: new Map(), kill: [], notifyIf: new Map([[FCNTL, { arg: 1, values: [] }]]) }),
+    /no values/,
+  );
 });

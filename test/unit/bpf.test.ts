@@ -1,4 +1,4 @@
-import t from "tap";
+import t from 'tap';
 import {
   AUDIT_ARCH_I386,
   AUDIT_ARCH_X86_64,
@@ -42,7 +42,7 @@ import {
   validateFilter,
   type FilterSpec,
   type Insn,
-} from "../../src/bpf/index.js";
+} from '../../src/bpf/index.js';
 
 const AUDIT_ARCH_AARCH64 = 0xc00000b7;
 const ARCHES = [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, AUDIT_ARCH_AARCH64, 0];
@@ -117,7 +117,7 @@ const POLICIES: Record<string, FilterSpec> = {
   },
 };
 
-t.test("every (arch, nr) gets the action of its policy", async (t) => {
+t.test('every (arch, nr) gets the action of its policy', async (t) => {
   for (const [name, spec] of Object.entries(POLICIES)) {
     const prog = buildFilter(spec);
     validateFilter(prog);
@@ -142,7 +142,7 @@ t.test("every (arch, nr) gets the action of its policy", async (t) => {
   }
 });
 
-t.test("arguments and ip never change the answer", async (t) => {
+t.test('arguments and ip never change the answer', async (t) => {
   const spec = POLICIES.strictish!;
   const prog = buildFilter(spec);
   for (const nr of [0, 39, 64, 101, 169]) {
@@ -157,7 +157,7 @@ t.test("arguments and ip never change the answer", async (t) => {
   }
 });
 
-t.test("allowed path is short and the kernel action cache applies", async (t) => {
+t.test('allowed path is short and the kernel action cache applies', async (t) => {
   const sem = buildFilter(POLICIES.sem!);
   const getpid = traceFilter(sem, { nr: 39, arch: AUDIT_ARCH_X86_64 });
   t.equal(getpid.action, SECCOMP_RET_ALLOW);
@@ -197,7 +197,7 @@ t.test("allowed path is short and the kernel action cache applies", async (t) =>
   }
 });
 
-t.test("preamble order: arch, then x32", async (t) => {
+t.test('preamble order: arch, then x32', async (t) => {
   const insns = buildFilterInsns(POLICIES.sem!);
   t.same(insns[0], { code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: 4 });
   t.equal(insns[1]!.code, BPF_JMP | BPF_JEQ | BPF_K);
@@ -207,7 +207,7 @@ t.test("preamble order: arch, then x32", async (t) => {
   t.equal(insns[3]!.k, X32);
 });
 
-t.test("bad specs", async (t) => {
+t.test('bad specs', async (t) => {
   const none = new Map<number, number>();
   t.throws(() => buildFilter({ notify: [1, 1], errno: none, kill: [] }), BpfError);
   t.throws(() => buildFilter({ notify: [1], errno: new Map([[1, 1]]), kill: [] }), /listed twice/);
@@ -217,10 +217,7 @@ t.test("bad specs", async (t) => {
   t.throws(() => buildFilter({ notify: [], errno: new Map([[1, 0]]), kill: [] }), /errno 0/);
   t.throws(() => buildFilter({ notify: [], errno: new Map([[1, 4096]]), kill: [] }), /errno 4096/);
   // Far too many alternating segments for 4096 instructions.
-  t.throws(
-    () => buildFilter({ notify: range(0, 12000, 2), errno: none, kill: [] }),
-    /more than 4096 instructions/,
-  );
+  t.throws(() => buildFilter({ notify: range(0, 12000, 2), errno: none, kill: [] }), /more than 4096 instructions/);
   // ... but a lot of consecutive numbers is one segment.
   const big = buildFilter({ notify: range(0, 100000), errno: none, kill: [] });
   t.ok(big.length / 8 < 12);
@@ -228,12 +225,15 @@ t.test("bad specs", async (t) => {
   t.equal(runFilter(big, { nr: 100001, arch: AUDIT_ARCH_X86_64 }), SECCOMP_RET_ALLOW);
 });
 
-t.test("largest programs stay within limits and correct", async (t) => {
+t.test('largest programs stay within limits and correct', async (t) => {
   // Alternating notify/allow over many numbers: forces ja trampolines.
   const spec: FilterSpec = { notify: range(0, 2400, 2), errno: new Map(), kill: [] };
   const prog = buildFilter(spec);
   t.ok(prog.length / 8 <= 4096, `${prog.length / 8} instructions`);
-  t.ok(decode(prog).some((i) => i.code === (BPF_JMP | BPF_JA)), "uses ja trampolines");
+  t.ok(
+    decode(prog).some((i) => i.code === (BPF_JMP | BPF_JA)),
+    'uses ja trampolines',
+  );
   let bad = 0;
   for (let nr = 0; nr <= 2500; nr++) {
     if (runFilter(prog, { nr, arch: AUDIT_ARCH_X86_64 }) !== expected(spec, AUDIT_ARCH_X86_64, nr)) bad++;
@@ -243,7 +243,7 @@ t.test("largest programs stay within limits and correct", async (t) => {
 
 const I = (code: number, k = 0, jt = 0, jf = 0): Insn => ({ code, jt, jf, k });
 
-t.test("validator rejects what the kernel rejects", async (t) => {
+t.test('validator rejects what the kernel rejects', async (t) => {
   const ret = I(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
   t.throws(() => validateFilter(new Uint8Array(0)), /empty/);
   t.throws(() => validateFilter(new Uint8Array(7)), /multiple of 8/);
@@ -260,55 +260,40 @@ t.test("validator rejects what the kernel rejects", async (t) => {
   t.throws(() => validateFilter(encode([I(BPF_LD | BPF_MEM, 3), ret])), /read before written/);
   // written on one branch only
   t.throws(
-    () =>
-      validateFilter(
-        encode([I(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), I(BPF_ST, 3), I(BPF_LD | BPF_MEM, 3), ret]),
-      ),
+    () => validateFilter(encode([I(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1), I(BPF_ST, 3), I(BPF_LD | BPF_MEM, 3), ret])),
     /read before written/,
   );
   t.throws(() => runFilter(encode([I(0x07 | 0x10), ret]), { nr: 0, arch: 0 }), BpfError);
   t.doesNotThrow(() => validateFilter(encode([I(BPF_ST, 3), I(BPF_LD | BPF_MEM, 3), ret])));
 });
 
-t.test("interpreter semantics", async (t) => {
+t.test('interpreter semantics', async (t) => {
   const data = { nr: 7, arch: AUDIT_ARCH_X86_64, args: [0x1_0000_0005n, 3], ip: 0x1234_5678_9abcn };
   const run = (insns: Insn[]): number => runFilter(encode(insns), data);
   const retA = I(BPF_RET | BPF_A);
-  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 16), retA]), 5, "args[0] low word");
-  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 20), retA]), 1, "args[0] high word");
-  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 8), retA]), 0x56789abc, "ip low word");
-  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 12), retA]), 0x1234, "ip high word");
-  t.equal(run([I(BPF_LD | BPF_W | 0x80), retA]), 64, "ld len");
-  t.equal(run([I(BPF_LD | BPF_IMM, 10), I(BPF_ALU | BPF_ADD | BPF_K, 0xfffffff9), retA]), 3, "add wraps");
-  t.equal(run([I(BPF_LD | BPF_IMM, 1), I(BPF_ALU | 0x80), retA]), 0xffffffff, "neg");
-  t.equal(run([I(BPF_LDX | BPF_IMM, 0), I(BPF_ALU | BPF_DIV | BPF_X), retA]), 0, "div by X=0 returns 0");
-  t.equal(
-    run([I(BPF_LD | BPF_IMM, 6), I(BPF_MISC | BPF_TAX), I(BPF_LD | BPF_IMM, 2), I(BPF_ALU | 0x20 | BPF_X), retA]),
-    12,
-    "tax, mul x",
-  );
-  t.equal(run([I(BPF_LDX | BPF_IMM, 9), I(BPF_MISC | BPF_TXA), retA]), 9, "txa");
-  t.equal(run([I(BPF_LD | BPF_IMM, 1), I(BPF_LDX | BPF_IMM, 33), I(BPF_ALU | BPF_LSH | BPF_X), retA]), 2, "shift masked");
+  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 16), retA]), 5, 'args[0] low word');
+  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 20), retA]), 1, 'args[0] high word');
+  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 8), retA]), 0x56789abc, 'ip low word');
+  t.equal(run([I(BPF_LD | BPF_W | BPF_ABS, 12), retA]), 0x1234, 'ip high word');
+  t.equal(run([I(BPF_LD | BPF_W | 0x80), retA]), 64, 'ld len');
+  t.equal(run([I(BPF_LD | BPF_IMM, 10), I(BPF_ALU | BPF_ADD | BPF_K, 0xfffffff9), retA]), 3, 'add wraps');
+  t.equal(run([I(BPF_LD | BPF_IMM, 1), I(BPF_ALU | 0x80), retA]), 0xffffffff, 'neg');
+  t.equal(run([I(BPF_LDX | BPF_IMM, 0), I(BPF_ALU | BPF_DIV | BPF_X), retA]), 0, 'div by X=0 returns 0');
+  t.equal(run([I(BPF_LD | BPF_IMM, 6), I(BPF_MISC | BPF_TAX), I(BPF_LD | BPF_IMM, 2), I(BPF_ALU | 0x20 | BPF_X), retA]), 12, 'tax, mul x');
+  t.equal(run([I(BPF_LDX | BPF_IMM, 9), I(BPF_MISC | BPF_TXA), retA]), 9, 'txa');
+  t.equal(run([I(BPF_LD | BPF_IMM, 1), I(BPF_LDX | BPF_IMM, 33), I(BPF_ALU | BPF_LSH | BPF_X), retA]), 2, 'shift masked');
   t.equal(
     run([I(BPF_LD | BPF_IMM, 5), I(BPF_ST, 0), I(BPF_LD | BPF_IMM, 0), I(BPF_LDX | BPF_MEM, 0), I(BPF_MISC | BPF_TXA), retA]),
     5,
-    "scratch memory",
+    'scratch memory',
   );
   t.equal(
     run([I(BPF_LD | BPF_W | BPF_ABS, 0), I(BPF_JMP | BPF_JGT | BPF_K, 6, 1, 0), I(BPF_RET | BPF_K, 1), I(BPF_RET | BPF_K, 2)]),
     2,
-    "jgt",
+    'jgt',
   );
-  t.equal(
-    run([I(BPF_LD | BPF_IMM, 0xffffffff), I(BPF_RET | BPF_A)]),
-    0xffffffff,
-    "results are unsigned",
-  );
-  t.equal(
-    runFilter(encode([I(BPF_LD | BPF_W | BPF_ABS, 0), retA]), { nr: -1, arch: 0 }),
-    0xffffffff,
-    "nr -1 reads as 0xffffffff",
-  );
+  t.equal(run([I(BPF_LD | BPF_IMM, 0xffffffff), I(BPF_RET | BPF_A)]), 0xffffffff, 'results are unsigned');
+  t.equal(runFilter(encode([I(BPF_LD | BPF_W | BPF_ABS, 0), retA]), { nr: -1, arch: 0 }), 0xffffffff, 'nr -1 reads as 0xffffffff');
   t.same(traceFilter(encode([I(BPF_JMP | BPF_JA, 1), I(BPF_RET | BPF_K, 1), I(BPF_RET | BPF_K, 2)]), data), {
     action: 2,
     path: [0, 2],
@@ -316,7 +301,7 @@ t.test("interpreter semantics", async (t) => {
   t.throws(() => runFilter(encode([retA]), { nr: 0, arch: 0, args: [1, 2, 3, 4, 5, 6, 7] }), /at most 6/);
 });
 
-t.test("kernel cache emulator gives up on argument loads", async (t) => {
+t.test('kernel cache emulator gives up on argument loads', async (t) => {
   const prog = encode([
     I(BPF_LD | BPF_W | BPF_ABS, 0),
     I(BPF_JMP | BPF_JEQ | BPF_K, 39, 0, 2),
@@ -328,14 +313,14 @@ t.test("kernel cache emulator gives up on argument loads", async (t) => {
   t.equal(kernelCacheAllows(prog, AUDIT_ARCH_X86_64, 40), true);
 });
 
-t.test("actions and disassembly", async (t) => {
-  t.equal(actionName(SECCOMP_RET_ALLOW), "ALLOW");
-  t.equal(actionName(SECCOMP_RET_KILL_PROCESS), "KILL_PROCESS");
-  t.equal(actionName(SECCOMP_RET_USER_NOTIF), "USER_NOTIF");
-  t.equal(actionName(SECCOMP_RET_ERRNO | 1), "ERRNO(EPERM)");
-  t.equal(actionName(0x00030005), "TRAP(5)");
-  t.equal(actionName(0), "KILL_THREAD");
-  t.equal(actionName(0x12340000), "0x12340000");
+t.test('actions and disassembly', async (t) => {
+  t.equal(actionName(SECCOMP_RET_ALLOW), 'ALLOW');
+  t.equal(actionName(SECCOMP_RET_KILL_PROCESS), 'KILL_PROCESS');
+  t.equal(actionName(SECCOMP_RET_USER_NOTIF), 'USER_NOTIF');
+  t.equal(actionName(SECCOMP_RET_ERRNO | 1), 'ERRNO(EPERM)');
+  t.equal(actionName(0x00030005), 'TRAP(5)');
+  t.equal(actionName(0), 'KILL_THREAD');
+  t.equal(actionName(0x12340000), '0x12340000');
   const text = disassemble(buildFilter(POLICIES.sem!));
   t.match(text, /^0: ld \[4\] +; arch$/m);
   t.match(text, /jeq {2}#0xc000003e .*; AUDIT_ARCH_X86_64/);
@@ -344,7 +329,7 @@ t.test("actions and disassembly", async (t) => {
   t.match(text, /ret #0x7fc00000 +; USER_NOTIF/);
   t.match(text, /ret #0x7fff0000 +; ALLOW/);
   t.match(text, /ret #0x80000000 +; KILL_PROCESS/);
-  t.equal(text.trimEnd().split("\n").length, buildFilter(POLICIES.sem!).length / 8);
+  t.equal(text.trimEnd().split('\n').length, buildFilter(POLICIES.sem!).length / 8);
   // odd programs never make it throw
   t.match(disassemble(encode([I(BPF_LD | BPF_H | BPF_ABS, 0), I(0xffff), I(BPF_RET | BPF_A)])), /\.insn 0x28/);
 });

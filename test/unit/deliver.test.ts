@@ -25,7 +25,10 @@ function fake(sendSucceeds: boolean) {
 }
 
 const call = (id: bigint): BlockedCall => ({
-  record: { id, tid: 100, nr: 65, ip: 0x401000, args: [] }, sp: null, since: 0, cancel: () => {},
+  record: { id, tid: 100, nr: 65, ip: 0x401000, args: [] },
+  sp: null,
+  since: 0,
+  cancel: () => {},
 });
 
 t.test('no sleeper: the notification being handled is answered now, nothing else is touched', async (t) => {

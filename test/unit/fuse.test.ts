@@ -3,8 +3,16 @@
 // encodes them.
 import t from 'tap';
 import {
-  decodeAttrOut, decodeInHeader, encodeInHeader, encodeReply, FOPEN_DIRECT_IO, FOPEN_NOFLUSH, IN_HEADER_SIZE, INIT_ATOMIC_O_TRUNC,
-  OP, OUT_HEADER_SIZE,
+  decodeAttrOut,
+  decodeInHeader,
+  encodeInHeader,
+  encodeReply,
+  FOPEN_DIRECT_IO,
+  FOPEN_NOFLUSH,
+  IN_HEADER_SIZE,
+  INIT_ATOMIC_O_TRUNC,
+  OP,
+  OUT_HEADER_SIZE,
 } from '../../src/fuse/abi.js';
 import { viewDevices } from '../../src/fuse/mountinfo.js';
 import { MAX_WRITE, SingleFileServer, type Caller, type ServedFile } from '../../src/fuse/single-file.js';
@@ -26,18 +34,20 @@ function struct(size: number, fill: (v: DataView) => void): Uint8Array {
   return b;
 }
 
-const initIn = (major: number, minor: number, flags: number) => struct(64, (v) => {
-  v.setUint32(0, major, true);
-  v.setUint32(4, minor, true);
-  v.setUint32(8, 131072, true);
-  v.setUint32(12, flags, true);
-});
+const initIn = (major: number, minor: number, flags: number) =>
+  struct(64, (v) => {
+    v.setUint32(0, major, true);
+    v.setUint32(4, minor, true);
+    v.setUint32(8, 131072, true);
+    v.setUint32(12, flags, true);
+  });
 const openIn = (flags: number) => struct(8, (v) => v.setUint32(0, flags, true));
-const readIn = (fh: bigint, offset: bigint, size: number) => struct(40, (v) => {
-  v.setBigUint64(0, fh, true);
-  v.setBigUint64(8, offset, true);
-  v.setUint32(16, size, true);
-});
+const readIn = (fh: bigint, offset: bigint, size: number) =>
+  struct(40, (v) => {
+    v.setBigUint64(0, fh, true);
+    v.setBigUint64(8, offset, true);
+    v.setUint32(16, size, true);
+  });
 const writeIn = (fh: bigint, offset: bigint, data: string) => {
   const bytes = Buffer.from(data);
   const b = struct(40 + bytes.length, (v) => {
@@ -74,8 +84,10 @@ t.test('INIT: 7.38 at most, only ATOMIC_O_TRUNC of what the kernel offers, one p
   const r = reply(s.handle(request(OP.INIT, initIn(7, 45, 0x73fffffb))));
   t.equal(r.error, 0);
   t.equal(r.len, OUT_HEADER_SIZE + 64, 'the full fuse_init_out');
-  t.same([u32(r.payload, 0), u32(r.payload, 4), u32(r.payload, 8), u32(r.payload, 12), u32(r.payload, 20)],
-    [7, 38, 131072, INIT_ATOMIC_O_TRUNC, MAX_WRITE]);
+  t.same(
+    [u32(r.payload, 0), u32(r.payload, 4), u32(r.payload, 8), u32(r.payload, 12), u32(r.payload, 20)],
+    [7, 38, 131072, INIT_ATOMIC_O_TRUNC, MAX_WRITE],
+  );
   t.equal(u32(reply(s.handle(request(OP.INIT, initIn(7, 31, 0)))).payload, 4), 31, 'an older kernel: its minor');
   t.equal(u32(reply(s.handle(request(OP.INIT, initIn(8, 0, 0)))).payload, 0), 7, 'a newer major: ours, for the kernel to retry');
   t.equal(reply(s.handle(request(OP.INIT, initIn(6, 0, 0)))).error, -71, 'an older major: EPROTO');
@@ -103,7 +115,8 @@ t.test('OPEN renders a snapshot that READ slices; every open is direct I/O and n
   const fh = u64(opened.payload, 0);
   t.equal(u32(opened.payload, 8), FOPEN_DIRECT_IO | FOPEN_NOFLUSH);
   text = 'second\n';
-  const read = (offset: bigint, size: number) => Buffer.from(reply(s.handle(request(OP.READ, readIn(fh, offset, size)))).payload).toString();
+  const read = (offset: bigint, size: number) =>
+    Buffer.from(reply(s.handle(request(OP.READ, readIn(fh, offset, size)))).payload).toString();
   t.equal(read(0n, 4096), 'first\n', 'the text at open, not at read');
   t.equal(read(2n, 3), 'rst');
   t.equal(read(6n, 10), '', 'at the end');
@@ -116,11 +129,15 @@ t.test('OPEN renders a snapshot that READ slices; every open is direct I/O and n
   t.equal(s.openFiles, 1);
   t.equal(reply(s.handle(request(OP.READ, readIn(fh, 0n, 10)))).error, -9, 'a released handle: EBADF');
   t.equal(renders, 2);
-  t.equal(reply(s.handle(request(OP.OPEN, openIn(1)))).error, -13, 'a read-only file opened for writing: EACCES, as the notified open answers');
+  t.equal(
+    reply(s.handle(request(OP.OPEN, openIn(1)))).error,
+    -13,
+    'a read-only file opened for writing: EACCES, as the notified open answers',
+  );
   t.equal(reply(s.handle(request(OP.OPEN, openIn(2)))).error, -13, 'for reading and writing too');
 });
 
-t.test('WRITE: applied at once with its offset and the caller; the result is write(2)\'s', async (t) => {
+t.test("WRITE: applied at once with its offset and the caller; the result is write(2)'s", async (t) => {
   const writes: Array<[string, number, Caller]> = [];
   const file: ServedFile = {
     render: () => {
@@ -137,7 +154,10 @@ t.test('WRITE: applied at once with its offset and the caller; the result is wri
   const ok = reply(s.handle(request(OP.WRITE, writeIn(fh, 0n, '250 32000 32 128\n'))));
   t.same([ok.error, u32(ok.payload, 0)], [0, 17]);
   t.equal(reply(s.handle(request(OP.WRITE, writeIn(fh, 17n, 'bad')))).error, -34, 'an error reaches write(2)');
-  t.same(writes, [['250 32000 32 128\n', 0, CALLER], ['bad', 17, CALLER]]);
+  t.same(writes, [
+    ['250 32000 32 128\n', 0, CALLER],
+    ['bad', 17, CALLER],
+  ]);
   t.equal(reply(s.handle(request(OP.WRITE, writeIn(99n, 0n, 'x')))).error, -9, 'unknown handle: EBADF');
   const truncated = writeIn(fh, 0n, 'abcdef').subarray(0, 42);
   const r = request(OP.WRITE, truncated);
@@ -149,7 +169,8 @@ t.test('the rest: no reply where the kernel expects none, ENOSYS or ENOTTY as pr
   for (const op of [OP.FORGET, OP.BATCH_FORGET, OP.INTERRUPT]) t.equal(s.handle(request(op, new Uint8Array(16))), null, `op ${op}`);
   for (const op of [OP.FLUSH, OP.ACCESS, OP.DESTROY]) t.equal(reply(s.handle(request(op, new Uint8Array(24)))).error, 0, `op ${op}`);
   t.equal(reply(s.handle(request(OP.IOCTL, new Uint8Array(32)))).error, -25);
-  for (const op of [OP.GETXATTR, OP.LISTXATTR, OP.LOOKUP, 9999]) t.equal(reply(s.handle(request(op, new Uint8Array(8)))).error, -38, `op ${op}`);
+  for (const op of [OP.GETXATTR, OP.LISTXATTR, OP.LOOKUP, 9999])
+    t.equal(reply(s.handle(request(op, new Uint8Array(8)))).error, -38, `op ${op}`);
   const statfs = reply(s.handle(request(OP.STATFS)));
   t.same([statfs.error, u32(statfs.payload, 40), u32(statfs.payload, 44)], [0, 4096, 255]);
   const lying = request(OP.GETATTR, new Uint8Array(16));

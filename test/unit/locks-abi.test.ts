@@ -3,8 +3,23 @@
 import t from 'tap';
 import { decodeFcntlLock, decodeFlock, OFFSET_MAX, splitDev, toRange } from '../../src/locks/index.js';
 import {
-  F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_RDLCK, F_SETLK, F_SETLKW, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_MAND,
-  LOCK_NB, LOCK_SH, LOCK_UN, SEEK_CUR, SEEK_END, SEEK_SET,
+  F_GETLK,
+  F_OFD_GETLK,
+  F_OFD_SETLK,
+  F_OFD_SETLKW,
+  F_RDLCK,
+  F_SETLK,
+  F_SETLKW,
+  F_UNLCK,
+  F_WRLCK,
+  LOCK_EX,
+  LOCK_MAND,
+  LOCK_NB,
+  LOCK_SH,
+  LOCK_UN,
+  SEEK_CUR,
+  SEEK_END,
+  SEEK_SET,
 } from '../../src/syscalls/constants.js';
 import { EBADF, EINVAL, EOVERFLOW } from '../../src/syscalls/errno.js';
 

@@ -12,8 +12,7 @@ const OTHER: FileId = { major: 0xfe, minor: 0, ino: 2146905n };
 const PIDS: Record<string, number> = { A: 100, B: 200, C: 300 };
 
 /** A kernel /proc/locks capture with <A>, <B>, <ino> placeholders filled in. */
-const native = (text: string): string =>
-  text.replace(/<([A-Z])>/g, (_, n: string) => String(PIDS[n])).replace(/<ino>/g, String(FILE.ino));
+const native = (text: string): string => text.replace(/<([A-Z])>/g, (_, n: string) => String(PIDS[n])).replace(/<ino>/g, String(FILE.ino));
 
 /** (start, len) as the test programs passed them, with SEEK_SET. */
 const span = (start: number, len: number): Range => toRange(SEEK_SET, BigInt(start), BigInt(len), 0n, 100n) as Range;
@@ -29,31 +28,143 @@ const U = F_UNLCK;
 t.test('split, merge and type change match Linux', async (t) => {
   // [name, ops as [owner?, type, start, len], /proc/locks printed by Linux]
   const cases: [string, [string, LockType, number, number][], string][] = [
-    ['split by unlock', [['A', W, 0, 10], ['A', U, 3, 3]],
-      '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 2\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 6 9\n'],
-    ['split by other type', [['A', R, 0, 10], ['A', W, 3, 3]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 2\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 3 5\n3: POSIX  ADVISORY  READ <A> fe:00:<ino> 6 9\n'],
-    ['adjacent merge', [['A', R, 0, 5], ['A', R, 5, 5]], '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n'],
-    ['gap stays', [['A', R, 0, 5], ['A', R, 6, 4]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 6 9\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 4\n'],
-    ['bridge three', [['A', R, 0, 5], ['A', R, 10, 5], ['A', R, 5, 5]], '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 14\n'],
-    ['type change bridges', [['A', R, 0, 5], ['A', W, 5, 5], ['A', R, 10, 5], ['A', R, 5, 5]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 14\n'],
-    ['downgrade in place', [['A', W, 0, 10], ['A', R, 0, 10]], '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n'],
-    ['cover smaller', [['A', R, 5, 5], ['A', W, 0, 15]], '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 14\n'],
-    ['unlock tail to EOF', [['A', W, 0, 0], ['A', U, 10, 0]], '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 9\n'],
-    ['unlock head', [['A', W, 0, 0], ['A', U, 0, 10]], '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 10 EOF\n'],
-    ['unlock all', [['A', R, 0, 5], ['A', W, 10, 5], ['A', U, 0, 0]], ''],
-    ['merge and trim right', [['A', W, 0, 10], ['A', R, 20, 10], ['A', W, 5, 20]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 25 29\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 24\n'],
-    ['contained same type', [['A', R, 0, 10], ['A', R, 2, 2]], '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n'],
-    ['overlap other type', [['A', W, 0, 5], ['A', R, 5, 5], ['A', W, 3, 4]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 7 9\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 6\n'],
+    [
+      'split by unlock',
+      [
+        ['A', W, 0, 10],
+        ['A', U, 3, 3],
+      ],
+      '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 2\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 6 9\n',
+    ],
+    [
+      'split by other type',
+      [
+        ['A', R, 0, 10],
+        ['A', W, 3, 3],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 2\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 3 5\n3: POSIX  ADVISORY  READ <A> fe:00:<ino> 6 9\n',
+    ],
+    [
+      'adjacent merge',
+      [
+        ['A', R, 0, 5],
+        ['A', R, 5, 5],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n',
+    ],
+    [
+      'gap stays',
+      [
+        ['A', R, 0, 5],
+        ['A', R, 6, 4],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 6 9\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 4\n',
+    ],
+    [
+      'bridge three',
+      [
+        ['A', R, 0, 5],
+        ['A', R, 10, 5],
+        ['A', R, 5, 5],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 14\n',
+    ],
+    [
+      'type change bridges',
+      [
+        ['A', R, 0, 5],
+        ['A', W, 5, 5],
+        ['A', R, 10, 5],
+        ['A', R, 5, 5],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 14\n',
+    ],
+    [
+      'downgrade in place',
+      [
+        ['A', W, 0, 10],
+        ['A', R, 0, 10],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n',
+    ],
+    [
+      'cover smaller',
+      [
+        ['A', R, 5, 5],
+        ['A', W, 0, 15],
+      ],
+      '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 14\n',
+    ],
+    [
+      'unlock tail to EOF',
+      [
+        ['A', W, 0, 0],
+        ['A', U, 10, 0],
+      ],
+      '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 9\n',
+    ],
+    [
+      'unlock head',
+      [
+        ['A', W, 0, 0],
+        ['A', U, 0, 10],
+      ],
+      '1: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 10 EOF\n',
+    ],
+    [
+      'unlock all',
+      [
+        ['A', R, 0, 5],
+        ['A', W, 10, 5],
+        ['A', U, 0, 0],
+      ],
+      '',
+    ],
+    [
+      'merge and trim right',
+      [
+        ['A', W, 0, 10],
+        ['A', R, 20, 10],
+        ['A', W, 5, 20],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 25 29\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 24\n',
+    ],
+    [
+      'contained same type',
+      [
+        ['A', R, 0, 10],
+        ['A', R, 2, 2],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n',
+    ],
+    [
+      'overlap other type',
+      [
+        ['A', W, 0, 5],
+        ['A', R, 5, 5],
+        ['A', W, 3, 4],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 7 9\n2: POSIX  ADVISORY  WRITE <A> fe:00:<ino> 0 6\n',
+    ],
     ['unlock nothing', [['A', U, 0, 0]], ''],
-    ['merge across two owners', [['A', R, 0, 5], ['B', R, 5, 5], ['A', R, 5, 5]],
-      '1: POSIX  ADVISORY  READ <B> fe:00:<ino> 5 9\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n'],
-    ['new owner appended', [['B', R, 50, 5], ['A', R, 0, 5], ['A', R, 20, 5]],
-      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 20 24\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 4\n3: POSIX  ADVISORY  READ <B> fe:00:<ino> 50 54\n'],
+    [
+      'merge across two owners',
+      [
+        ['A', R, 0, 5],
+        ['B', R, 5, 5],
+        ['A', R, 5, 5],
+      ],
+      '1: POSIX  ADVISORY  READ <B> fe:00:<ino> 5 9\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 9\n',
+    ],
+    [
+      'new owner appended',
+      [
+        ['B', R, 50, 5],
+        ['A', R, 0, 5],
+        ['A', R, 20, 5],
+      ],
+      '1: POSIX  ADVISORY  READ <A> fe:00:<ino> 20 24\n2: POSIX  ADVISORY  READ <A> fe:00:<ino> 0 4\n3: POSIX  ADVISORY  READ <B> fe:00:<ino> 50 54\n',
+    ],
   ];
   for (const [name, ops, linux] of cases) {
     const reg = registry();
@@ -83,7 +194,8 @@ t.test('random lock sequences agree with a byte-by-byte model', async (t) => {
     const start = rand(SIZE - 1);
     const toEof = rand(8) === 0;
     const end = toEof ? SIZE - 1 : start + rand(Math.min(6, SIZE - 1 - start));
-    const blocked = type !== U && model.some((m, o) => o !== who && m.some((b, i) => i >= start && i <= end && b !== U && (b === W || type === W)));
+    const blocked =
+      type !== U && model.some((m, o) => o !== who && m.some((b, i) => i >= start && i <= end && b !== U && (b === W || type === W)));
     const rc = reg.setLk(FILE, { pid: who }, { type, start: BigInt(start), end: toEof ? OFFSET_MAX : BigInt(end) }, false, '');
     if (rc !== (blocked ? -EAGAIN : 0)) {
       t.fail(`step ${step}: owner ${who} ${type} [${start},${end}] gave ${typeof rc === 'number' ? rc : 'a waiter'}`);
@@ -101,7 +213,8 @@ t.test('random lock sequences agree with a byte-by-byte model', async (t) => {
       }
     }
     for (const f of reg.snapshot().files) {
-      for (const l of f.posix) got.push(`${l.pid}:${l.type === 'WRITE' ? W : R}:${l.start}-${l.end === 'EOF' || l.end === String(SIZE - 1) ? 'EOF' : l.end}`);
+      for (const l of f.posix)
+        got.push(`${l.pid}:${l.type === 'WRITE' ? W : R}:${l.start}-${l.end === 'EOF' || l.end === String(SIZE - 1) ? 'EOF' : l.end}`);
     }
     if (want.sort().join(' ') !== got.sort().join(' ')) {
       t.same(got, want, `step ${step}`);
@@ -163,7 +276,11 @@ t.test('F_GETLK reports the first conflicting lock in list order', async (t) => 
   t.equal(reg.getLk(FILE, C, { type: R, ...span(10, 10) }), null, 'no overlap');
   t.same(reg.getLk(FILE, { pid: 300, ofd: 'c' }, { type: R, ...span(5, 1) }), flock(W, 0n, 10n, -1), 'OFD lock reports pid -1');
   t.same(reg.getLk(FILE, Aofd, { type: U, ...span(0, 0) }), flock(W, 0n, 10n, -1), 'F_OFD_GETLK F_UNLCK finds its own lock');
-  t.same(reg.getLk(FILE, A, { type: W, ...span(0, 0) }), flock(R, 50n, 10n, 200), "A's process conflicts with its own OFD lock, but B comes first");
+  t.same(
+    reg.getLk(FILE, A, { type: W, ...span(0, 0) }),
+    flock(R, 50n, 10n, 200),
+    "A's process conflicts with its own OFD lock, but B comes first",
+  );
   t.same(reg.getLk(FILE, A, { type: W, ...span(0, 20) }), flock(W, 0n, 10n, -1));
   t.equal(reg.getLk(FILE, B, { type: W, ...span(40, 0) }), null, 'own locks never conflict');
   t.equal(reg.getLk(OTHER, C, { type: W, ...span(0, 0) }), null, 'other file');
@@ -215,7 +332,11 @@ t.test('locks are per file', async (t) => {
   t.equal(reg.setLk(OTHER, { pid: 2 }, { type: W, ...span(0, 0) }, false, ''), 0);
   t.equal(reg.snapshot().files.length, 2);
   t.equal(reg.setLk(OTHER, { pid: 2 }, { type: U, ...span(0, 0) }, false, ''), 0);
-  t.same(reg.snapshot().files.map((f) => f.ino), [String(FILE.ino)], 'an empty table is dropped');
+  t.same(
+    reg.snapshot().files.map((f) => f.ino),
+    [String(FILE.ino)],
+    'an empty table is dropped',
+  );
 });
 
 // locks_show with a /proc mount of a PID namespace: a lock whose holder the
@@ -229,8 +350,10 @@ t.test('/proc/locks of a PID namespace translates pids and leaves out unseen hol
   t.equal(reg.setLk(f, { pid: 1, ofd: 'd' }, { type: W, start: 40n, end: 49n }, false, ''), 0);
   t.type(reg.setLk(f, { pid: 9 }, { type: W, start: 0n, end: 0n }, true, ''), 'object', 'pid 9 waits for pid 7');
   const inNamespace = new Map([[7, 2]]);
-  t.equal(reg.procLocks((pid) => inNamespace.get(pid) ?? 0),
+  t.equal(
+    reg.procLocks((pid) => inNamespace.get(pid) ?? 0),
     '1: OFDLCK ADVISORY  WRITE -1 103:01:12 40 49\n' +
-    '3: POSIX  ADVISORY  WRITE 2 103:01:12 0 9\n' +
-    '3: -> POSIX  ADVISORY  WRITE 0 103:01:12 0 0\n');
+      '3: POSIX  ADVISORY  WRITE 2 103:01:12 0 9\n' +
+      '3: -> POSIX  ADVISORY  WRITE 0 103:01:12 0 0\n',
+  );
 });

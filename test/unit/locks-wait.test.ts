@@ -2,9 +2,7 @@
 // /proc/locks texts and errnos are what Linux 6.18 gave for the same calls
 // (one CPU), with pids and the inode replaced by placeholders.
 import t from 'tap';
-import {
-  type FileId, type LockType, LockRegistry, OFFSET_MAX, type Range, toRange, type Waiter,
-} from '../../src/locks/index.js';
+import { type FileId, type LockType, LockRegistry, OFFSET_MAX, type Range, toRange, type Waiter } from '../../src/locks/index.js';
 import { F_RDLCK, F_UNLCK, F_WRLCK, SEEK_SET } from '../../src/syscalls/constants.js';
 import { EAGAIN, EDEADLK, ENOLCK, ENOMEM } from '../../src/syscalls/errno.js';
 
@@ -15,8 +13,7 @@ const R = F_RDLCK;
 const W = F_WRLCK;
 const U = F_UNLCK;
 
-const native = (text: string): string =>
-  text.replace(/<([A-Z])>/g, (_, n: string) => String(PID[n])).replace(/<ino>/g, String(FILE.ino));
+const native = (text: string): string => text.replace(/<([A-Z])>/g, (_, n: string) => String(PID[n])).replace(/<ino>/g, String(FILE.ino));
 const span = (start: number, len: number): Range => toRange(SEEK_SET, BigInt(start), BigInt(len), 0n, 100n) as Range;
 
 /** A registry whose hooks record replies; tokens name the caller. */
@@ -38,8 +35,7 @@ function harness(max?: number) {
   /** POSIX (or OFD with `ofd`) lock by the named process; token = name. */
   const lk = (name: string, type: LockType, start: number, len: number, wait = true, ofd?: string, file = FILE) =>
     reg.setLk(file, { pid: PID[name] ?? 1, ...(ofd ? { ofd } : {}) }, { type, ...span(start, len) }, wait, name);
-  const fl = (name: string, type: LockType, wait = true, desc = name) =>
-    reg.flock(FILE, { pid: PID[name] ?? 1, desc }, type, wait, name);
+  const fl = (name: string, type: LockType, wait = true, desc = name) => reg.flock(FILE, { pid: PID[name] ?? 1, desc }, type, wait, name);
   return { reg, replies, dead, undeliverable, lk, fl };
 }
 
@@ -71,7 +67,14 @@ t.test('waiter trees and wake-ups match Linux', async (t) => {
 
   // Trimming A's lock wakes B, C and E; B and then D (woken by B's retry) block again.
   t.equal(lk('A', U, 0, 5, false), 0);
-  t.same(replies, [['C', 0], ['E', 0]], 'FIFO retry order');
+  t.same(
+    replies,
+    [
+      ['C', 0],
+      ['E', 0],
+    ],
+    'FIFO retry order',
+  );
   // Linux printed C's and E's new locks in the order its scheduler ran the
   // woken tasks (E first in that run); retries here are FIFO, so C is older.
   t.equal(
@@ -137,12 +140,25 @@ t.test('waiter trees and wake-ups match Linux', async (t) => {
     // What each blocked request waits for (the wait-for graph's input).
     waiters: [
       {
-        kind: 'posix', type: 'WRITE', start: '5', end: '6', pid: 400, file: '254:0:2146904',
-        blockers: [{ kind: 'posix', type: 'WRITE', start: '5', end: '5', pid: 200 }], behind: null,
+        kind: 'posix',
+        type: 'WRITE',
+        start: '5',
+        end: '6',
+        pid: 400,
+        file: '254:0:2146904',
+        blockers: [{ kind: 'posix', type: 'WRITE', start: '5', end: '5', pid: 200 }],
+        behind: null,
       },
       {
-        kind: 'flock', type: 'READ', start: '0', end: 'EOF', pid: 700, desc: 'H', file: '254:0:2146904',
-        blockers: [{ kind: 'flock', type: 'WRITE', start: '0', end: 'EOF', pid: 600, desc: 'G' }], behind: null,
+        kind: 'flock',
+        type: 'READ',
+        start: '0',
+        end: 'EOF',
+        pid: 700,
+        desc: 'H',
+        file: '254:0:2146904',
+        blockers: [{ kind: 'flock', type: 'WRITE', start: '0', end: 'EOF', pid: 600, desc: 'G' }],
+        behind: null,
       },
     ],
   });
@@ -152,11 +168,20 @@ t.test('waiter trees and wake-ups match Linux', async (t) => {
 t.test('non-conflicting waiters retry in the order they blocked', async (t) => {
   const { reg, replies, lk } = harness();
   t.equal(lk('A', W, 0, 10, false), 0);
-  for (const [n, at] of [['D', 2], ['B', 0], ['C', 1]] as const) t.ok(isWaiter(lk(n, R, at, 1)));
+  for (const [n, at] of [
+    ['D', 2],
+    ['B', 0],
+    ['C', 1],
+  ] as const)
+    t.ok(isWaiter(lk(n, R, at, 1)));
   t.equal(lk('A', W, 0, 10, false), 0, 'no change, no wake-up');
   t.same(replies, []);
   t.equal(lk('A', R, 0, 10, false), 0, 'a downgrade wakes readers');
-  t.same(replies, [['D', 0], ['B', 0], ['C', 0]]);
+  t.same(replies, [
+    ['D', 0],
+    ['B', 0],
+    ['C', 0],
+  ]);
   t.match(reg.procLocks(), /^1: POSIX {2}ADVISORY {2}READ 300 .* 1 1\n2: .* 0 0\n3: .* 2 2\n4: .*100 .* 0 9\n$/);
 });
 
@@ -379,14 +404,11 @@ t.test('release on close of any fd, on exit, on last close of a description', as
     t.equal(lk('A', W, 0, 10, false), 0);
     t.equal(lk('A', W, 0, 10, false, undefined, OTHER), 0);
     t.equal(lk('C', W, 50, 1, false), 0);
-    t.ok(isWaiter(lk('A', W, 50, 1)), "another thread of A waits on C");
+    t.ok(isWaiter(lk('A', W, 50, 1)), 'another thread of A waits on C');
     t.ok(isWaiter(lk('B', R, 0, 1)));
     reg.releaseAllOfProcess(PID.A!);
     t.same(replies, [['B', 0]]);
-    t.equal(
-      reg.procLocks(),
-      `1: POSIX  ADVISORY  READ 200 fe:00:${FILE.ino} 0 0\n2: POSIX  ADVISORY  WRITE 300 fe:00:${FILE.ino} 50 50\n`,
-    );
+    t.equal(reg.procLocks(), `1: POSIX  ADVISORY  READ 200 fe:00:${FILE.ino} 0 0\n2: POSIX  ADVISORY  WRITE 300 fe:00:${FILE.ino} 50 50\n`);
     t.equal(reg.records, 2);
   });
 
@@ -400,10 +422,7 @@ t.test('release on close of any fd, on exit, on last close of a description', as
     t.equal(reg.setLk(FILE, B, { type: W, ...span(5, 1) }, false, 'B'), 0, 'absorbed by the lock of A');
     t.equal(reg.setLk(FILE, B, { type: R, ...span(20, 10) }, false, 'B'), 0);
     t.equal(reg.setLk(FILE, { pid: PID.C! }, { type: W, ...span(0, 1) }, false, 'C'), -EAGAIN);
-    t.equal(
-      reg.procLocks(),
-      `1: POSIX  ADVISORY  READ 200 fe:00:${FILE.ino} 20 29\n2: POSIX  ADVISORY  WRITE 100 fe:00:${FILE.ino} 0 9\n`,
-    );
+    t.equal(reg.procLocks(), `1: POSIX  ADVISORY  READ 200 fe:00:${FILE.ino} 20 29\n2: POSIX  ADVISORY  WRITE 100 fe:00:${FILE.ino} 0 9\n`);
     reg.releaseAllOfProcess(PID.A!, null);
     t.equal(reg.records, 2, 'an exit while the table lives on releases nothing');
     reg.releasePosix(FILE, 7);
@@ -458,10 +477,7 @@ t.test('flock: conversion is not atomic', async (t) => {
   );
   t.equal(fl('B', W), 0, "B's conversion runs before the woken C");
   t.same(replies, []);
-  t.equal(
-    reg.procLocks(),
-    native('1: FLOCK  ADVISORY  WRITE <B> fe:00:<ino> 0 EOF\n1: -> FLOCK  ADVISORY  WRITE <C> fe:00:<ino> 0 EOF\n'),
-  );
+  t.equal(reg.procLocks(), native('1: FLOCK  ADVISORY  WRITE <B> fe:00:<ino> 0 EOF\n1: -> FLOCK  ADVISORY  WRITE <C> fe:00:<ino> 0 EOF\n'));
   t.equal(lk('A', W, 0, 0, false), 0, 'POSIX locks do not see flock locks');
   t.equal(fl('B', W), 0, 'same type again: nothing happens');
   t.equal(fl('B', U), 0);

@@ -2,12 +2,29 @@
 // (fs/proc/array.c, fs/proc/base.c, fs/proc/fd.c).
 import t from 'tap';
 import {
-  credentialsOf, direntNumbers, fdinfoCloexec, idsOf, parseChildren, parseStat, parseStatus, parseSyscall,
+  credentialsOf,
+  direntNumbers,
+  fdinfoCloexec,
+  idsOf,
+  parseChildren,
+  parseStat,
+  parseStatus,
+  parseSyscall,
 } from '../../src/procfs.js';
 
 const STATUS = [
-  'Name:\tsleep', 'Umask:\t0022', 'State:\tS (sleeping)', 'Tgid:\t4242', 'Ngid:\t0', 'Pid:\t4243', 'PPid:\t4000',
-  'Uid:\t1000\t1001\t1002\t1003', 'Gid:\t100\t101\t102\t103', 'Groups:\t4 24 27 ', 'CapEff:\t0000000000000400', '',
+  'Name:\tsleep',
+  'Umask:\t0022',
+  'State:\tS (sleeping)',
+  'Tgid:\t4242',
+  'Ngid:\t0',
+  'Pid:\t4243',
+  'PPid:\t4000',
+  'Uid:\t1000\t1001\t1002\t1003',
+  'Gid:\t100\t101\t102\t103',
+  'Groups:\t4 24 27 ',
+  'CapEff:\t0000000000000400',
+  '',
 ].join('\n');
 
 t.test('status: fields by name, credentials and ids', async (t) => {

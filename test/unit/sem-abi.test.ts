@@ -2,10 +2,37 @@
 // from the real structs (glibc 2.36 headers, Linux 6.18 IPC_STAT/IPC_INFO).
 import t from 'tap';
 import {
-  decodeIpc64Perm, decodeSembuf, decodeSembufs, decodeSemidDs, decodeSeminfo, decodeSemValues, decodeTimespec,
-  encodeSembuf, encodeSemidDs, encodeSeminfo, encodeSemValues, encodeTimespec, IPC_CREAT, IPC_INFO, IPC_NOWAIT,
-  IPC_STAT, SEM_UNDO, SEMBUF_SIZE, SEMID64_DS_SIZE, SEMINFO_SIZE, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SemRegistry,
-  TIMESPEC_SIZE, timespecToNs, type SemBuf, type SemctlIO, type SemidDs, type SemInfo,
+  decodeIpc64Perm,
+  decodeSembuf,
+  decodeSembufs,
+  decodeSemidDs,
+  decodeSeminfo,
+  decodeSemValues,
+  decodeTimespec,
+  encodeSembuf,
+  encodeSemidDs,
+  encodeSeminfo,
+  encodeSemValues,
+  encodeTimespec,
+  IPC_CREAT,
+  IPC_INFO,
+  IPC_NOWAIT,
+  IPC_STAT,
+  SEM_UNDO,
+  SEMBUF_SIZE,
+  SEMID64_DS_SIZE,
+  SEMINFO_SIZE,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SemRegistry,
+  TIMESPEC_SIZE,
+  timespecToNs,
+  type SemBuf,
+  type SemctlIO,
+  type SemidDs,
+  type SemInfo,
 } from '../../src/sem/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -54,7 +81,7 @@ t.test('struct semid64_ds', async (t) => {
   const id = reg.semget({ pid: 1, uid: 0, gid: 0, isRoot: true }, 0x7eadbeef, 3, IPC_CREAT | 0o640);
   const io = { writeSemid: (d: SemidDs) => ((ds = d), 0) } as SemctlIO;
   t.equal(reg.semctl({ pid: 1, uid: 0, gid: 0, isRoot: true }, id, 0, IPC_STAT, 0, io), 0);
-  t.equal(hex(encodeSemidDs(ds!)), STAT_HEX, 'the registry\'s IPC_STAT encodes to the kernel\'s bytes');
+  t.equal(hex(encodeSemidDs(ds!)), STAT_HEX, "the registry's IPC_STAT encodes to the kernel's bytes");
 });
 
 t.test('struct seminfo', async (t) => {

@@ -3,8 +3,23 @@
 // undeliverable() undoes it exactly when that delivery fails.
 import t from 'tap';
 import {
-  GETPID, GETVAL, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
-  SemRegistry, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  GETPID,
+  GETVAL,
+  IPC_CREAT,
+  IPC_NOWAIT,
+  IPC_PRIVATE,
+  IPC_STAT,
+  SEM_UNDO,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SemRegistry,
+  UndoList,
+  type SemBuf,
+  type SemCaller,
+  type SemctlIO,
+  type SemidDs,
 } from '../../src/sem/index.js';
 import { EAGAIN } from '../../src/syscalls/errno.js';
 

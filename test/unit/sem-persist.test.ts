@@ -7,8 +7,8 @@ import type { SemCaller, SemLimits } from '../../src/sem/types.js';
 
 const LIMITS: SemLimits = { semmsl: 250, semmns: 32000, semopm: 32, semmni: 128 };
 const ROOT: SemCaller = { pid: 100, uid: 0, gid: 0, isRoot: true };
-const registry = () => new SemRegistry<null>(LIMITS, { isAlive: () => true, complete: () => true },
-  { monoNs: () => 0n, realSec: () => 1_700_000_000 });
+const registry = () =>
+  new SemRegistry<null>(LIMITS, { isAlive: () => true, complete: () => true }, { monoNs: () => 0n, realSec: () => 1_700_000_000 });
 const io = { writeSeminfo: () => 0, writeSemid: () => 0, readSemid: () => -14, writeValues: () => 0, readValues: () => -14 };
 
 t.test('a saved registry restores with the same ids, keys, values and pids', async (t) => {
@@ -23,7 +23,10 @@ t.test('a saved registry restores with the same ids, keys, values and pids', asy
 
   const b = registry();
   b.restore(decodePersisted(text, LIMITS).sets);
-  t.same(b.list().map((s) => [s.id, s.perm.key, s.nsems, s.perm.mode]), a.list().map((s) => [s.id, s.perm.key, s.nsems, s.perm.mode]));
+  t.same(
+    b.list().map((s) => [s.id, s.perm.key, s.nsems, s.perm.mode]),
+    a.list().map((s) => [s.id, s.perm.key, s.nsems, s.perm.mode]),
+  );
   t.equal(b.semctl(ROOT, third, 1, 12, 0, io), 5, 'GETVAL after restore');
   t.equal(b.semctl(ROOT, third, 1, 11, 0, io), 100, 'GETPID after restore');
   t.equal(b.semget(ROOT, 0x1234, 0, 0), third, 'the key finds the restored set');
@@ -34,7 +37,11 @@ t.test('a saved registry restores with the same ids, keys, values and pids', asy
 });
 
 t.test('corrupt or foreign files are refused with the reason', async (t) => {
-  const ok = { format: PERSIST_FORMAT, version: 1, sets: [{ id: 1, key: 5, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o600, otime: 0, ctime: 1, values: [1], pids: [0] }] };
+  const ok = {
+    format: PERSIST_FORMAT,
+    version: 1,
+    sets: [{ id: 1, key: 5, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o600, otime: 0, ctime: 1, values: [1], pids: [0] }],
+  };
   type Doc = { version: number; sets: Array<Record<string, unknown>> };
   const bad = (mutate: (o: Doc) => void) => {
     const o = JSON.parse(JSON.stringify(ok)) as Doc;
@@ -43,13 +50,69 @@ t.test('corrupt or foreign files are refused with the reason', async (t) => {
   };
   t.throws(() => decodePersisted('{', LIMITS), /not JSON/);
   t.throws(() => decodePersisted('[]', LIMITS), /not a sysvisor semaphore state/);
-  t.throws(() => decodePersisted(bad((o) => (o.version = 2)), LIMITS), /version 2 is not supported \(this sysvisor reads version 1\)/);
-  t.throws(() => decodePersisted(bad((o) => Object.assign(o, { sets: {} })), LIMITS), /sets: expected an array/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets[0].values = [32768])), LIMITS), /sets\[0\]\.values\[0\]: expected an integer in 0\.\.32767/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets[0].mode = 0o1777)), LIMITS), /sets\[0\]\.mode: expected an integer in 0\.\.511/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets[0].pids = [])), LIMITS), /sets\[0\]\.pids: expected one pid per value/);
-  t.throws(() => decodePersisted(bad((o) => o.sets.push({ ...o.sets[0], key: 6 })), LIMITS), /sets\[1\]\.id: index 1 used twice/);
-  t.throws(() => decodePersisted(bad((o) => o.sets.push({ ...o.sets[0], id: 2 })), LIMITS), /sets\[1\]\.key: key 0x5 used twice/);
-  t.throws(() => decodePersisted(bad((o) => (o.sets[0].values = new Array<number>(251).fill(0))), LIMITS), /1\.\.250 values \(SEMMSL\)/);
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => (o.version = 2)),
+        LIMITS,
+      ),
+    /version 2 is not supported \(this sysvisor reads version 1\)/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => Object.assign(o, { sets: {} })),
+        LIMITS,
+      ),
+    /sets: expected an array/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => (o.sets[0].values = [32768])),
+        LIMITS,
+      ),
+    /sets\[0\]\.values\[0\]: expected an integer in 0\.\.32767/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => (o.sets[0].mode = 0o1777)),
+        LIMITS,
+      ),
+    /sets\[0\]\.mode: expected an integer in 0\.\.511/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => (o.sets[0].pids = [])),
+        LIMITS,
+      ),
+    /sets\[0\]\.pids: expected one pid per value/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => o.sets.push({ ...o.sets[0], key: 6 })),
+        LIMITS,
+      ),
+    /sets\[1\]\.id: index 1 used twice/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => o.sets.push({ ...o.sets[0], id: 2 })),
+        LIMITS,
+      ),
+    /sets\[1\]\.key: key 0x5 used twice/,
+  );
+  t.throws(
+    () =>
+      decodePersisted(
+        bad((o) => (o.sets[0].values = new Array<number>(251).fill(0))),
+        LIMITS,
+      ),
+    /1\.\.250 values \(SEMMSL\)/,
+  );
   t.same(decodePersisted(JSON.stringify(ok), LIMITS).sets[0].values, [1]);
 });

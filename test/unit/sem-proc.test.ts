@@ -2,8 +2,21 @@
 // write result below were produced natively (Linux 6.18, fresh IPC namespace).
 import t from 'tap';
 import {
-  IPC_CREAT, IPC_PRIVATE, IPC_RMID, IPC_SET, renderSemSysctl, renderSysvipcSem, SEMMNI, SEMMNS, SEMMSL, SEMOPM,
-  SemRegistry, SYSVIPC_SEM_HEADER, UndoList, writeSemSysctl, type SemctlIO,
+  IPC_CREAT,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_SET,
+  renderSemSysctl,
+  renderSysvipcSem,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SemRegistry,
+  SYSVIPC_SEM_HEADER,
+  UndoList,
+  writeSemSysctl,
+  type SemctlIO,
 } from '../../src/sem/index.js';
 
 const ROOT = { pid: 1, uid: 0, gid: 0, isRoot: true };
@@ -121,7 +134,21 @@ t.test('written limits take effect', async (t) => {
   t.equal(reg.semget(ROOT, IPC_PRIVATE, 3, 0), -22, 'semmsl');
   const id = reg.semget(ROOT, IPC_PRIVATE, 2, 0o600);
   t.equal(reg.semget(ROOT, IPC_PRIVATE, 1, 0), -28, 'semmni');
-  t.equal(reg.semop(ROOT, new UndoList(), id, [{ num: 0, op: 1, flg: 0 }, { num: 1, op: 1, flg: 0 }], null, 0), -7, 'semopm');
+  t.equal(
+    reg.semop(
+      ROOT,
+      new UndoList(),
+      id,
+      [
+        { num: 0, op: 1, flg: 0 },
+        { num: 1, op: 1, flg: 0 },
+      ],
+      null,
+      0,
+    ),
+    -7,
+    'semopm',
+  );
 });
 
 t.test('a ceiling (the manifest): values may be lowered and raised back, one above is EINVAL as proc_dointvec_minmax', async (t) => {

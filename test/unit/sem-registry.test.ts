@@ -3,14 +3,42 @@
 // natively in a fresh IPC namespace (unshare -i) on Linux 6.18.
 import t from 'tap';
 import {
-  GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID,
-  IPC_SET, IPC_STAT, SEM_INFO, SEM_MAX_NSEMS, SEM_MAX_NSOPS, SEM_STAT, SEM_STAT_ANY, SEM_UNDO, SEMMNI, SEMMNS,
-  SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
-  type SemInfo, type SemLimits, type SemWaiter,
+  GETALL,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_CREAT,
+  IPC_EXCL,
+  IPC_INFO,
+  IPC_NOWAIT,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_SET,
+  IPC_STAT,
+  SEM_INFO,
+  SEM_MAX_NSEMS,
+  SEM_MAX_NSOPS,
+  SEM_STAT,
+  SEM_STAT_ANY,
+  SEM_UNDO,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SemRegistry,
+  SETALL,
+  SETVAL,
+  UndoList,
+  type SemBuf,
+  type SemCaller,
+  type SemctlIO,
+  type SemidDs,
+  type SemInfo,
+  type SemLimits,
+  type SemWaiter,
 } from '../../src/sem/index.js';
-import {
-  E2BIG, EACCES, EAGAIN, EEXIST, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE,
-} from '../../src/syscalls/errno.js';
+import { E2BIG, EACCES, EAGAIN, EEXIST, EFAULT, EFBIG, EINVAL, ENOENT, ENOMEM, ENOSPC, EPERM, ERANGE } from '../../src/syscalls/errno.js';
 
 const LIMITS: SemLimits = { semmsl: SEMMSL, semmns: SEMMNS, semopm: SEMOPM, semmni: SEMMNI };
 const ROOT: SemCaller = { pid: 100, uid: 0, gid: 0, isRoot: true };
@@ -271,7 +299,8 @@ t.test('semctl: validation order', async (t) => {
   t.equal(ctl(reg, 32768, 0, SEM_STAT, 0, ROOT, io().io), 0, 'kernel: SEM_STAT uses only the index bits');
   t.equal(ctl(reg, 9, 0, SEM_STAT, 0, ROOT, io().io), -EINVAL, 'kernel: free index');
   t.equal(ctl(reg, 32768, 0, IPC_STAT, 0, ROOT, io().io), -EINVAL, 'kernel: IPC_STAT checks the sequence');
-  const bad = (uid: number, gid: number) => io({ ds: { perm: { key: 0, uid, gid, cuid: 0, cgid: 0, mode: 0o600, seq: 0 }, otime: 0, ctime: 0, nsems: 0 } }).io;
+  const bad = (uid: number, gid: number) =>
+    io({ ds: { perm: { key: 0, uid, gid, cuid: 0, cgid: 0, mode: 0o600, seq: 0 }, otime: 0, ctime: 0, nsems: 0 } }).io;
   t.equal(ctl(reg, k, 0, IPC_SET, 0, ROOT, bad(0xffffffff, 0)), -EINVAL, 'kernel: uid -1');
   t.equal(ctl(reg, k, 0, IPC_SET, 0, ROOT, bad(0, -1)), -EINVAL, 'kernel: gid -1');
 
@@ -291,7 +320,8 @@ t.test('semctl: validation order', async (t) => {
   t.equal(ctl(reg, p, 0, GETZCNT, 0, u), -EACCES);
   t.equal(ctl(reg, p, 0, GETPID, 0, u), -EACCES);
 
-  const grp = (uid: number) => io({ ds: { perm: { key: 0, uid, gid: 1000, cuid: 0, cgid: 0, mode: 0o060, seq: 0 }, otime: 0, ctime: 0, nsems: 0 } }).io;
+  const grp = (uid: number) =>
+    io({ ds: { perm: { key: 0, uid, gid: 1000, cuid: 0, cgid: 0, mode: 0o060, seq: 0 }, otime: 0, ctime: 0, nsems: 0 } }).io;
   t.equal(ctl(reg, p, 0, IPC_SET, 0, ROOT, grp(0)), 0);
   t.equal(ctl(reg, p, 0, GETVAL, 0, u), 0, 'kernel: group class via the new gid');
   t.equal(res(op(reg, p, [sb(0, 1)], u)), 0, 'kernel: group alter');
@@ -311,8 +341,11 @@ t.test('semctl: IPC_SET and IPC_RMID ownership', async (t) => {
   t.equal(ctl(reg, k, 0, IPC_SET, 0, creator, ds(2000, 3000, 0o7644)), 0, 'creator');
   const { out, io: x } = io();
   t.equal(ctl(reg, k, 0, IPC_STAT, 0, ROOT, x), 0);
-  t.same(out.ds, { perm: { key: 7, uid: 2000, gid: 3000, cuid: 1000, cgid: 1000, mode: 0o644, seq: 0 }, otime: 0, ctime: 5000, nsems: 1 },
-    'uid, gid and mode & 0777 change; key, cuid, cgid, seq do not');
+  t.same(
+    out.ds,
+    { perm: { key: 7, uid: 2000, gid: 3000, cuid: 1000, cgid: 1000, mode: 0o644, seq: 0 }, otime: 0, ctime: 5000, nsems: 1 },
+    'uid, gid and mode & 0777 change; key, cuid, cgid, seq do not',
+  );
   t.equal(ctl(reg, k, 0, IPC_SET, 0, user(2000, 1), ds(2000, 1, 0o600)), 0, 'new owner');
   t.equal(ctl(reg, k, 0, IPC_SET, 0, creator, ds(1000, 1, 0o600)), 0, 'creator keeps the right');
   t.equal(ctl(reg, k, 0, IPC_SET, 0, ROOT, io({ fault: true }).io), -EFAULT, 'EFAULT before anything');
@@ -339,10 +372,22 @@ t.test('semctl: IPC_STAT, SEM_STAT, IPC_INFO, SEM_INFO contents', async (t) => {
   t.equal(ctl(reg, a, 0, SEM_STAT, 0, ROOT, io({ fault: true }).io), -EFAULT);
   const i = io();
   t.equal(ctl(reg, 0, 0, IPC_INFO, 0, ROOT, i.io), 1, 'highest index');
-  t.same(i.out.info, {
-    semmap: 1024000000, semmni: 128, semmns: 32000, semmnu: 1024000000, semmsl: 250, semopm: 32, semume: 500,
-    semusz: 20, semvmx: 32767, semaem: 32767,
-  }, 'kernel: semmap, semmnu, semume are header constants');
+  t.same(
+    i.out.info,
+    {
+      semmap: 1024000000,
+      semmni: 128,
+      semmns: 32000,
+      semmnu: 1024000000,
+      semmsl: 250,
+      semopm: 32,
+      semume: 500,
+      semusz: 20,
+      semvmx: 32767,
+      semaem: 32767,
+    },
+    'kernel: semmap, semmnu, semume are header constants',
+  );
   const si = io();
   t.equal(ctl(reg, 0, 0, SEM_INFO, 0, ROOT, si.io), 1);
   t.same([si.out.info!.semusz, si.out.info!.semaem], [2, 7], 'sets and semaphores in use');
@@ -365,7 +410,11 @@ t.test('semctl: GETALL, SETALL, SETVAL, GETPID', async (t) => {
   t.equal(ctl(reg, k, 0, SETALL, 0, c, io({ values: [1, 32767, 3] }).io), 0);
   t.equal(ctl(reg, k, 0, GETALL, 0, ROOT, g.io), 0);
   t.same(g.out.values, [1, 32767, 3]);
-  t.same([0, 1, 2].map((n) => ctl(reg, k, n, GETPID)), [55, 55, 55], 'SETALL sets every sempid');
+  t.same(
+    [0, 1, 2].map((n) => ctl(reg, k, n, GETPID)),
+    [55, 55, 55],
+    'SETALL sets every sempid',
+  );
   t.equal(ctl(reg, k, 0, GETALL, 0, ROOT, io({ fault: true }).io), -EFAULT);
   t.equal(ctl(reg, k, 1, SETVAL, 9, { ...ROOT, pid: 66 }), 0);
   t.same([ctl(reg, k, 1, GETVAL), ctl(reg, k, 1, GETPID), ctl(reg, k, 0, GETPID)], [9, 66, 55]);
@@ -387,11 +436,17 @@ t.test('snapshot is plain JSON', async (t) => {
   t.match(snap, {
     limits: LIMITS,
     usedSems: 2,
-    sets: [{
-      id: k, index: 0, nsems: 2, values: [2, 0], pids: [ROOT.pid, 0],
-      perm: { key: 9, mode: 0o600 },
-      waiters: [{ pid: 5, sops: [{ num: 1, op: -1, flg: 0 }], blocking: 0, deadlineNs: '10' }],
-      undo: [{ owner: ROOT.pid, adj: [-2, 0] }],
-    }],
+    sets: [
+      {
+        id: k,
+        index: 0,
+        nsems: 2,
+        values: [2, 0],
+        pids: [ROOT.pid, 0],
+        perm: { key: 9, mode: 0o600 },
+        waiters: [{ pid: 5, sops: [{ num: 1, op: -1, flg: 0 }], blocking: 0, deadlineNs: '10' }],
+        undo: [{ owner: ROOT.pid, adj: [-2, 0] }],
+      },
+    ],
   });
 });

@@ -5,14 +5,26 @@
 // exit_sem.
 import t from 'tap';
 import {
-  GETPID, IPC_CREAT, IPC_PRIVATE, SEM_UNDO, SEMMNI, SEMMNS, SEMMSL, SEMOPM, SETALL, SETVAL, SemRegistry, UndoList,
-  type SemCaller, type SemctlIO,
+  GETPID,
+  IPC_CREAT,
+  IPC_PRIVATE,
+  SEM_UNDO,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SETALL,
+  SETVAL,
+  SemRegistry,
+  UndoList,
+  type SemCaller,
+  type SemctlIO,
 } from '../../src/sem/index.js';
 
 /** A process the supervisor sees as host pid 1000 + n and that sees itself as pid n. */
 const inNamespace = (n: number): SemCaller => ({ pid: 1000 + n, sempid: n, uid: 0, gid: 0, isRoot: true });
 
-t.test('sempid is the writer\'s pid in its own namespace', async (t) => {
+t.test("sempid is the writer's pid in its own namespace", async (t) => {
   const reg = new SemRegistry<string>(
     { semmsl: SEMMSL, semmns: SEMMNS, semopm: SEMOPM, semmni: SEMMNI },
     { isAlive: () => true, complete: () => true },
@@ -26,7 +38,7 @@ t.test('sempid is the writer\'s pid in its own namespace', async (t) => {
   const sleeper = reg.semop(inNamespace(3), new UndoList(1003), id, [{ num: 0, op: -2, flg: 0 }], null, 'b');
   t.type(sleeper, 'object', 'pid 3 sleeps');
   reg.semop(inNamespace(4), new UndoList(1004), id, [{ num: 0, op: 1, flg: 0 }], null, 'c');
-  t.equal(getpid(0), 3, 'the woken sleeper\'s operation records the sleeper');
+  t.equal(getpid(0), 3, "the woken sleeper's operation records the sleeper");
   t.equal(reg.semctl(inNamespace(5), id, 1, SETVAL, 9, io), 0);
   t.equal(getpid(1), 5, 'SETVAL');
   t.equal(reg.semctl(inNamespace(6), id, 0, SETALL, 0, io), 0);

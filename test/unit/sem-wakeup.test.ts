@@ -3,8 +3,28 @@
 // at exit. Results marked "kernel:" were observed natively on Linux 6.18.
 import t from 'tap';
 import {
-  GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT, SEM_UNDO, SEMMNI, SEMMNS,
-  SEMMSL, SEMOPM, SemRegistry, SETALL, SETVAL, UndoList, type SemBuf, type SemCaller, type SemctlIO, type SemidDs,
+  GETNCNT,
+  GETPID,
+  GETVAL,
+  GETZCNT,
+  IPC_CREAT,
+  IPC_NOWAIT,
+  IPC_PRIVATE,
+  IPC_RMID,
+  IPC_STAT,
+  SEM_UNDO,
+  SEMMNI,
+  SEMMNS,
+  SEMMSL,
+  SEMOPM,
+  SemRegistry,
+  SETALL,
+  SETVAL,
+  UndoList,
+  type SemBuf,
+  type SemCaller,
+  type SemctlIO,
+  type SemidDs,
   type SemWaiter,
 } from '../../src/sem/index.js';
 import { EAGAIN, EFBIG, EIDRM, EINVAL, ERANGE } from '../../src/syscalls/errno.js';
@@ -42,8 +62,7 @@ function setup() {
   };
   const noio = {} as SemctlIO;
   const ctl = (id: number, num: number, cmd: number, val = 0, c = ROOT) => reg.semctl(c, id, num, cmd, val, noio);
-  const setAll = (id: number, values: number[]) =>
-    reg.semctl(ROOT, id, 0, SETALL, 0, { ...noio, readValues: () => values });
+  const setAll = (id: number, values: number[]) => reg.semctl(ROOT, id, 0, SETALL, 0, { ...noio, readValues: () => values });
   const stat = (id: number): SemidDs => {
     let ds: SemidDs | undefined;
     reg.semctl(ROOT, id, 0, IPC_STAT, 0, { ...noio, writeSemid: (d) => ((ds = d), 0) });
@@ -68,10 +87,20 @@ t.test('per-semaphore FIFO without starvation protection', async (t) => {
   t.equal(a.state, 'queued');
   t.equal(s.ctl(k, 0, GETNCNT), 2);
   s.op(k, 'X', [sb(0, 1)]);
-  t.same(s.drain(), [['X', 0], ['B', 0]], 'B passes A, which needs 2');
+  t.same(
+    s.drain(),
+    [
+      ['X', 0],
+      ['B', 0],
+    ],
+    'B passes A, which needs 2',
+  );
   t.equal(b.state, 'completed');
   s.op(k, 'X', [sb(0, 3)]);
-  t.same(s.drain(), [['X', 0], ['A', 0]]);
+  t.same(s.drain(), [
+    ['X', 0],
+    ['A', 0],
+  ]);
   t.equal(s.ctl(k, 0, GETVAL), 1);
   t.equal(s.ctl(k, 0, GETPID), s.pids.get('A'), 'sempid of the woken waiter');
 });
@@ -81,7 +110,11 @@ t.test('FIFO among equal requests', async (t) => {
   const k = s.mk(1);
   for (const w of ['A', 'B', 'C']) s.op(k, w, [sb(0, -1)]);
   s.op(k, 'X', [sb(0, 2)]);
-  t.same(s.drain(), [['X', 0], ['A', 0], ['B', 0]]);
+  t.same(s.drain(), [
+    ['X', 0],
+    ['A', 0],
+    ['B', 0],
+  ]);
   t.equal(s.ctl(k, 0, GETNCNT), 1, 'C still sleeps');
   t.equal(s.stat(k).otime, 1000);
 });
@@ -94,7 +127,14 @@ t.test('wait-for-zero', async (t) => {
   s.op(k, 'ZZ', [sb(0, 0), sb(1, 0)]);
   t.same([s.ctl(k, 0, GETZCNT), s.ctl(k, 1, GETZCNT)], [2, 0], 'the complex one counts on the op it blocked on');
   s.op(k, 'X', [sb(0, -1)]);
-  t.same(s.drain(), [['X', 0], ['Z', 0]], 'ZZ now blocks on semaphore 1');
+  t.same(
+    s.drain(),
+    [
+      ['X', 0],
+      ['Z', 0],
+    ],
+    'ZZ now blocks on semaphore 1',
+  );
   t.same([s.ctl(k, 0, GETZCNT), s.ctl(k, 1, GETZCNT)], [0, 1]);
   t.equal(s.ctl(k, 1, SETVAL, 0), 0);
   t.same(s.drain(), [['ZZ', 0]], 'SETVAL wakes zero waiters');
@@ -127,7 +167,15 @@ t.test('single-sop sleepers merged behind a complex one are scanned highest sema
   s.op(k, 'B', [sb(1, -1)]);
   const c = waiter(s.op(k, 'C', [sb(0, -1), sb(1, -1)]));
   s.op(k, 'X', [sb(0, 1), sb(1, 1)]);
-  t.same(s.drain(), [['X', 0], ['B', 0], ['A', 0]], 'merge_queues splices each list to the head');
+  t.same(
+    s.drain(),
+    [
+      ['X', 0],
+      ['B', 0],
+      ['A', 0],
+    ],
+    'merge_queues splices each list to the head',
+  );
   t.equal(c.state, 'queued');
 
   const s2 = setup();
@@ -139,7 +187,15 @@ t.test('single-sop sleepers merged behind a complex one are scanned highest sema
   t.equal(s2.reg.cancel(c2), false, 'only once');
   t.equal(c2.state, 'cancelled');
   s2.op(k2, 'X', [sb(0, 1), sb(1, 1)]);
-  t.same(s2.drain(), [['X', 0], ['A', 0], ['B', 0]], 'unmerged again: per-semaphore scans in op order');
+  t.same(
+    s2.drain(),
+    [
+      ['X', 0],
+      ['A', 0],
+      ['B', 0],
+    ],
+    'unmerged again: per-semaphore scans in op order',
+  );
 });
 
 t.test('a complex success restarts the scan from the head', async (t) => {
@@ -149,7 +205,15 @@ t.test('a complex success restarts the scan from the head', async (t) => {
   s.op(k, 'X', [sb(0, -1)]); // joins the global list ahead of C
   s.op(k, 'C', [sb(1, -1), sb(0, 1)]);
   s.op(k, 'Y', [sb(1, 1)]);
-  t.same(s.drain(), [['Y', 0], ['C', 0], ['X', 0]], 'X is retried after C fed semaphore 0');
+  t.same(
+    s.drain(),
+    [
+      ['Y', 0],
+      ['C', 0],
+      ['X', 0],
+    ],
+    'X is retried after C fed semaphore 0',
+  );
   t.same([s.ctl(k, 0, GETVAL), s.ctl(k, 1, GETVAL)], [0, 0]);
   t.same([s.ctl(k, 1, GETNCNT), s.ctl(k, 0, GETZCNT)], [1, 0], 'C0 still blocks on its first op');
 });
@@ -161,7 +225,11 @@ t.test('sleepers can fail with ERANGE or EAGAIN from a later op', async (t) => {
   s.op(k, 'R', [sb(0, -1), sb(1, 32767)]);
   s.op(k, 'N', [sb(0, -1), sb(1, -5, IPC_NOWAIT)]);
   s.op(k, 'X', [sb(0, 2)]);
-  t.same(s.drain(), [['X', 0], ['R', -ERANGE], ['N', -EAGAIN]]);
+  t.same(s.drain(), [
+    ['X', 0],
+    ['R', -ERANGE],
+    ['N', -EAGAIN],
+  ]);
   t.same([s.ctl(k, 0, GETVAL), s.ctl(k, 1, GETVAL)], [2, 1], 'failed sleepers changed nothing');
 });
 
@@ -178,7 +246,14 @@ t.test('timeouts', async (t) => {
   t.equal(s.reg.expire(799n), 0);
   t.equal(s.ctl(k, 0, GETNCNT), 4);
   t.equal(s.reg.expire(800n), 2);
-  t.same(s.drain(), [['U', -EAGAIN], ['V', -EAGAIN]], 'equal deadlines in arrival order');
+  t.same(
+    s.drain(),
+    [
+      ['U', -EAGAIN],
+      ['V', -EAGAIN],
+    ],
+    'equal deadlines in arrival order',
+  );
   t.equal(s.reg.nextDeadline(), 1500n);
   s.clock.mono = 2000n;
   t.equal(s.reg.expire(), 1, 'defaults to the clock');
@@ -189,7 +264,11 @@ t.test('timeouts', async (t) => {
   t.equal(s.reg.nextDeadline(), null);
   const x = waiter(s.op(k, 'W', [sb(0, -1)], 10n));
   s.op(k, 'X', [sb(0, 2)]);
-  t.same(s.drain(), [['X', 0], ['forever', 0], ['W', 0]]);
+  t.same(s.drain(), [
+    ['X', 0],
+    ['forever', 0],
+    ['W', 0],
+  ]);
   t.equal(x.state, 'completed');
   t.equal(s.reg.nextDeadline(), null, 'woken waiters leave the timer');
   t.equal(s.reg.expire(10_000n), 0);
@@ -206,7 +285,16 @@ t.test('IPC_RMID fails every sleeper with EIDRM in Linux order', async (t) => {
   t.equal(s.lists.get('a1')!.entries.size, 1);
   s.drain();
   t.equal(s.ctl(k, 0, IPC_RMID), 0);
-  t.same(s.drain(), [['cz', -EIDRM], ['a1', -EIDRM], ['c', -EIDRM], ['z0', -EIDRM]], 'global const, global alter, then per semaphore');
+  t.same(
+    s.drain(),
+    [
+      ['cz', -EIDRM],
+      ['a1', -EIDRM],
+      ['c', -EIDRM],
+      ['z0', -EIDRM],
+    ],
+    'global const, global alter, then per semaphore',
+  );
   t.equal(s.lists.get('a1')!.entries.size, 0, 'undo entries vanish');
   t.equal(s.ctl(k, 0, GETVAL), -EINVAL);
   t.equal(s.reg.nextDeadline(), null);
@@ -220,7 +308,14 @@ t.test('an undeliverable success is rolled back exactly', async (t) => {
   const b = waiter(s.op(k, 'B', [sb(0, -1, SEM_UNDO)]));
   s.op(k, 'C', [sb(0, -1)]);
   s.op(k, 'X', [sb(0, 1)]);
-  t.same(s.drain(), [['X', 0], ['C', 0]], 'the unit goes to C');
+  t.same(
+    s.drain(),
+    [
+      ['X', 0],
+      ['C', 0],
+    ],
+    'the unit goes to C',
+  );
   t.equal(b.state, 'cancelled');
   t.same(s.reg.snapshot().sets[0]!.undo, [{ owner: s.pids.get('B'), adj: [0] }], 'B keeps no adjustment');
 
@@ -255,7 +350,14 @@ t.test('dead waiters are neither committed nor counted', async (t) => {
   s.op(k, 'C', [sb(0, -1)]);
   s.dead.add('B');
   s.op(k, 'X', [sb(0, 1)]);
-  t.same(s.drain(), [['X', 0], ['C', 0]], 'B skipped during the wake-up');
+  t.same(
+    s.drain(),
+    [
+      ['X', 0],
+      ['C', 0],
+    ],
+    'B skipped during the wake-up',
+  );
   s.ctl(k, 0, SETVAL, 1);
   s.op(k, 'Z', [sb(0, 0)]);
   s.op(k, 'Z2', [sb(0, 0), sb(0, 0)]);
@@ -326,11 +428,20 @@ t.test('SEM_UNDO: SETVAL clears one semaphore, SETALL all, in every list', async
   s.op(k, 'P', [sb(0, 2, SEM_UNDO), sb(1, 3, SEM_UNDO)]);
   s.op(k, 'Q', [sb(0, 1, SEM_UNDO), sb(1, 1, SEM_UNDO)]);
   const adj = () => s.reg.snapshot().sets[0]!.undo.map((u) => u.adj);
-  t.same(adj(), [[-2, -3], [-1, -1]]);
+  t.same(adj(), [
+    [-2, -3],
+    [-1, -1],
+  ]);
   s.ctl(k, 1, SETVAL, 10);
-  t.same(adj(), [[-2, 0], [-1, 0]]);
+  t.same(adj(), [
+    [-2, 0],
+    [-1, 0],
+  ]);
   s.setAll(k, [4, 4]);
-  t.same(adj(), [[0, 0], [0, 0]]);
+  t.same(adj(), [
+    [0, 0],
+    [0, 0],
+  ]);
   s.reg.exitUndo(s.lists.get('P')!, 1);
   t.same([s.ctl(k, 0, GETVAL), s.ctl(k, 1, GETVAL)], [4, 4], 'nothing left to undo');
 });

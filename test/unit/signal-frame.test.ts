@@ -3,8 +3,17 @@
 // against what Linux does (arch/x86/kernel/signal.c, ipc/sem.c, fs/locks.c).
 import t from 'tap';
 import {
-  frameRegs, frameVerdict, type Interruption, isSyscallInstruction, MINUS_EINTR, type RestartRules, returning, rewound, SC,
-  SIGCONTEXT_SIZE, syscallNumberBefore,
+  frameRegs,
+  frameVerdict,
+  type Interruption,
+  isSyscallInstruction,
+  MINUS_EINTR,
+  type RestartRules,
+  returning,
+  rewound,
+  SC,
+  SIGCONTEXT_SIZE,
+  syscallNumberBefore,
 } from '../../src/signals/frame.js';
 
 const SEMOP = 65;
@@ -29,7 +38,13 @@ const rules: RestartRules = {
 };
 
 const verdict = (sc: Uint8Array, nr: number | null, before?: Interruption, atSyscall = true) =>
-  frameVerdict(frameRegs(sc), rules, before, () => nr, () => atSyscall);
+  frameVerdict(
+    frameRegs(sc),
+    rules,
+    before,
+    () => nr,
+    () => atSyscall,
+  );
 
 t.test('layout: registers at their sigcontext offsets', async (t) => {
   const sc = sigcontext({ rdi: 1n, rsi: 2n, rdx: 3n, r10: 4n, r8: 5n, r9: 6n, rax: 7n, rsp: 8n, rip: 9n });
@@ -61,22 +76,42 @@ t.test('a call about to fail with EINTR', async (t) => {
   const eintr = (args: bigint[] = [3n, 0n, 0n, 0n]) =>
     sigcontext({ rax: MINUS_EINTR, rip: RIP, rdi: args[0], rsi: args[1], rdx: args[2], r10: args[3] });
   t.same(verdict(eintr(), CLOSE), { kind: 'rewind', nr: CLOSE, restartWithoutSleep: false }, 'close: Linux never interrupts it');
-  t.same(verdict(eintr(), SEMOP), { kind: 'rewind', nr: SEMOP, restartWithoutSleep: true }, 'semop cut off before it slept: again, without sleeping');
+  t.same(
+    verdict(eintr(), SEMOP),
+    { kind: 'rewind', nr: SEMOP, restartWithoutSleep: true },
+    'semop cut off before it slept: again, without sleeping',
+  );
   const slept: Interruption = { nr: SEMOP, args: [3n, 0n, 0n, 0n], ip: Number(RIP), slept: true };
   t.same(verdict(eintr(), SEMOP, slept), { kind: 'leave' }, 'semop that slept: EINTR, as Linux');
-  t.same(verdict(eintr([3n, 1n, 0n, 0n]), SEMOP, slept), { kind: 'rewind', nr: SEMOP, restartWithoutSleep: true }, 'another semop slept, not this one');
+  t.same(
+    verdict(eintr([3n, 1n, 0n, 0n]), SEMOP, slept),
+    { kind: 'rewind', nr: SEMOP, restartWithoutSleep: true },
+    'another semop slept, not this one',
+  );
   t.same(verdict(eintr([3n, F_SETLK, 0n, 0n]), FCNTL), { kind: 'rewind', nr: FCNTL, restartWithoutSleep: false }, 'F_SETLK never waits');
-  t.same(verdict(eintr([3n, F_SETLKW, 0n, 0n]), FCNTL), { kind: 'rewind', nr: FCNTL, restartWithoutSleep: true }, 'F_SETLKW cut off before it slept');
+  t.same(
+    verdict(eintr([3n, F_SETLKW, 0n, 0n]), FCNTL),
+    { kind: 'rewind', nr: FCNTL, restartWithoutSleep: true },
+    'F_SETLKW cut off before it slept',
+  );
   const lockSlept: Interruption = { nr: FCNTL, args: [3n, F_SETLKW, 0n, 0n], ip: Number(RIP), slept: true };
-  t.same(verdict(eintr([3n, F_SETLKW, 0n, 0n]), FCNTL, lockSlept), { kind: 'leave' }, 'F_SETLKW that slept keeps its EINTR (no SA_RESTART)');
-  t.same(verdict(eintr(), READ), { kind: 'leave' }, 'a call never notified: the kernel\'s own EINTR');
+  t.same(
+    verdict(eintr([3n, F_SETLKW, 0n, 0n]), FCNTL, lockSlept),
+    { kind: 'leave' },
+    'F_SETLKW that slept keeps its EINTR (no SA_RESTART)',
+  );
+  t.same(verdict(eintr(), READ), { kind: 'leave' }, "a call never notified: the kernel's own EINTR");
   t.same(verdict(eintr(), null), { kind: 'leave' }, 'nothing says which call');
 });
 
 t.test('a call the kernel rewound (SA_RESTART, or no handler)', async (t) => {
   const rewoundSemop = sigcontext({ rax: BigInt(SEMOP), rip: RIP - 2n, rdi: 3n });
   const slept: Interruption = { nr: SEMOP, args: [3n, 0n, 0n, 0n], ip: Number(RIP), slept: true };
-  t.same(verdict(rewoundSemop, null, slept), { kind: 'restart', nr: SEMOP, ip: Number(RIP), slept: true }, 'restart of a semop that slept: it will answer EINTR');
+  t.same(
+    verdict(rewoundSemop, null, slept),
+    { kind: 'restart', nr: SEMOP, ip: Number(RIP), slept: true },
+    'restart of a semop that slept: it will answer EINTR',
+  );
   t.same(verdict(rewoundSemop, null), { kind: 'restart', nr: SEMOP, ip: Number(RIP), slept: false });
   t.same(verdict(rewoundSemop, null, undefined, false), { kind: 'leave' }, 'rax equal to a number by chance, no syscall instruction');
   t.same(verdict(sigcontext({ rax: BigInt(CLOSE), rip: RIP - 2n }), null), { kind: 'leave' }, 'close restarts by itself');

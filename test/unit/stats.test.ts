@@ -5,11 +5,11 @@ import { LatencyStats } from '../../supervisor/stats.js';
 
 const NR = 65; // semop
 
-t.test('a handler\'s own SENDs are left out of the service time and timed apart', async (t) => {
+t.test("a handler's own SENDs are left out of the service time and timed apart", async (t) => {
   const s = new LatencyStats();
-  s.record(NR, 0.010, 0);
-  s.record(NR, 0.010, 0.100);
-  s.record(NR, 0.010, 0.100);
+  s.record(NR, 0.01, 0);
+  s.record(NR, 0.01, 0.1);
+  s.record(NR, 0.01, 0.1);
   const [row] = s.summary();
   t.equal(row.count, 3);
   t.equal(row.sends, 2, 'two notifications sent answers themselves');

@@ -17,11 +17,15 @@ const proc = (pid: number, tasks = [pid]) => ({ pid, ppid: 1, name: `p${pid}`, t
 
 /** A semaphore registry; every sleeper gets since = T0 + its pid (ms), no deadline. */
 function semState() {
-  const reg = new SemRegistry<number>({ semmsl: 10, semmns: 100, semopm: 10, semmni: 10 },
-    { isAlive: () => true, complete: () => true }, { monoNs: () => 0n, realSec: () => 1 });
+  const reg = new SemRegistry<number>(
+    { semmsl: 10, semmns: 100, semopm: 10, semmni: 10 },
+    { isAlive: () => true, complete: () => true },
+    { monoNs: () => 0n, realSec: () => 1 },
+  );
   const undo = new Map<number, UndoList>();
   const list = (pid: number) => undo.get(pid) ?? undo.set(pid, new UndoList(pid)).get(pid)!;
-  const op = (pid: number, id: number, num: number, o: number, flg = 0) => reg.semop(root(pid), list(pid), id, [{ num, op: o, flg }], null, pid);
+  const op = (pid: number, id: number, num: number, o: number, flg = 0) =>
+    reg.semop(root(pid), list(pid), id, [{ num, op: o, flg }], null, pid);
   const snapshot = () => reg.snapshot((w) => ({ tid: w.pid, since: T0 + w.pid, deadline: null }));
   return { reg, op, snapshot };
 }
@@ -39,13 +43,24 @@ t.test('two processes each holding SEM_UNDO credit the other waits for: a certai
   t.type(s.op(20, id, 0, -1, SEM_UNDO), 'object', '20 sleeps');
   const g = buildWaitGraph({ time: T0 + 5000, processes: [proc(10), proc(20)], sem: s.snapshot() });
   t.same(edgeList(g), ['pid:20>pid:10', 'pid:10>pid:20'], 'guesses add nothing: the undo holder is also the last changer');
-  t.match(g.edges[1], { certain: true, why: 'holds SEM_UNDO credit +1, given back at its exit', resource: { kind: 'sem', semid: id, num: 1, op: -1, value: 0 }, since: T0 + 10 });
+  t.match(g.edges[1], {
+    certain: true,
+    why: 'holds SEM_UNDO credit +1, given back at its exit',
+    resource: { kind: 'sem', semid: id, num: 1, op: -1, value: 0 },
+    since: T0 + 10,
+  });
   t.same(g.cycles, [{ nodes: ['pid:10', 'pid:20'], edges: [1, 0], certain: true }], 'from the lowest pid');
   t.equal(g.deadlock, true);
-  t.same(g.nodes.map((n) => [n.id, n.blocked, n.blockedSince]), [['pid:10', true, T0 + 10], ['pid:20', true, T0 + 20]]);
+  t.same(
+    g.nodes.map((n) => [n.id, n.blocked, n.blockedSince]),
+    [
+      ['pid:10', true, T0 + 10],
+      ['pid:20', true, T0 + 20],
+    ],
+  );
 });
 
-t.test('without SEM_UNDO the edges are guesses: the last changer and the set\'s other users', async (t) => {
+t.test("without SEM_UNDO the edges are guesses: the last changer and the set's other users", async (t) => {
   const s = semState();
   const id = s.reg.semget(root(10), 0, 1, 0o600);
   s.op(30, id, 0, 1); // 30 posted once and runs on
@@ -53,7 +68,10 @@ t.test('without SEM_UNDO the edges are guesses: the last changer and the set\'s 
   s.op(10, id, 0, -1); // sleeps: value 0
   const g = buildWaitGraph({ time: T0, processes: [proc(10), proc(20), proc(30)], sem: s.snapshot() });
   t.same(edgeList(g), ['pid:10>pid:20?', 'pid:10>pid:30?']);
-  t.same(g.edges.map((e) => e.why), ['changed it last (sempid)', 'has operated on the set']);
+  t.same(
+    g.edges.map((e) => e.why),
+    ['changed it last (sempid)', 'has operated on the set'],
+  );
   t.same(g.cycles, []);
   t.equal(g.deadlock, false, '20 and 30 run');
   const exited = buildWaitGraph({ time: T0, processes: [proc(10), proc(20)], sem: s.snapshot() });
@@ -62,7 +80,7 @@ t.test('without SEM_UNDO the edges are guesses: the last changer and the set\'s 
   t.same(s.snapshot().sets[0]!.users, [10, 20], 'an exited process leaves the users');
 });
 
-t.test('in a PID namespace sempid is the namespace\'s pid: the last changer is found by its nspid', async (t) => {
+t.test("in a PID namespace sempid is the namespace's pid: the last changer is found by its nspid", async (t) => {
   const s = semState();
   const id = s.reg.semget(root(1010), 0, 1, 0o600);
   s.reg.semop({ ...root(1020), sempid: 2 }, new UndoList(1020), id, [{ num: 0, op: 1, flg: 0 }], null, 1020);
@@ -70,7 +88,7 @@ t.test('in a PID namespace sempid is the namespace\'s pid: the last changer is f
   s.reg.semop({ ...root(1010), sempid: 3 }, new UndoList(1010), id, [{ num: 0, op: -1, flg: 0 }], null, 1010); // sleeps
   const inNamespace = (pid: number, nspid: number) => ({ ...proc(pid), nspid });
   const g = buildWaitGraph({ time: T0, processes: [inNamespace(1010, 3), inNamespace(1020, 2), proc(2)], sem: s.snapshot() });
-  t.same(edgeList(g).slice(0, 1), ['pid:1010>pid:1020?'], 'sempid 2 is process 1020, not the host\'s pid 2');
+  t.same(edgeList(g).slice(0, 1), ['pid:1010>pid:1020?'], "sempid 2 is process 1020, not the host's pid 2");
   t.equal(g.edges[0]!.why, 'changed it last (sempid)');
 });
 
@@ -114,16 +132,29 @@ t.test('lock waits: POSIX owners, description holders, the request queued ahead,
   const locks = { ...reg.snapshot((w) => ({ tid: w.token, since: T0 })), descriptions: [{ id: 7, holders: [40, 60] }] };
   const g = buildWaitGraph({ time: T0, processes: [10, 20, 30, 40, 50, 60].map((p) => proc(p)), locks });
   t.same(edgeList(g), ['pid:20>pid:10', 'pid:30>pid:10', 'pid:30>pid:20', 'pid:50>pid:40', 'pid:50>pid:60']);
-  t.same(g.edges.map((e) => e.why), [
-    'holds a POSIX WRITE lock 0-9', 'holds a POSIX WRITE lock 0-9', 'asked first for the same lock (queued ahead)',
-    'holds an fd to the open file description with the flock LOCK_EX', 'holds an fd to the open file description with the flock LOCK_EX',
-  ]);
+  t.same(
+    g.edges.map((e) => e.why),
+    [
+      'holds a POSIX WRITE lock 0-9',
+      'holds a POSIX WRITE lock 0-9',
+      'asked first for the same lock (queued ahead)',
+      'holds an fd to the open file description with the flock LOCK_EX',
+      'holds an fd to the open file description with the flock LOCK_EX',
+    ],
+  );
   t.match(g.waits[0], { pid: 20, tid: 20, since: T0, resource: { kind: 'posix', file: '8:1:42', type: 'WRITE', start: '0', end: '9' } });
 
-  const passedOut = buildWaitGraph({ time: T0, processes: [proc(40), proc(50)], locks: { ...locks, descriptions: [{ id: 7, holders: [] }] } });
+  const passedOut = buildWaitGraph({
+    time: T0,
+    processes: [proc(40), proc(50)],
+    locks: { ...locks, descriptions: [{ id: 7, holders: [] }] },
+  });
   const out = passedOut.edges.find((e) => e.from === 'pid:50')!;
   t.equal(out.to, 'outside:desc:7', 'a description no sandboxed process holds is an outside node');
-  t.match(passedOut.nodes.find((n) => n.id === 'outside:desc:7'), { kind: 'outside', pid: null });
+  t.match(
+    passedOut.nodes.find((n) => n.id === 'outside:desc:7'),
+    { kind: 'outside', pid: null },
+  );
   t.equal(passedOut.deadlock, false, 'waiting for the outside is no deadlock');
 });
 
@@ -142,12 +173,30 @@ function ring(pids: number[], since: number[], deadline: Array<number | null> = 
     time: T0 + 10_000,
     processes: [...pids, ...others].map((p) => proc(p)),
     sem: {
-      limits: { semmsl: 1, semmns: 1, semopm: 1, semmni: 1 }, usedSems: pids.length,
+      limits: { semmsl: 1, semmns: 1, semopm: 1, semmni: 1 },
+      usedSems: pids.length,
       sets: pids.map((pid, i) => ({
-        id: i, index: i, perm: { key: 0, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o600, seq: 0 }, otime: 0, ctime: 0, nsems: 1,
-        values: [0], pids: [0], users: [],
+        id: i,
+        index: i,
+        perm: { key: 0, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 0o600, seq: 0 },
+        otime: 0,
+        ctime: 0,
+        nsems: 1,
+        values: [0],
+        pids: [0],
+        users: [],
         undo: [{ owner: pids[(i + 1) % pids.length]!, adj: [1] }],
-        waiters: [{ pid, tid: pid, sops: [{ num: 0, op: -1, flg: SEM_UNDO }], blocking: 0, deadlineNs: null, since: since[i]!, deadline: deadline[i]! }],
+        waiters: [
+          {
+            pid,
+            tid: pid,
+            sops: [{ num: 0, op: -1, flg: SEM_UNDO }],
+            blocking: 0,
+            deadlineNs: null,
+            since: since[i]!,
+            deadline: deadline[i]!,
+          },
+        ],
       })),
     },
   };
@@ -177,18 +226,29 @@ t.test('text and DOT views', async (t) => {
   const lines = text.trimEnd().split('\n');
   t.equal(lines[0], 'deadlock: every process of the sandbox waits in an emulated call, with no timeout pending');
   t.equal(lines[1], 'cycle 1: 10 p10 -> 20 p20 -> 10 p10');
-  t.match(lines[2], /^10 p10 waits on semaphore 0\[0\] -1 \(value 0\) for 9\.0s \(since \d\d:\d\d:\d\d\.000\) -> 20 \(holds SEM_UNDO credit \+1, given back at its exit\)$/);
+  t.match(
+    lines[2],
+    /^10 p10 waits on semaphore 0\[0\] -1 \(value 0\) for 9\.0s \(since \d\d:\d\d:\d\d\.000\) -> 20 \(holds SEM_UNDO credit \+1, given back at its exit\)$/,
+  );
   t.match(lines[3], /^20 p20 waits on semaphore 1\[0\] -1 \(value 0\) for 6\.0s/);
   t.equal(lines.length, 4);
-  t.match(renderStall(findStall(g, 1000)!, g, 1000), /^deadlock: every process of the sandbox \(10 p10, 20 p20\) has waited in emulated IPC for 6\.0s \(threshold 1\.0s\)/);
+  t.match(
+    renderStall(findStall(g, 1000)!, g, 1000),
+    /^deadlock: every process of the sandbox \(10 p10, 20 p20\) has waited in emulated IPC for 6\.0s \(threshold 1\.0s\)/,
+  );
   t.equal(renderWaitsText(buildWaitGraph({ time: T0, processes: [proc(10)] })), 'no process waits in an emulated call\n');
 
   const dot = renderWaitsDot(g);
   t.match(dot, /^digraph waits \{\n/);
   t.match(dot, /\n {2}"pid:10" \[label="10 p10\\nblocked 9\.0s", color="#c0392b", penwidth=2\];\n/);
-  t.match(dot, /\n {2}"pid:10" -> "pid:20" \[label="semaphore 0\[0\] -1 \(value 0\)\\nholds SEM_UNDO credit \+1, given back at its exit", color="#c0392b", penwidth=2\];\n/);
+  t.match(
+    dot,
+    /\n {2}"pid:10" -> "pid:20" \[label="semaphore 0\[0\] -1 \(value 0\)\\nholds SEM_UNDO credit \+1, given back at its exit", color="#c0392b", penwidth=2\];\n/,
+  );
   t.match(dot, /\}\n$/);
   const guessed = buildWaitGraph({ ...ring([10], [T0]), processes: [proc(10), proc(30)] });
-  guessed.edges.forEach((e) => { e.certain = false; });
+  guessed.edges.forEach((e) => {
+    e.certain = false;
+  });
   t.match(renderWaitsDot(guessed), /style=dashed/, 'guesses are dashed');
 });
