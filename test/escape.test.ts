@@ -3,10 +3,6 @@
 // supervisor. Each attempt is a C program in test/c/escape_*.c run through
 // the CLI (the supervisor is then a process of its own, spawned in a new
 // process group, so an attack that succeeds cannot hurt the test runner).
-//
-// Assertions marked `todo` document known gaps: they state the behaviour we
-// want and currently fail; the comment on each says what happens instead.
-// Their test runs in full, so the program must still run to its end.
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
