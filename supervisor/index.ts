@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { defaultManifest, parseManifest, type Manifest } from '../src/manifest/index.js';
 import { EMULABLE } from './features/index.js';
 
-export { EXIT_STALLED, Sandbox, SandboxError, sandboxFilter, type RunOptions, type RunResult } from './sandbox.js';
+export { EXIT_STALLED, Sandbox, type RunOptions, type RunResult } from './sandbox.js';
+export { SandboxError } from './sandbox-error.js';
+export { sandboxFilter } from './sandbox-filter.js';
 export type { StallReport } from './watchdog.js';
 export { ManifestError, type Manifest } from '../src/manifest/index.js';
 export { EMULABLE, observedSyscalls } from './features/index.js';

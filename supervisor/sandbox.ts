@@ -1,48 +1,30 @@
-// Sandbox: spawn the launcher, hand it the filter and Landlock rules, take
-// the seccomp listener with pidfd_getfd, and run the notification loop in a
-// worker thread until every sandboxed task is gone. The thread starts while
-// the launcher does, and stays for the process's next sandbox.
+// Sandbox: spawn the launcher, hand it the filter (sandbox-filter.ts) and
+// Landlock rules, take the seccomp listener with pidfd_getfd, and run the
+// notification loop in a worker thread (loop-channel.ts speaks to it) until
+// every sandboxed task is gone. The thread starts while the launcher does,
+// and stays for the process's next sandbox.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
-import { compileFilter, type Manifest } from '../src/manifest/index.js';
+import type { Manifest } from '../src/manifest/index.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
-import { syscallNumber } from '../src/syscalls/table.js';
-import type { WorkerConfig } from './features/contract.js';
-import { conditionallyObserved, observedSyscalls } from './features/index.js';
 import { unpinnedInterpreter } from './features/exec.js';
 import { writeJson } from './json-stream.js';
-import { LEARN_SYSCALLS } from './learn.js';
-import {
-  allocNative,
-  close,
-  errno,
-  eventfd,
-  P_PID,
-  pidfdGetfd,
-  pidfdOpen,
-  PR_SET_CHILD_SUBREAPER,
-  PR_SET_DUMPABLE,
-  prctl,
-  waitid,
-  WEXITED,
-  WNOHANG,
-  write,
-} from './ffi.js';
+import { close, errno, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl } from './ffi.js';
 import type { SyscallStats } from './stats.js';
+import { LoopChannel } from './loop-channel.js';
 import { LoopThread, type LoopHost } from './loop-thread.js';
-import { listProcesses, readStat } from './procfs.js';
+import { reapOrphans } from './reap-orphans.js';
 import { closeSlot, openSlot, readSlot, writeSlot, type FileSlot } from './safe-file.js';
+import { SandboxError } from './sandbox-error.js';
+import { notifiedNames, sandboxFilter } from './sandbox-filter.js';
 import type { TraceOptions } from './trace.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
-import type { ControlMessage, WorkerMessage } from './worker.js';
 
 export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
 
@@ -115,21 +97,9 @@ export interface RunResult {
   learned?: LearnedRun;
 }
 
-export class SandboxError extends Error {}
-
 export class Sandbox {
-  /** The channel to the loop's thread while a sandbox runs. */
-  private port: MessagePort | null = null;
-  private controlFd = -1;
-  /** Dumps asked for and not written yet, in order; `owned` slots were opened here and are closed here. */
-  private readonly dumps: Array<{ slot: FileSlot; owned: boolean; resolve: () => void; reject: (e: Error) => void }> = [];
-  private readonly queued: ControlMessage[] = [];
-  /** Control-socket queries asked and not answered yet, by id. */
-  private readonly queries = new Map<
-    number,
-    { onChunk: (bytes: Uint8Array) => void; resolve: (processes: number) => void; reject: (e: Error) => void }
-  >();
-  private nextQuery = 1;
+  /** The loop's protocol: state dumps and queries, and the loop's result. */
+  private readonly channel = new LoopChannel();
   private child: ChildProcess | null = null;
   private reference: ChildProcess | null = null;
 
@@ -152,17 +122,7 @@ export class Sandbox {
    * before the loop runs, it waits for it.
    */
   dumpState(target: string | FileSlot): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let slot: FileSlot;
-      try {
-        slot = typeof target === 'string' ? openSlot(target) : target;
-      } catch (err) {
-        reject(new SandboxError(`state dump: ${(err as Error).message}`));
-        return;
-      }
-      this.dumps.push({ slot, owned: typeof target === 'string', resolve, reject });
-      this.control({ type: 'dump', slot });
-    });
+    return this.channel.dumpState(target);
   }
 
   /**
@@ -171,11 +131,7 @@ export class Sandbox {
    * ('summary'); resolves with that count once the answer is complete.
    */
   query(what: 'state' | 'summary', onChunk: (bytes: Uint8Array) => void): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const id = this.nextQuery++;
-      this.queries.set(id, { onChunk, resolve, reject });
-      this.control({ type: 'query', id, what });
-    });
+    return this.channel.query(what, onChunk);
   }
 
   /** Send a signal to the sandbox's first process. */
@@ -322,11 +278,11 @@ export class Sandbox {
           ...(await outputs(stdout, stderr)),
         };
       }
-      const finished = this.startLoop(
+      const finished = this.channel.start(
         thread,
         {
           listenerFd: listener,
-          controlFd: this.controlFd,
+          controlFd: -1, // the channel's eventfd, set as it starts the loop
           init,
           emulate: [...m.syscalls.emulate],
           notified: notifiedNames(served, learn),
@@ -373,18 +329,8 @@ export class Sandbox {
       if (options.subreaper) process.off('SIGCHLD', reap);
       this.reference?.kill('SIGKILL');
       this.reference = null;
-      for (const d of this.dumps.splice(0)) {
-        if (d.owned) closeSlot(d.slot);
-        d.reject(new SandboxError(`the sandbox ended before the state dump to ${d.slot.path}`));
-      }
-      for (const q of this.queries.values()) q.reject(new SandboxError('the sandbox ended before the answer'));
-      this.queries.clear();
-      this.queued.length = 0;
+      this.channel.end();
       closeViews(viewFds);
-      if (this.controlFd >= 0) close(this.controlFd);
-      this.controlFd = -1;
-      this.port?.close();
-      this.port = null;
     }
   }
 
@@ -405,143 +351,6 @@ export class Sandbox {
     if (fd < 0) throw new SandboxError(`pidfd_getfd(launcher or init ${pid}, fd ${remoteFd}) failed: errno ${err}`);
     return fd;
   }
-
-  private startLoop(
-    thread: LoopHost,
-    config: WorkerConfig,
-    onStall: (r: StallReport) => void,
-  ): Promise<{
-    stats: SyscallStats[];
-    state: unknown;
-    syncWakeUp: boolean;
-    stalled: StallReport | null;
-    viewRequests: number;
-    learned: LearnedRun | null;
-  }> {
-    this.controlFd = eventfd(0, 0x80000 /* EFD_CLOEXEC */);
-    config.controlFd = this.controlFd;
-    const { port1, port2 } = new MessageChannel();
-    thread.start(config, port2);
-    thread.busy = true;
-    this.port = port1;
-    return new Promise((resolve, reject) => {
-      let syncWakeUp = false;
-      let done = false;
-      let stalled: StallReport | null = null;
-      port1.on('message', (msg: WorkerMessage) => {
-        if (msg.type === 'ready') {
-          syncWakeUp = msg.syncWakeUp;
-          for (const m of this.queued.splice(0)) this.control(m);
-        } else if (msg.type === 'finished') {
-          done = true;
-          thread.busy = false;
-          resolve({ stats: msg.stats, state: msg.state, syncWakeUp, stalled, viewRequests: msg.viewRequests, learned: msg.learned });
-        } else if (msg.type === 'stall') {
-          if (msg.report.action === 'kill') stalled = msg.report;
-          onStall(msg.report);
-        } else if (msg.type === 'state-chunk') {
-          this.queries.get(msg.id)?.onChunk(msg.bytes);
-        } else if (msg.type === 'answered') {
-          const q = this.queries.get(msg.id);
-          this.queries.delete(msg.id);
-          if (msg.error !== undefined) q?.reject(new SandboxError(`state query failed: ${msg.error}`));
-          else q?.resolve(msg.processes);
-        } else {
-          // 'dumped'
-          const i = this.dumps.findIndex((d) => d.slot.path === msg.file);
-          const d = i >= 0 ? this.dumps.splice(i, 1)[0] : undefined;
-          if (d?.owned) closeSlot(d.slot);
-          if (msg.error) d?.reject(new SandboxError(`state dump failed: ${msg.error}`));
-          else d?.resolve();
-        }
-      });
-      thread.whenLost((why) => {
-        if (done) return;
-        // Fail closed: with the listener gone, notified syscalls return ENOSYS instead of reaching the host.
-        close(config.listenerFd);
-        reject(new SandboxError(why));
-      });
-    });
-  }
-
-  private control(msg: ControlMessage): void {
-    if (!this.port || this.controlFd < 0) {
-      this.queued.push(msg);
-      return;
-    }
-    this.port.postMessage(msg);
-    const one = allocNative(8);
-    one.view.setUint32(0, 1, true);
-    write(this.controlFd, one.ptr, 8);
-  }
-}
-
-/**
- * Reap the zombies of orphans reparented to us (as subreaper), leaving alone
- * the children Node itself waits for (`mine`). A zombie keeps the seccomp
- * filter referenced, so an unreaped one would keep the sandbox from ending.
- */
-function reapOrphans(mine: ReadonlySet<number>): void {
-  const children = ourChildren();
-  if (children === null) {
-    // out of fds for a moment: SIGCHLD is not sent again for this zombie, so look again
-    setTimeout(() => reapOrphans(mine), REAP_RETRY_MS);
-    return;
-  }
-  const info = allocNative(128);
-  for (const pid of children) {
-    if (!mine.has(pid) && readStat(pid)?.state === 'Z') waitid(P_PID, pid, info.ptr, WEXITED | WNOHANG);
-  }
-}
-const REAP_RETRY_MS = 100;
-
-/**
- * This process's children. Orphans are reparented to the thread group leader,
- * so its /proc children list (CONFIG_PROC_CHILDREN) has them all: one read
- * instead of a stat of every process on the machine, which only kernels
- * without that file pay.
- */
-function ourChildren(): number[] | null {
-  let list: string;
-  try {
-    list = readFileSync(`/proc/self/task/${process.pid}/children`, 'latin1');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EMFILE' || code === 'ENFILE') return null;
-    return (
-      listProcesses()
-        ?.filter((p) => p.ppid === process.pid)
-        .map((p) => p.pid) ?? null
-    );
-  }
-  return list
-    .split(' ')
-    .filter((pid) => pid !== '')
-    .map(Number);
-}
-
-/** Every syscall name the filter of `m` notifies (unconditionally or under an argument test). */
-function notifiedNames(m: Manifest, learn: boolean): string[] {
-  const blocked = new Set([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
-  const all = [...m.syscalls.emulate, ...learnedOrObserved(m, learn), ...conditionallyObserved(m.syscalls.emulate).keys()];
-  return [...new Set(all)].filter((n) => !blocked.has(n));
-}
-
-/**
- * The seccomp program for a manifest: what it emulates, denies and kills,
- * plus what the enabled features observe (and, learning, what is recorded).
- */
-export function sandboxFilter(m: Manifest, learn = false): Uint8Array {
-  return compileFilter(m, {
-    notify: [...learnedOrObserved(m, learn), ...testNotified()],
-    notifyIf: conditionallyObserved(m.syscalls.emulate),
-  });
-}
-
-/** Test hook: SYSVISOR_TEST_NOTIFY=name makes the filter notify a syscall no feature handles, to drive the loop's no-handler answer (ENOSYS) end to end. */
-function testNotified(): string[] {
-  const name = process.env.SYSVISOR_TEST_NOTIFY;
-  return name !== undefined && syscallNumber(name) !== undefined ? [name] : [];
 }
 
 /** A user-given path's slot (safe-file.ts): a link or a non-regular file there stops the launch with the reason. */
@@ -551,11 +360,6 @@ function slotFor(what: string, path: string): FileSlot {
   } catch (err) {
     throw new SandboxError(`${what}: ${(err as Error).message}`);
   }
-}
-
-function learnedOrObserved(m: Manifest, learn: boolean): string[] {
-  const observed = observedSyscalls(m.syscalls.emulate, m);
-  return learn ? [...new Set([...observed, ...LEARN_SYSCALLS, 'rt_sigreturn'])] : observed;
 }
 
 /** [ipc] persist: the sets saved by the previous run, if any; a corrupt or foreign file stops the launch. */
