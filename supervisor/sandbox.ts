@@ -1,11 +1,10 @@
-// Sandbox: spawn the launcher, hand it the filter (sandbox-filter.ts) and
+// Sandbox: spawn the launcher (launcher.ts), hand it the filter (sandbox-filter.ts) and
 // Landlock rules, take the seccomp listener with pidfd_getfd, and run the
 // notification loop in a worker thread (loop-channel.ts speaks to it) until
 // every sandboxed task is gone. The thread starts while the launcher does,
 // and stays for the process's next sandbox.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { Readable, Writable } from 'node:stream';
 import { landlockRules, launcherConfig } from '../src/landlock.js';
 import type { Manifest } from '../src/manifest/index.js';
@@ -14,7 +13,8 @@ import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
 import { renderStall } from '../src/waits/render.js';
 import { unpinnedInterpreter } from './features/exec.js';
 import { writeJson } from './json-stream.js';
-import { close, errno, pidfdGetfd, pidfdOpen, PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl } from './ffi.js';
+import { PR_SET_CHILD_SUBREAPER, PR_SET_DUMPABLE, prctl } from './ffi.js';
+import { collect, environment, firstLine, LAUNCHER, outputs, takeListener } from './launcher.js';
 import type { SyscallStats } from './stats.js';
 import { LoopChannel } from './loop-channel.js';
 import { LoopThread, type LoopHost } from './loop-thread.js';
@@ -25,8 +25,6 @@ import { notifiedNames, sandboxFilter } from './sandbox-filter.js';
 import type { TraceOptions } from './trace.js';
 import type { StallReport } from './watchdog.js';
 import { closeViews, launcherViews, mountedDevices, planViews, reportedViews, withViews } from './proc-views.js';
-
-export const LAUNCHER = fileURLToPath(new URL('../../shims/build/sysvisor-launch', import.meta.url));
 
 export interface RunOptions {
   manifest: Manifest;
@@ -258,7 +256,7 @@ export class Sandbox {
       process.on('SIGCHLD', reap);
     }
     try {
-      const listener = started ? this.takeListener(init === 0 ? child.pid! : init, Number(started[1])) : -1;
+      const listener = started ? takeListener(init === 0 ? child.pid! : init, Number(started[1])) : -1;
       if (listener < 0) {
         controlSocket.destroy();
         const { code, signal } = await exited;
@@ -341,16 +339,6 @@ export class Sandbox {
     this.reference = ref;
     return ref.pid ?? 0;
   }
-
-  private takeListener(pid: number, remoteFd: number): number {
-    const pidfd = pidfdOpen(pid);
-    if (pidfd < 0) return -1;
-    const fd = pidfdGetfd(pidfd, remoteFd);
-    const err = errno();
-    close(pidfd);
-    if (fd < 0) throw new SandboxError(`pidfd_getfd(launcher or init ${pid}, fd ${remoteFd}) failed: errno ${err}`);
-    return fd;
-  }
 }
 
 /** A user-given path's slot (safe-file.ts): a link or a non-regular file there stops the launch with the reason. */
@@ -382,40 +370,4 @@ export function statusOf(code: number | null, signal: NodeJS.Signals | null): nu
   // NodeJS.Signals names some signals Linux lacks (SIGBREAK, SIGINFO): the table has no number for them.
   if (signal) return 128 + ((osConstants.signals[signal] as number | undefined) ?? 0);
   return code ?? 1;
-}
-
-function environment(env: Manifest['env'], base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  if (env.inherit) Object.assign(out, base);
-  else for (const name of env.pass) if (base[name] !== undefined) out[name] = base[name];
-  Object.assign(out, env.set);
-  return out;
-}
-
-function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  return new Promise((resolve) => stream.on('close', () => resolve(Buffer.concat(chunks))));
-}
-
-async function outputs(stdout: Promise<Buffer> | null, stderr: Promise<Buffer> | null): Promise<{ stdout?: Buffer; stderr?: Buffer }> {
-  return stdout && stderr ? { stdout: await stdout, stderr: await stderr } : {};
-}
-
-function firstLine(stream: Readable): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    const onData = (c: Buffer) => {
-      text += c.toString();
-      const nl = text.indexOf('\n');
-      if (nl >= 0) {
-        stream.off('data', onData);
-        stream.pause();
-        resolve(text.slice(0, nl));
-      }
-    };
-    stream.on('data', onData);
-    stream.once('close', () => resolve(text));
-    stream.once('error', () => resolve(text));
-  });
 }
