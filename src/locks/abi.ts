@@ -46,6 +46,29 @@ export interface UserFlock {
   readonly pid: number;
 }
 
+/** sizeof(struct flock) on x86_64: l_type s16 @0, l_whence s16 @2, l_start s64 @8, l_len s64 @16, l_pid s32 @24. */
+export const FLOCK_SIZE = 32;
+
+/** struct flock from its bytes. */
+export function readFlock(v: DataView): UserFlock {
+  return {
+    type: v.getInt16(0, true),
+    whence: v.getInt16(2, true),
+    start: v.getBigInt64(8, true),
+    len: v.getBigInt64(16, true),
+    pid: v.getInt32(24, true),
+  };
+}
+
+/** struct flock into its bytes (the padding after l_whence and l_pid is left as it was). */
+export function writeFlock(v: DataView, fl: UserFlock): void {
+  v.setInt16(0, fl.type, true);
+  v.setInt16(2, fl.whence, true);
+  v.setBigInt64(8, fl.start, true);
+  v.setBigInt64(16, fl.len, true);
+  v.setInt32(24, fl.pid, true);
+}
+
 /** What the supervisor knows about the open file description behind the fd. */
 export interface OpenFile {
   readonly pos: bigint;

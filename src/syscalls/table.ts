@@ -428,6 +428,13 @@ export function syscallNumber(name: string): number | undefined {
   return byName.get(name);
 }
 
+/** Number of a syscall our own code names (a name the table lacks is a bug here: it throws). */
+export function nr(name: string): number {
+  const n = byName.get(name);
+  if (n === undefined) throw new Error(`no x86_64 syscall is called ${name}`);
+  return n;
+}
+
 /** Name of x86_64 syscall `nr`; unknown numbers render as `syscall_<nr>`. */
 export function syscallName(nr: number): string {
   return byNr.get(nr) ?? `syscall_${nr}`;

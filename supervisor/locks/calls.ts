@@ -10,7 +10,7 @@
 // A lock call that a signal takes away after the registry granted it keeps
 // the grant (the call, run again, finds it already held); only if it is not
 // run again does the program see EINTR while holding the lock.
-import { decodeFcntlLock, decodeFlock, type UserFlock, type Waiter } from '../../src/locks/index.js';
+import { decodeFcntlLock, decodeFlock, FLOCK_SIZE, readFlock, type Waiter, writeFlock } from '../../src/locks/index.js';
 import {
   F_GETLK,
   F_OFD_GETLK,
@@ -34,8 +34,6 @@ import { pidLevel, type ProcessEntry } from '../processes.js';
 import type { DroppedGetlks } from './dropped-getlk.js';
 import type { LockRelease } from './release.js';
 import { LockToken, type LockTables } from './state.js';
-
-const FLOCK_SIZE = 32;
 
 export class LockCalls {
   /** Calls sleeping in the registry. */
@@ -74,13 +72,7 @@ export class LockCalls {
       if (typeof bytes === 'number') return -EFAULT;
       this.flockBuf.set(bytes);
       const v = this.flockView;
-      const fl: UserFlock = {
-        type: v.getInt16(0, true),
-        whence: v.getInt16(2, true),
-        start: v.getBigInt64(8, true),
-        len: v.getBigInt64(16, true),
-        pid: v.getInt32(24, true),
-      };
+      const fl = readFlock(v);
       const acc = info.flags & O_ACCMODE;
       const lock = decodeFcntlLock(cmd, fl, {
         pos: fl.whence === SEEK_CUR ? this.t.fds.position(info.fd) : 0n,
@@ -104,12 +96,8 @@ export class LockCalls {
         if (found === null) {
           v.setInt16(0, F_UNLCK, true);
         } else {
-          v.setInt16(0, found.type, true);
-          v.setInt16(2, found.whence, true);
-          v.setBigInt64(8, found.start, true);
-          v.setBigInt64(16, found.len, true);
           // locks_translate_pid into the caller's namespace: -1 (OFD) stays, an unseen holder reads 0.
-          v.setInt32(24, found.pid < 0 ? found.pid : this.ctx.processes.pidIn(found.pid, pidLevel(p)), true);
+          writeFlock(v, { ...found, pid: found.pid < 0 ? found.pid : this.ctx.processes.pidIn(found.pid, pidLevel(p)) });
         }
         if (this.ctx.memory.write(n.tid, n.u64(2), this.flockBuf) < 0) return -EFAULT;
         // Answer here: if a signal took the call away meanwhile, put the caller's struct back, or the

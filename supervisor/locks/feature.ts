@@ -17,7 +17,7 @@
 // waiting flock keep their EINTR, as on Linux. One case is this feature's
 // own: an F_GETLK answered (its struct written) whose answer the kernel
 // dropped is completed from the signal frame at rt_sigreturn.
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import { LockRegistry } from '../../src/locks/index.js';
 import { F_GETLK, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLK, F_SETLKW, LOCK_NB, LOCK_UN } from '../../src/syscalls/constants.js';
 import { SYS_RT_SIGRETURN } from '../blocking.js';
@@ -174,8 +174,4 @@ class LockFeature {
     this.getlks.forget(p);
     this.release.exited(p);
   }
-}
-
-function nr(name: string): number {
-  return syscallNumber(name)!;
 }

@@ -45,10 +45,13 @@ import {
   type LockChange,
   type LockRegistry,
   type LockType,
+  FLOCK_SIZE,
   OFFSET_MAX,
   ownerNumber,
+  readFlock,
   type UserFlock,
   type Waiter,
+  writeFlock,
 } from '../../src/locks/index.js';
 import {
   F_OFD_GETLK,
@@ -70,6 +73,7 @@ import {
   S_IFDIR,
   S_IFMT,
   S_IFREG,
+  SEEK_SET,
 } from '../../src/syscalls/constants.js';
 import {
   allocNative,
@@ -98,7 +102,6 @@ const OP_FLOCK = 1;
 /** A cancel signal can land before the helper sleeps: repeat it this often until the helper is back. */
 const CANCEL_REPEAT_MS = 1;
 const COLLECT_MAX = 64;
-const FLOCK_SIZE = 32;
 
 /** The description a process's POSIX locks on one file are held on. */
 interface PosixHost {
@@ -243,15 +246,8 @@ export class HostLocks<T> {
     const fd = who.ofd === undefined ? (this.posix.get(who.owner ?? who.pid)?.get(info.key)?.fd ?? info.fd) : info.fd;
     if (this.ofd(fd, F_OFD_GETLK, type, start, end) < 0) return null;
     const v = this.flockBuf.view;
-    const found = v.getInt16(0, true);
-    if (found === F_UNLCK) return null;
-    return {
-      type: found,
-      whence: v.getInt16(2, true),
-      start: v.getBigInt64(8, true),
-      len: v.getBigInt64(16, true),
-      pid: v.getInt32(24, true),
-    };
+    if (v.getInt16(0, true) === F_UNLCK) return null;
+    return readFlock(v);
   }
 
   /** The owner's POSIX locks on the file were released: its host description goes. */
@@ -329,11 +325,7 @@ export class HostLocks<T> {
   /** F_OFD_SETLK / F_OFD_GETLK of [start, end] through the shared struct flock: 0 or -errno. */
   private ofd(fd: number, cmd: number, type: LockType, start: bigint, end: bigint): number {
     const v = this.flockBuf.view;
-    v.setInt16(0, type, true);
-    v.setInt16(2, 0, true); // SEEK_SET
-    v.setBigInt64(8, start, true);
-    v.setBigInt64(16, lengthOf(start, end), true);
-    v.setInt32(24, 0, true); // l_pid must be 0 for OFD commands
+    writeFlock(v, { type, whence: SEEK_SET, start, len: lengthOf(start, end), pid: 0 }); // l_pid must be 0 for OFD commands
     return fcntlPtr(fd, cmd, this.flockBuf.ptr) < 0 ? -errno() : 0;
   }
 

@@ -1,5 +1,5 @@
 // How --trace shows the lock calls and the closes that release locks.
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import {
   F_GETLK,
   F_OFD_GETLK,
@@ -62,8 +62,4 @@ export function decodeLockCalls(t: Tracer): void {
   t.decodeWith(nr('dup2'), (a) => `${a.int(0)}, ${a.int(1)}`);
   t.decodeWith(nr('dup3'), (a) => `${a.int(0)}, ${a.int(1)}, ${a.int(2) & O_CLOEXEC ? 'O_CLOEXEC' : a.int(2)}`);
   t.decodeWith(nr('close_range'), (a) => `${a.int(0) >>> 0}, ${a.int(1) >>> 0}, ${a.int(2) >>> 0}`);
-}
-
-function nr(name: string): number {
-  return syscallNumber(name)!;
 }

@@ -4,7 +4,7 @@
 // /proc/sys/kernel/sem, and applies SEM_UNDO when a process exits.
 import { IPC_CREAT, IPC_EXCL, IPC_NOWAIT } from '../../src/sem/constants.js';
 import { encodePersisted } from '../../src/sem/persist.js';
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import {
   decodeSemidDs,
   decodeSemValues,
@@ -346,8 +346,4 @@ class NotificationIO implements SemctlIO {
     if (typeof b === 'number') return -EFAULT;
     return this.ctx.loop.currentValid() ? b : -EINTR;
   }
-}
-
-function nr(name: string): number {
-  return syscallNumber(name)!;
 }

@@ -1,7 +1,7 @@
 // Argument rules of fcntl locks and flock(), checked against answers a 6.18
 // kernel gave for the same calls.
 import t from 'tap';
-import { decodeFcntlLock, decodeFlock, OFFSET_MAX, splitDev, toRange } from '../../src/locks/index.js';
+import { decodeFcntlLock, decodeFlock, FLOCK_SIZE, OFFSET_MAX, readFlock, splitDev, toRange, writeFlock } from '../../src/locks/index.js';
 import {
   F_GETLK,
   F_OFD_GETLK,
@@ -109,4 +109,16 @@ t.test('splitDev', async (t) => {
   t.same(splitDev(0x801n), { major: 8, minor: 1 });
   // makedev(259, 0x12345): minor bits above 8 live at bit 20 and up.
   t.same(splitDev((0x12345n & 0xffn) | (259n << 8n) | ((0x12345n & ~0xffn) << 12n)), { major: 259, minor: 0x12345 });
+});
+
+t.test('struct flock: the x86_64 layout, both ways', async (t) => {
+  const bytes = new Uint8Array(FLOCK_SIZE).fill(0xee);
+  const v = new DataView(bytes.buffer);
+  writeFlock(v, { type: F_WRLCK, whence: 1, start: -5n, len: OFFSET_MAX, pid: -1 });
+  t.same([...bytes.subarray(0, 4)], [1, 0, 1, 0], 'l_type and l_whence: two little-endian shorts');
+  t.same([...bytes.subarray(4, 8)], [0xee, 0xee, 0xee, 0xee], 'the padding before l_start is left alone');
+  t.equal(v.getBigInt64(8, true), -5n, 'l_start at 8');
+  t.equal(v.getBigInt64(16, true), OFFSET_MAX, 'l_len at 16');
+  t.equal(v.getInt32(24, true), -1, 'l_pid at 24');
+  t.same(readFlock(v), { type: F_WRLCK, whence: 1, start: -5n, len: OFFSET_MAX, pid: -1 });
 });

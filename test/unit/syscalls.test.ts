@@ -5,6 +5,7 @@ import {
   MAX_SYSCALL_NR,
   syscallName,
   syscallNumber,
+  nr,
   errnoName,
   errnoNumber,
   ERRNO_TABLE,
@@ -72,4 +73,10 @@ t.test('errno table', async (t) => {
       t.equal(errnoNumber(errnoName(n)), n);
     }
   }
+});
+
+t.test('nr: the number of a syscall our code names, a throw for a name the table lacks', async (t) => {
+  t.equal(nr('fcntl'), 72);
+  t.equal(nr('semtimedop'), 220);
+  t.throws(() => nr('fcntl64'), /no x86_64 syscall is called fcntl64/);
 });
