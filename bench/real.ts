@@ -6,7 +6,7 @@
 // skipped, saying why, when its programs are missing (`.ci/run` does not
 // install them; `apt-get install apache2 apache2-utils sqlite3`).
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,12 +100,17 @@ async function apacheOnce(sandboxed: boolean, manifest: Manifest, requests: numb
   const conf = apacheConfig(dir, [base, base + 1]);
   const args = ['-f', conf, '-DFOREGROUND'];
   let done: Promise<unknown>;
+  // Not through httpd.pid: in the sandbox's PID namespace Apache writes its own namespace's pid there.
+  let stop: () => void;
   if (sandboxed) {
-    done = Sandbox.run(APACHE, args, { manifest, stdio: 'pipe' });
+    const sandbox = new Sandbox();
+    done = sandbox.run(APACHE, args, { manifest, stdio: 'pipe' });
+    stop = () => sandbox.kill('SIGTERM');
   } else {
     // Its own process group: at shutdown prefork sends SIGTERM to its whole group.
     const child = spawn(APACHE, args, { stdio: 'ignore', detached: true });
     done = new Promise((resolve) => child.on('close', resolve));
+    stop = () => child.kill('SIGTERM');
   }
   try {
     await waitForPort(base, 20_000);
@@ -116,8 +121,7 @@ async function apacheOnce(sandboxed: boolean, manifest: Manifest, requests: numb
     if (failed !== null && failed[1] !== '0') throw new Error(`ab: ${failed[1]} failed requests`);
     return Number(m[1]);
   } finally {
-    const pidFile = join(dir, 'httpd.pid');
-    if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
+    stop();
     await Promise.race([done, sleep(20_000)]);
     rmSync(dir, { recursive: true, force: true });
   }
