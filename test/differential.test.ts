@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runInGroup, type Outcome } from './helpers.js';
 
 /** Program families compared here; add 'lock_', 'proc_' as they land. */
 const PREFIXES: readonly string[] = ['sem_', 'lock_', 'proc_'];
@@ -73,53 +74,8 @@ function parseStats(stderr: string): { counts: Map<string, number>; rest: string
   return { counts, rest: stderr.slice(0, at) };
 }
 
-interface Outcome {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-  pid: number | undefined;
-}
-
-/** Run a command to completion in its own process group; on timeout kill
- *  the whole group (the test programs fork). */
-function run(cmd: string, args: readonly string[], cwd: string): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, TIMEOUT_MS);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({
-        status,
-        signal,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        timedOut,
-        ms: Date.now() - start,
-        pid: child.pid,
-      });
-    });
-  });
-}
+/** Run a test program in `cwd` with the per-program limit. */
+const run = (cmd: string, args: readonly string[], cwd: string): Promise<Outcome> => runInGroup(cmd, args, { cwd, timeoutMs: TIMEOUT_MS });
 
 function programs(): string[] {
   if (!existsSync(BUILD)) return [];

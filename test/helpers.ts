@@ -76,3 +76,70 @@ export function hostProcLocks(): string {
   }
   throw new Error('/proc/locks never read the same twice in a row');
 }
+
+/** How a command run by runInGroup ended. */
+export interface Outcome {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  ms: number;
+  pid: number | undefined;
+}
+
+export interface RunInGroupOptions {
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Called with each stdout chunk as it arrives, and the child (to write to stdin, signal it). */
+  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
+}
+
+/**
+ * Run a command to completion in its own process group, collecting its output;
+ * on timeout kill the whole group (test programs fork). stdin is closed unless
+ * onStdout wants to talk to the child.
+ */
+export function runInGroup(cmd: string, args: readonly string[], o: RunInGroupOptions): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    let text = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out.push(c);
+      text += c.toString();
+      o.onStdout?.(text, child);
+    });
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    child.stdin!.on('error', () => {});
+    if (!o.onStdout) child.stdin!.end();
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }, o.timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        timedOut,
+        ms: Date.now() - start,
+        pid: child.pid,
+      });
+    });
+  });
+}

@@ -7,12 +7,13 @@
 // final --dump-state shows no process and no semaphore set left. A chaos run
 // also takes a live dump while the program holds after reaping its workers:
 // then no sleeper, undo list or lock may belong to a dead process.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readStat } from '../../supervisor/procfs.js';
+import { runInGroup as run, type Outcome } from '../helpers.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FUZZ_DIR = join(ROOT, 'test', 'fuzz');
@@ -36,67 +37,6 @@ export function manifestFile(dir: string, locks: boolean): string {
   const emulate = ['semget', 'semop', 'semtimedop', 'semctl', ...(locks ? ['fcntl', 'flock'] : [])];
   writeFileSync(file, `version = 1\n[syscalls]\nemulate = ${JSON.stringify(emulate)}\n`);
   return file;
-}
-
-export interface Outcome {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  ms: number;
-  pid: number | undefined;
-}
-
-interface RunOpts {
-  cwd: string;
-  env?: NodeJS.ProcessEnv;
-  timeoutMs: number;
-  /** Called with each stdout chunk as it arrives, and the child (to write to stdin, signal it). */
-  onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
-}
-
-function run(cmd: string, args: readonly string[], o: RunOpts): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    let text = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out.push(c);
-      text += c.toString();
-      o.onStdout?.(text, child);
-    });
-    child.stderr!.on('data', (c: Buffer) => err.push(c));
-    child.stdin!.on('error', () => {});
-    if (!o.onStdout) child.stdin!.end();
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }, o.timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({
-        status,
-        signal,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        timedOut,
-        ms: Date.now() - start,
-        pid: child.pid,
-      });
-    });
-  });
 }
 
 export interface FuzzCase {
