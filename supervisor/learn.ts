@@ -16,7 +16,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, rea
 import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../src/interpreter.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
-import { syscallName, syscallNumber } from '../src/syscalls/table.js';
+import { nr, syscallName } from '../src/syscalls/table.js';
 import type { Feature, SupervisorContext } from './features/contract.js';
 import { nodeCrypto } from './lazy-crypto.js';
 import { CONTINUE, PENDING, type Handler, type Observer } from './loop/loop.js';
@@ -84,11 +84,11 @@ export class LearnRecorder implements Observer {
     private readonly next: Observer | null,
   ) {
     const { loop } = ctx;
-    this.emulated = new Set(ctx.config.emulate.map((n) => syscallNumber(n)!));
+    this.emulated = new Set(ctx.config.emulate.map((n) => nr(n)));
     const wrap = (name: string, record: (n: Notification) => void) => {
-      const nr = syscallNumber(name)!;
-      const inner: Handler = loop.handlerOf(nr) ?? (() => CONTINUE);
-      loop.on(nr, (n) => {
+      const number = nr(name);
+      const inner: Handler = loop.handlerOf(number) ?? (() => CONTINUE);
+      loop.on(number, (n) => {
         const r = inner(n);
         // A served /proc file or a refused call is not an access Landlock will see.
         if (r === CONTINUE) record(n);

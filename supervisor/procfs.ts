@@ -15,7 +15,7 @@ import {
 } from '../src/procfs.js';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../src/syscalls/constants.js';
 import { ENOENT, ESRCH } from '../src/syscalls/errno.js';
-import { syscallNumber } from '../src/syscalls/table.js';
+import { nr } from '../src/syscalls/table.js';
 import { allocNative, close, errno, loadStackPointer, openPath, read, type StackPointerFn, SYS, syscall6 } from './ffi.js';
 
 const O_RDONLY_CLOEXEC = O_RDONLY | O_CLOEXEC;
@@ -23,8 +23,8 @@ const O_RDONLY_CLOEXEC = O_RDONLY | O_CLOEXEC;
 const GONE = new Set<number>([ENOENT, ESRCH]);
 /** The supervisor's pid: its children are where the sandbox starts. */
 const SELF = process.pid;
-const NR_EXECVE = syscallNumber('execve')!;
-const NR_EXECVEAT = syscallNumber('execveat')!;
+const NR_EXECVE = nr('execve');
+const NR_EXECVEAT = nr('execveat');
 
 // /proc is read with raw open/read/getdents64 into one native buffer: the
 // liveness walk reads a few small files per process, and node's readFileSync

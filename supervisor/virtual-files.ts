@@ -8,7 +8,7 @@
 // open is CONTINUEd to the kernel; Landlock, not this, decides access.
 import { readlinkSync, realpathSync } from 'node:fs';
 import { posix } from 'node:path';
-import { syscallNumber } from '../src/syscalls/table.js';
+import { nr } from '../src/syscalls/table.js';
 import type { FdPool } from './fd-budget.js';
 import type { Credentials } from '../src/procfs.js';
 import { allocNative, close, errno, fcntl, lseek, memfdCreate, pipe2, read, write } from './ffi.js';
@@ -58,9 +58,9 @@ export class VirtualFiles {
     private readonly pool: FdPool,
     tracer: Tracer | null,
   ) {
-    const nrOpen = syscallNumber('open')!;
-    const nrOpenat = syscallNumber('openat')!;
-    const nrOpenat2 = syscallNumber('openat2')!;
+    const nrOpen = nr('open');
+    const nrOpenat = nr('openat');
+    const nrOpenat2 = nr('openat2');
     loop.on(nrOpen, (n) => this.open(n, AT_FDCWD, n.u64(0), n.int(1)));
     loop.on(nrOpenat, (n) => this.open(n, n.int(0), n.u64(1), n.int(2)));
     loop.on(nrOpenat2, (n) => this.openat2(n));

@@ -7,7 +7,7 @@
 // (loop-here.ts): the CLI's single run saves the thread.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { LearnedRun } from '../src/manifest/learn.js';
-import { syscallName, syscallNumber } from '../src/syscalls/table.js';
+import { nr, syscallName, syscallNumber } from '../src/syscalls/table.js';
 import { buildWaitGraph, type WaitInput } from '../src/waits/graph.js';
 import { BlockedCalls, SYS_RT_SIGRETURN } from './blocking.js';
 import { CrashReporter, errorText } from './crash.js';
@@ -160,14 +160,14 @@ export function supervise(config: WorkerConfig, port: MessagePort, host?: HostTi
   // After the features: they register the files the views serve.
   const views = new ProcFuse(loop, config.views.mounted, files);
   // After the features: the syscalls they set a restart policy for are not made transparent.
-  blocked.setNotified(config.notified.map((name) => syscallNumber(name)!));
+  blocked.setNotified(config.notified.map((name) => nr(name)));
   // After the features: it wraps the handlers they installed, and observes for the tracer.
   const recorder = config.learn ? new LearnRecorder(ctx, features, tracer) : null;
   if (recorder) loop.observer = recorder;
   // Test hook: the handler of one syscall throws, to drive the fault path end to end.
   const fault = process.env.SYSVISOR_TEST_FAULT;
-  if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(syscallNumber(fault)!) !== undefined) {
-    loop.on(syscallNumber(fault)!, () => {
+  if (fault !== undefined && syscallNumber(fault) !== undefined && loop.handlerOf(nr(fault)) !== undefined) {
+    loop.on(nr(fault), () => {
       throw new Error(`SYSVISOR_TEST_FAULT=${fault}`);
     });
   }

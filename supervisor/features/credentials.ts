@@ -3,7 +3,7 @@
 // caches them per thread and drops the cache when the thread makes one of
 // these calls; the call itself runs in the kernel (CONTINUE is bookkeeping
 // here, never a security decision).
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
 
@@ -26,7 +26,7 @@ export const credentialsFeature: FeatureModule = {
   observes: CREDENTIAL_SYSCALLS,
   install(ctx) {
     for (const name of CREDENTIAL_SYSCALLS) {
-      ctx.loop.on(syscallNumber(name)!, (n) => {
+      ctx.loop.on(nr(name), (n) => {
         ctx.processes.forgetCredentials(n.tid);
         return CONTINUE;
       });

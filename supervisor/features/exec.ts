@@ -37,7 +37,7 @@ import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, real
 import { posix } from 'node:path';
 import { INTERPRETER_HEAD, interpreterOf } from '../../src/interpreter.js';
 import { getSystemErrorMap } from 'node:util';
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { Feature, FeatureModule, SupervisorContext } from './contract.js';
 import { allocNative, close, errno, openat2, openPath, RESOLVE, STATX, statx } from '../ffi.js';
 import { nodeCrypto } from '../lazy-crypto.js';
@@ -64,9 +64,9 @@ const FIRST_LOOK_MS = 1;
 const LOOK_AGAIN_MS = 2;
 const HASH_CHUNK = 1 << 20;
 
-const NR_EXECVE = syscallNumber('execve')!;
-const NR_EXECVEAT = syscallNumber('execveat')!;
-const NR_EXIT_GROUP = syscallNumber('exit_group')!;
+const NR_EXECVE = nr('execve');
+const NR_EXECVEAT = nr('execveat');
+const NR_EXIT_GROUP = nr('exit_group');
 
 /** One refused exec, as the final state (`state.exec.refused`) lists it. */
 export interface ExecRefusal {

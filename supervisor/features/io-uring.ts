@@ -6,7 +6,7 @@
 // A manifest that allows io_uring_setup gets it notified only to count the
 // rings asked for (--stats); the call itself runs in the kernel. A denied or
 // killed call never reaches the supervisor (compileFilter drops it).
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
 
@@ -15,7 +15,7 @@ export const ioUringFeature: FeatureModule = {
   emulates: [],
   observes: ['io_uring_setup'],
   install(ctx) {
-    ctx.loop.on(syscallNumber('io_uring_setup')!, () => CONTINUE);
+    ctx.loop.on(nr('io_uring_setup'), () => CONTINUE);
     return { name: 'io_uring' };
   },
 };

@@ -25,7 +25,7 @@
 // the nearest subreaper or init) and are looked for at once among the new
 // pids whose parent is one of its known ancestors or the supervisor.
 import { readFileSync } from 'node:fs';
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { close, pidfdOpen } from '../ffi.js';
 import { CONTINUE } from '../loop/loop.js';
@@ -105,10 +105,10 @@ export const lifecycleFeature: FeatureModule = {
       return inFlight.size > 0;
     };
     for (const name of ['fork', 'vfork', 'clone']) {
-      const nr = syscallNumber(name)!;
-      ctx.loop.on(nr, (n) => creates(n.tid, nr));
+      const number = nr(name);
+      ctx.loop.on(number, (n) => creates(n.tid, number));
     }
-    ctx.loop.on(syscallNumber('clone3')!, (n) => {
+    ctx.loop.on(nr('clone3'), (n) => {
       const args = memory.read(n.tid, n.u64(0), 8);
       if (typeof args === 'number') return CONTINUE; // the kernel answers EFAULT
       if ((args[2] & (CLONE_THREAD >> 16)) !== 0) return CONTINUE; // a thread (flags: u64 at offset 0)

@@ -18,7 +18,7 @@
 // The check and the kernel's lookup are not atomic: a pid that left the
 // sandbox could be taken by a host process in between, which needs the pid
 // counter to wrap within one round trip.
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { FeatureModule } from './contract.js';
 import { CONTINUE } from '../loop/loop.js';
 import { pidLevel, type ProcessTable } from '../processes.js';
@@ -59,7 +59,7 @@ export const reachFeature: FeatureModule = {
       return pid < 0 ? CONTINUE : answer(reachOf(n.tid, pid)); // no process has a negative pid: the kernel fails it
     };
     for (const name of ['prlimit64', 'sched_setaffinity', 'sched_setscheduler', 'sched_setparam', 'sched_setattr']) {
-      ctx.loop.on(syscallNumber(name)!, byPid);
+      ctx.loop.on(nr(name), byPid);
     }
     const byWhich = (tid: number, which: number, who: number): number => {
       if (who < 0 || which < PRIO.PROCESS || which > PRIO.USER) return CONTINUE; // the kernel answers ESRCH or EINVAL
@@ -69,8 +69,8 @@ export const reachFeature: FeatureModule = {
       }
       return answer(userReach(processes, who === 0 ? (readIds(tid)?.uid ?? -1) : who));
     };
-    ctx.loop.on(syscallNumber('setpriority')!, (n) => byWhich(n.tid, n.int(0), n.int(1)));
-    ctx.loop.on(syscallNumber('ioprio_set')!, (n) => byWhich(n.tid, n.int(0) - IOPRIO_WHO_PROCESS, n.int(1)));
+    ctx.loop.on(nr('setpriority'), (n) => byWhich(n.tid, n.int(0), n.int(1)));
+    ctx.loop.on(nr('ioprio_set'), (n) => byWhich(n.tid, n.int(0) - IOPRIO_WHO_PROCESS, n.int(1)));
     return { name: 'reach' };
   },
 };

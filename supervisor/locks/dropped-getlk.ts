@@ -7,14 +7,14 @@
 // is BlockedCalls', supervisor/blocking.ts).
 import { frameRegs, MINUS_EINTR, returning, SC, SIGCONTEXT_OFFSET, SIGCONTEXT_SIZE } from '../../src/signals/frame.js';
 import { F_GETLK, F_OFD_GETLK } from '../../src/syscalls/constants.js';
-import { syscallNumber } from '../../src/syscalls/table.js';
+import { nr } from '../../src/syscalls/table.js';
 import type { TargetMemory } from '../memory.js';
 import { type NativeRules, TidMap } from '../loop/native-rules.js';
 import type { Notification } from '../loop/notification.js';
 import type { ProcessEntry } from '../processes.js';
 import { readStackPointer } from '../procfs.js';
 
-const NR_FCNTL = syscallNumber('fcntl')!;
+const NR_FCNTL = nr('fcntl');
 
 export class DroppedGetlks {
   /** Calls cut off by a signal that were completed from the frame. */
