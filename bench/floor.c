@@ -14,7 +14,8 @@
  * tiny in-memory System V semaphore emulation answers them: enough for the
  * benchmark workloads (semget, semop/semtimedop including blocking ops woken
  * in FIFO order, semtimedop timeouts on a timerfd, semctl
- * IPC_RMID/GETVAL/SETVAL/GETALL/SETALL), not a faithful one (no permissions,
+ * IPC_RMID/GETVAL/SETVAL/GETALL/SETALL, and the IPC_STAT/IPC_SET pair Apache's
+ * sysvsem accept mutex makes at start), not a faithful one (no permissions,
  * no SEM_UNDO at exit, no EINTR).
  *
  * Exits with the target's status (128+N if killed by signal N). -v prints the
@@ -407,6 +408,17 @@ static int emulate(const struct seccomp_notif *n, int64_t *ret)
 			wake_waiters(id);
 			return 1;
 		}
+		case IPC_STAT: {
+			/* No permissions here: a zeroed semid64_ds with the set's size. */
+			struct semid_ds ds;
+			memset(&ds, 0, sizeof ds);
+			ds.sem_nsems = (unsigned long)s->nsems;
+			*ret = write_target(n->pid, a[3], &ds, sizeof ds);
+			return 1;
+		}
+		case IPC_SET: /* owner and mode: accepted, as the floor has no permissions */
+			*ret = 0;
+			return 1;
 		default:
 			*ret = -EINVAL;
 			return 1;

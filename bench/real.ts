@@ -1,10 +1,13 @@
 // Real programs from Debian's packages, natively and under sysvisor, for the
-// bench's second table: a prefork Apache with a SysV semaphore accept mutex
-// (two listeners, so the mutex is used) serving a small static file to `ab`
-// with 16 concurrent clients (requests/s), and four concurrent sqlite3
-// writers on one database with a rollback journal (wall time). Either is
-// skipped, saying why, when its programs are missing (`.ci/run` does not
-// install them; `apt-get install apache2 apache2-utils sqlite3`).
+// bench's second table: a prefork Apache serving a small static file to `ab`
+// with 16 concurrent clients (requests/s), twice: with one listener, so
+// Apache takes no accept mutex (Debian's default ports.conf), and with two
+// listeners and a SysV semaphore accept mutex, also under the C floor
+// (bench/floor.c) to show what any seccomp-notify design pays for its two
+// semops per request; and four concurrent sqlite3 writers on one database
+// with a rollback journal (wall time). Either is skipped, saying why, when
+// its programs are missing (`.ci/run` does not install them;
+// `apt-get install apache2 apache2-utils sqlite3`).
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -26,9 +29,13 @@ export interface RealRow {
   what: string;
   unit: 'requests/s' | 's';
   native: number | null;
+  /** Under the C floor supervisor, for the rows where only System V semaphores matter; null where not run. */
+  floor: number | null;
   sysvisor: number | null;
   /** sysvisor as a fraction of native throughput (requests/s), or native time over sysvisor's (s): >= 1 is as fast. */
   share: number | null;
+  /** The same for the C floor. */
+  floorShare: number | null;
   note?: string;
 }
 
@@ -57,6 +64,8 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms / 1000} s`);
 }
 
+type Mode = 'native' | 'floor' | 'sysvisor';
+
 function apacheConfig(dir: string, ports: readonly number[]): string {
   const www = join(dir, 'www');
   mkdirSync(www);
@@ -79,7 +88,7 @@ function apacheConfig(dir: string, ports: readonly number[]): string {
       `<Directory ${www}>`,
       '  Require all granted',
       '</Directory>',
-      'Mutex sysvsem default',
+      ...(ports.length > 1 ? ['Mutex sysvsem default'] : []),
       'StartServers 8',
       'MinSpareServers 8',
       'MaxSpareServers 16',
@@ -93,28 +102,55 @@ function apacheConfig(dir: string, ports: readonly number[]): string {
   return conf;
 }
 
-/** Requests per second `ab` reaches against one server start (native or sandboxed). */
-async function apacheOnce(sandboxed: boolean, manifest: Manifest, requests: number): Promise<number> {
+/** Send a signal to a process group; false once no process is left in it. */
+function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-group, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves when the process group is empty (the floor's Apache outlives the floor by its shutdown). */
+async function groupGone(group: number): Promise<void> {
+  while (signalGroup(group, 0)) await sleep(50);
+}
+
+interface ApacheRun {
+  mode: Mode;
+  manifest: Manifest;
+  floor: string;
+  listeners: 1 | 2;
+  requests: number;
+}
+
+/** Requests per second `ab` reaches against one server start. */
+async function apacheOnce(r: ApacheRun): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-bench-httpd-'));
   const base = 20_000 + Math.floor(Math.random() * 20_000);
-  const conf = apacheConfig(dir, [base, base + 1]);
+  const conf = apacheConfig(dir, r.listeners === 1 ? [base] : [base, base + 1]);
   const args = ['-f', conf, '-DFOREGROUND'];
   let done: Promise<unknown>;
   // Not through httpd.pid: in the sandbox's PID namespace Apache writes its own namespace's pid there.
   let stop: () => void;
-  if (sandboxed) {
+  if (r.mode === 'sysvisor') {
     const sandbox = new Sandbox();
-    done = sandbox.run(APACHE, args, { manifest, stdio: 'pipe' });
+    done = sandbox.run(APACHE, args, { manifest: r.manifest, stdio: 'pipe' });
     stop = () => sandbox.kill('SIGTERM');
   } else {
-    // Its own process group: at shutdown prefork sends SIGTERM to its whole group.
-    const child = spawn(APACHE, args, { stdio: 'ignore', detached: true });
-    done = new Promise((resolve) => child.on('close', resolve));
-    stop = () => child.kill('SIGTERM');
+    // Its own process group: at shutdown prefork sends SIGTERM to its whole group (the floor is in it, and
+    // dies of it, which is fine: its semaphores live only in its memory).
+    const [cmd, argv] = r.mode === 'floor' ? [r.floor, ['--sem', '--', APACHE, ...args]] : [APACHE, args];
+    const child = spawn(cmd, argv, { stdio: 'ignore', detached: true });
+    if (child.pid === undefined) throw new Error(`cannot start ${cmd}`);
+    const group = child.pid;
+    done = new Promise((resolve) => child.on('close', resolve)).then(() => groupGone(group));
+    stop = () => signalGroup(group, 'SIGTERM');
   }
   try {
     await waitForPort(base, 20_000);
-    const out = await run(AB, ['-q', '-n', String(requests), '-c', String(CLIENTS), `http://127.0.0.1:${base}/f.html`]);
+    const out = await run(AB, ['-q', '-n', String(r.requests), '-c', String(CLIENTS), `http://127.0.0.1:${base}/f.html`]);
     const m = /Requests per second:\s+([\d.]+)/.exec(out);
     const failed = /Failed requests:\s+(\d+)/.exec(out);
     if (m === null) throw new Error(`no "Requests per second" in ab's output`);
@@ -128,7 +164,7 @@ async function apacheOnce(sandboxed: boolean, manifest: Manifest, requests: numb
 }
 
 /** Wall seconds of WRITERS concurrent sqlite3 writers inserting `rows` rows each, one transaction per row. */
-async function sqliteOnce(sandboxed: boolean, manifest: Manifest, rows: number): Promise<number> {
+async function sqliteOnce(mode: Mode, manifest: Manifest, rows: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sysvisor-bench-sqlite-'));
   try {
     const db = join(dir, 'db');
@@ -140,7 +176,7 @@ async function sqliteOnce(sandboxed: boolean, manifest: Manifest, rows: number):
     }
     const script = Array.from({ length: WRITERS }, (_, w) => `${SQLITE} ${db} < ${dir}/w${w}.sql &`).join(' ') + ' wait';
     const t0 = performance.now();
-    if (sandboxed) {
+    if (mode === 'sysvisor') {
       const r = await Sandbox.run('/bin/sh', ['-c', script], { manifest, stdio: 'pipe' });
       if (r.status !== 0) throw new Error(`sqlite writers under sysvisor: exit ${r.status}: ${r.stderr?.toString().trim()}`);
     } else {
@@ -155,53 +191,75 @@ async function sqliteOnce(sandboxed: boolean, manifest: Manifest, rows: number):
   }
 }
 
-async function pair(reps: number, once: (sandboxed: boolean) => Promise<number>): Promise<[number, number]> {
-  const native: number[] = [];
-  const sandboxed: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    native.push(await once(false));
-    sandboxed.push(await once(true));
-  }
-  return [median(native), median(sandboxed)];
+/** Fill the row's cells with the median of `reps` rounds, the modes taking turns within each round. */
+async function measure(row: RealRow, modes: readonly Mode[], reps: number, once: (mode: Mode) => Promise<number>): Promise<void> {
+  const samples = new Map<Mode, number[]>(modes.map((m) => [m, []]));
+  for (let i = 0; i < reps; i++) for (const m of modes) samples.get(m)?.push(await once(m));
+  const cell = (m: Mode) => (modes.includes(m) ? median(samples.get(m) ?? []) : null);
+  row.native = cell('native');
+  row.floor = cell('floor');
+  row.sysvisor = cell('sysvisor');
+  // Throughput: the share is the sandbox's over native; time: native's over the sandbox's.
+  const share = (v: number | null) =>
+    v === null || row.native === null ? null : row.unit === 'requests/s' ? v / row.native : row.native / v;
+  row.share = share(row.sysvisor);
+  row.floorShare = share(row.floor);
 }
 
-export async function realPrograms(manifest: Manifest, opts: { quick: boolean; reps: number }): Promise<RealRow[]> {
+function emptyRow(name: string, what: string, unit: RealRow['unit']): RealRow {
+  return { name, what, unit, native: null, floor: null, sysvisor: null, share: null, floorShare: null };
+}
+
+export interface RealSetup {
+  /** The default policy: exact POSIX lock semantics, so every close is notified. */
+  manifest: Manifest;
+  /** The same with `[locks] mode = "fast"`: closes run natively. */
+  fastLocks: Manifest;
+  /** The C floor supervisor's binary. */
+  floor: string;
+}
+
+export async function realPrograms(setup: RealSetup, opts: { quick: boolean; reps: number }): Promise<RealRow[]> {
   const rows: RealRow[] = [];
   const reps = Math.min(opts.reps, 3);
-  const server: RealRow = {
-    name: 'apache prefork',
-    what: `Apache 2.4 prefork, SysV semaphore accept mutex, 2 listeners; ab -c ${CLIENTS}, a 0.5 KiB file`,
-    unit: 'requests/s',
-    native: null,
-    sysvisor: null,
-    share: null,
-  };
+  const requests = opts.quick ? 2000 : 6000;
+  const { manifest, fastLocks, floor } = setup;
+  const servers: [RealRow, Omit<ApacheRun, 'mode' | 'requests'>, Mode[]][] = [
+    [
+      emptyRow('apache', `Apache 2.4 prefork, 1 listener (no accept mutex); ab -c ${CLIENTS}, a 0.5 KiB file`, 'requests/s'),
+      { manifest, floor, listeners: 1 },
+      ['native', 'sysvisor'],
+    ],
+    [
+      emptyRow('apache, fast locks', 'the same under [locks] mode = "fast" (closes not notified)', 'requests/s'),
+      { manifest: fastLocks, floor, listeners: 1 },
+      ['native', 'sysvisor'],
+    ],
+    [
+      emptyRow('apache sysvsem', 'the same with 2 listeners and a SysV semaphore accept mutex (2 semops per request)', 'requests/s'),
+      { manifest, floor, listeners: 2 },
+      ['native', 'floor', 'sysvisor'],
+    ],
+  ];
   const missing = [APACHE, AB].filter((f) => !existsSync(f));
-  if (missing.length > 0) {
-    server.note = `skipped: ${missing.join(', ')} not installed (apt-get install apache2 apache2-utils)`;
-  } else {
-    try {
-      [server.native, server.sysvisor] = await pair(reps, (s) => apacheOnce(s, manifest, opts.quick ? 2000 : 6000));
-      server.share = server.sysvisor / server.native;
-    } catch (err) {
-      server.note = `failed: ${(err as Error).message}`;
+  for (const [row, server, modes] of servers) {
+    if (missing.length > 0) {
+      row.note = `skipped: ${missing.join(', ')} not installed (apt-get install apache2 apache2-utils)`;
+    } else {
+      try {
+        await measure(row, modes, reps, (mode) => apacheOnce({ ...server, mode, requests }));
+      } catch (err) {
+        row.note = `failed: ${(err as Error).message}`;
+      }
     }
+    rows.push(row);
   }
-  rows.push(server);
-  const writers: RealRow = {
-    name: 'sqlite3 writers',
-    what: `${WRITERS} concurrent sqlite3 processes, one transaction per row, rollback journal`,
-    unit: 's',
-    native: null,
-    sysvisor: null,
-    share: null,
-  };
+  const writers = emptyRow('sqlite3 writers', `${WRITERS} concurrent sqlite3 processes, one transaction per row, rollback journal`, 's');
   if (!existsSync(SQLITE)) {
     writers.note = `skipped: ${SQLITE} not installed (apt-get install sqlite3)`;
   } else {
     try {
-      [writers.native, writers.sysvisor] = await pair(reps, (s) => sqliteOnce(s, manifest, opts.quick ? 100 : 300));
-      writers.share = writers.native / writers.sysvisor;
+      await measure(writers, ['native', 'sysvisor'], reps, (mode) => sqliteOnce(mode, manifest, opts.quick ? 100 : 300));
     } catch (err) {
       writers.note = `failed: ${(err as Error).message}`;
     }
@@ -212,11 +270,16 @@ export async function realPrograms(manifest: Manifest, opts: { quick: boolean; r
 
 export function realTable(rows: readonly RealRow[]): string {
   const fmt = (v: number | null, unit: RealRow['unit']) => (v === null ? '-' : unit === 's' ? `${v.toFixed(2)} s` : `${v.toFixed(0)}/s`);
-  const lines = [`${'real program'.padEnd(18)}${'native'.padStart(12)}${'sysvisor'.padStart(12)}${'speed vs native'.padStart(17)}`];
+  const share = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}x`);
+  const head = [
+    'real program'.padEnd(18),
+    ...['native', 'C floor', 'sysvisor', 'floor vs native', 'sysvisor vs native'].map((h, i) => h.padStart(i < 3 ? 12 : 20)),
+  ];
+  const lines = [head.join('')];
   for (const r of rows) {
-    lines.push(
-      `${r.name.padEnd(18)}${fmt(r.native, r.unit).padStart(12)}${fmt(r.sysvisor, r.unit).padStart(12)}${(r.share === null ? '-' : `${r.share.toFixed(2)}x`).padStart(17)}${r.note ? `  (${r.note})` : ''}`,
-    );
+    const cells = [fmt(r.native, r.unit), fmt(r.floor, r.unit), fmt(r.sysvisor, r.unit)].map((c) => c.padStart(12));
+    const shares = [share(r.floorShare), share(r.share)].map((c) => c.padStart(20));
+    lines.push(`${r.name.padEnd(18)}${cells.join('')}${shares.join('')}${r.note ? `  (${r.note})` : ''}`);
   }
   return lines.join('\n');
 }
