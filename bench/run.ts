@@ -164,6 +164,9 @@ const WORKLOADS: readonly Workload[] = [
   },
   { name: 'w_forkexit', what: 'fork + child _exit(0) + waitpid, per fork', pilot: 100, floor: 'none' },
   { name: 'w_forkexec', what: 'fork + child execve("/bin/true") + waitpid, per fork', pilot: 40, floor: 'none' },
+  // Nothing notified: the machine's cost of waking another process, which every notification pays twice.
+  { name: 'w_wake', what: '2 processes alternating through 2 pipes, per hand-off', pilot: 2_000, floor: 'none' },
+  { name: 'w_wake1', what: 'w_wake with both pinned to one CPU, per hand-off', pilot: 2_000, floor: 'none' },
 ];
 
 /** The default policy (policies/default.toml): the four semaphore calls emulated, nothing denied. */

@@ -6,6 +6,7 @@
 #define BENCH_WORKLOAD_H
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,5 +180,49 @@ static inline double mutex_workers(int workers, long each, void (*loop)(int id, 
 	if (semctl(id, 0, IPC_RMID) < 0)
 		DIE("semctl(IPC_RMID)");
 	return t1 - t0;
+}
+
+/*
+ * Two processes hand a byte back and forth through two pipes, no call of
+ * theirs notified: what waking another process costs on this machine, the
+ * unit every notification pays twice (the supervisor's wake-up, then the
+ * caller's). With `one_cpu` both are pinned to the CPU the parent runs on.
+ * Prints ns_per_op per hand-off for `n` hand-offs, after untimed warm-up.
+ */
+static inline int wake_main(long n, int one_cpu)
+{
+	long rounds = (n + 1) / 2, warm = warmup(rounds);
+	int ping[2], pong[2];
+	if (pipe(ping) < 0 || pipe(pong) < 0)
+		DIE("pipe");
+	if (one_cpu) {
+		int cpu = sched_getcpu();
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(cpu < 0 ? 0 : cpu, &set);
+		if (sched_setaffinity(0, sizeof set, &set) < 0)
+			DIE("sched_setaffinity");
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		DIE("fork");
+	char c = 'x';
+	if (pid == 0) {
+		for (long i = 0; i < warm + rounds; i++)
+			if (read(ping[0], &c, 1) != 1 || write(pong[1], &c, 1) != 1)
+				DIE("child: pipe hand-off %ld", i);
+		_exit(0);
+	}
+	double t0 = 0;
+	for (long i = 0; i < warm + rounds; i++) {
+		if (i == warm)
+			t0 = now_ns();
+		if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
+			DIE("pipe hand-off %ld", i);
+	}
+	double t1 = now_ns();
+	reap_children();
+	report(t1 - t0, (double)rounds * 2);
+	return 0;
 }
 #endif
