@@ -56,6 +56,22 @@ const FAST_LOCKS = 'version = 1\n[locks]\nmode = "fast"\n';
 const NOTIFY_VIEWS = 'version = 1\n[proc]\nviews = "notify"\n';
 const ISOLATED_LOCKS = 'version = 1\n[locks]\nhost = "isolated"\n';
 
+/** w_open under every [locks] mode and [proc] views mode: what opening files costs in each. */
+const OPEN_ROWS: readonly Workload[] = (['exact', 'fast'] as const).flatMap((locks) =>
+  (['auto', 'notify', 'off'] as const).map((views): Workload => ({
+    name: `w_open (${locks}, ${views})`,
+    bin: 'w_open',
+    what:
+      `open + close of a regular file, per pair; close ${locks === 'exact' ? 'notified (answered in C while no lock is held)' : 'not notified'}, ` +
+      `open ${views === 'notify' ? 'notified (answered in C unless it may name a served file)' : `not notified${views === 'auto' ? ' (FUSE views as root)' : ''}`}`,
+    pilot: 4_000,
+    floor: 'none',
+    manifest: `version = 1\n[locks]\nmode = "${locks}"\n[proc]\nviews = "${views}"\n`,
+  })),
+);
+/** The rows whose open is not notified (as root: views auto means FUSE). */
+const OPEN_NOT_NOTIFIED = ['w_close', 'w_close (fast)', ...OPEN_ROWS.filter((w) => !w.name.endsWith('notify)')).map((w) => w.name)];
+
 const WORKLOADS: readonly Workload[] = [
   { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 2_000, floor: 'plain' },
   { name: 'w_noop', what: 'semctl(-1, 0, GETVAL): notified, answered at once', pilot: 4_000, floor: 'plain', emulated: true },
@@ -150,6 +166,7 @@ const WORKLOADS: readonly Workload[] = [
     floor: 'none',
     manifest: NOTIFY_VIEWS,
   },
+  ...OPEN_ROWS,
   {
     name: 'w_fcntl',
     what: 'fcntl F_GETFL + F_SETFL on a socket, per call (fcntl is notified only for lock commands)',
@@ -464,7 +481,7 @@ function targets(rows: Row[]): Target[] {
       check(name, r.sysvisorOverNative, true, 1.0, `${name}: sysvisor ${fmtRatio(r.sysvisorOverNative)} native (target <= 1.00x)`),
     );
   }
-  for (const name of ['w_close', 'w_close (fast)']) {
+  for (const name of OPEN_NOT_NOTIFIED) {
     row(name, (r) =>
       check(
         name,
