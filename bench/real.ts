@@ -112,9 +112,19 @@ function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/** Resolves when the process group is empty (the floor's Apache outlives the floor by its shutdown). */
-async function groupGone(group: number): Promise<void> {
-  while (signalGroup(group, 0)) await sleep(50);
+/**
+ * Resolves when the process group is empty (the floor's Apache outlives the
+ * floor by its shutdown), killing what is left of it after `ms`.
+ */
+async function groupGone(group: number, ms = 20_000): Promise<void> {
+  const until = performance.now() + ms;
+  while (signalGroup(group, 0)) {
+    if (performance.now() > until) {
+      signalGroup(group, 'SIGKILL');
+      return;
+    }
+    await sleep(50);
+  }
 }
 
 interface ApacheRun {
