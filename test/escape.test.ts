@@ -377,6 +377,32 @@ t.test('process groups and users with a member outside the sandbox are out of re
   t.equal(m.get('setpriority(a new group of its own)'), '0');
 });
 
+for (const [policy, manifest] of [
+  ['default', DEFAULT],
+  ['strict', STRICT],
+] as const) {
+  const skip = process.getuid?.() === 0 ? false : 'as root only: the views are mounts in a namespace of the sandbox then';
+  t.test(`[${policy}] the mount tree is out of reach: the /proc views stay, nothing is mounted`, { skip }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'escape-mount-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const r = await sandboxed('escape_mount', [dir], { manifest });
+    healthy(t, r);
+    const m = lines(r.stdout);
+    // EPERM, not EINVAL: each view is a mount, and Landlock refuses to take it away.
+    for (const k of [
+      'umount2(/proc/sysvipc/sem, MNT_DETACH)',
+      'umount2(/proc/locks, MNT_DETACH)',
+      'umount2(/proc/sys/kernel/sem, 0)',
+      'mount tmpfs on DIR',
+      'bind /etc on DIR',
+      'bind DIR/f over /proc/locks',
+      'remount / read-only',
+    ]) {
+      t.equal(m.get(k), '-1 EPERM', k);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // 4. Semaphores of the host.
 
