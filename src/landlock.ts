@@ -66,13 +66,16 @@ export interface LandlockDomain {
 }
 
 /**
- * What an unrestricted domain handles: one right, granted on "/". Landlock
- * refuses mount changes to any domain that handles a filesystem right (the
- * [proc] views are mounts the program must not remove), and checks an open
- * only for the rights it handles, so opens cost no walk up the path (~0.5 µs
- * each here with every right handled; bench/README.md).
+ * What an unrestricted domain handles, all granted on "/". Landlock refuses
+ * mount changes to any domain that handles a filesystem right (the [proc]
+ * views are mounts the program must not remove), and checks an open only for
+ * the rights it handles, so opens cost no walk up the path (~0.5 µs each here
+ * with every right handled; bench/README.md). Block-device creation is the
+ * right handled for that; REFER too, because any such domain refuses to link
+ * or rename a file into another directory (EXDEV) unless a rule grants REFER
+ * (security/landlock/fs.c, ACCESS_INITIALLY_DENIED).
  */
-const UNRESTRICTED_HANDLED = FS.MAKE_BLOCK;
+const UNRESTRICTED_HANDLED = FS.MAKE_BLOCK | FS.REFER;
 
 /** [exec] as Landlock sees it: the pinned files, and whether nothing else may be executed. */
 export interface ExecPins {

@@ -190,6 +190,20 @@ t.test('only_trusted: nothing else runs, missing files still fail as the kernel 
   t.match(self.stderr, `sysvisor: refused 1 exec: ${unlisted} (not in exec.trusted)\n`);
 });
 
+t.test('a manifest without [filesystem]: its Landlock domain refuses no move of a file between directories', async (t) => {
+  // Landlock refuses reparenting (EXDEV) in any domain whose rules do not grant REFER.
+  const run = async (how: 'native' | 'sysvisor') => {
+    const where = mkdtempSync(join(dir, `reparent-${how}-`));
+    const prog = `${C_BIN}fs_reparent`;
+    return how === 'native' ? native(prog, [where]) : sysvisor(['run', '--', prog, where], { env: noColor });
+  };
+  const nat = await run('native');
+  t.equal(nat.stdout, 'rename a/f b/f: 0\nlink b/f a/g: 0\nrename a/g a/h (same directory): 0\nexchange a/h b/h: 0\ndone\n');
+  const sv = await run('sysvisor');
+  t.equal(sv.status, 0, sv.stderr);
+  t.equal(sv.stdout, nat.stdout, 'the same as natively');
+});
+
 t.test('only_trusted in Landlock: exactly the pinned files carry the right to execute', async (t) => {
   const pins = { files: [ok, LOADER], onlyTrusted: true };
   const everything = landlockDomain(null, pins);
@@ -210,10 +224,11 @@ t.test('only_trusted in Landlock: exactly the pinned files carry the right to ex
   );
   t.equal(lists.find((r) => r.path === '/usr')?.access, FS.READ_FILE);
   // Without only_trusted Landlock refuses no exec (the supervisor checks the pins' hashes): the domain of an
-  // unrestricted manifest, which handles block-device creation only, granted everywhere.
+  // unrestricted manifest, which handles block-device creation and reparenting only, granted everywhere.
   const pinsOnly = landlockDomain(null, { files: [ok], onlyTrusted: false });
   t.equal(pinsOnly.handled & EXEC_RIGHTS, 0n, 'without only_trusted the rest stays executable');
-  t.same(pinsOnly, { handled: FS.MAKE_BLOCK, rules: [{ path: '/', access: FS.MAKE_BLOCK }] });
+  const handled = FS.MAKE_BLOCK | FS.REFER;
+  t.same(pinsOnly, { handled, rules: [{ path: '/', access: handled }] });
 });
 
 t.test('only_trusted: a second thread swapping the execve path never runs the unpinned file', async (t) => {
