@@ -79,6 +79,31 @@ export interface FilterSpec {
    * only these syscalls lose the kernel's action cache.
    */
   notifyIf?: ReadonlyMap<number, ArgTest>;
+  /** Refused with the errno only under an argument test, allowed otherwise (open_tree with OPEN_TREE_CLONE). */
+  errnoIf?: ReadonlyMap<number, { test: ArgTest; errno: number }>;
+}
+
+/** A syscall whose action depends on an argument: `action` when `test` holds, ALLOW otherwise. */
+interface Conditional {
+  nr: number;
+  test: ArgTest;
+  action: number;
+}
+
+function conditionals(spec: FilterSpec): Conditional[] {
+  const out: Conditional[] = [];
+  for (const [nr, test] of spec.notifyIf ?? []) out.push({ nr, test, action: SECCOMP_RET_USER_NOTIF });
+  for (const [nr, { test, errno }] of spec.errnoIf ?? []) {
+    checkErrno(nr, errno);
+    out.push({ nr, test, action: (SECCOMP_RET_ERRNO | errno) >>> 0 });
+  }
+  return out;
+}
+
+function checkErrno(nr: number, e: number): void {
+  if (!Number.isInteger(e) || e < 1 || e > MAX_ERRNO) {
+    throw new BpfError(`errno ${e} for syscall ${nr} out of range 1..${MAX_ERRNO}`);
+  }
 }
 
 /**
@@ -110,15 +135,12 @@ function segments(spec: FilterSpec): Segment[] {
   };
   for (const nr of spec.notify) add(nr, SECCOMP_RET_USER_NOTIF, 'notify');
   for (const [nr, e] of spec.errno) {
-    if (!Number.isInteger(e) || e < 1 || e > MAX_ERRNO) {
-      throw new BpfError(`errno ${e} for syscall ${nr} out of range 1..${MAX_ERRNO}`);
-    }
+    checkErrno(nr, e);
     add(nr, (SECCOMP_RET_ERRNO | e) >>> 0, 'errno');
   }
   for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, 'kill');
-  // Conditional notifications get unique negative pseudo-actions: leaves that jump to their check.
-  let cond = 0;
-  for (const nr of (spec.notifyIf ?? new Map<number, ArgTest>()).keys()) add(nr, -1 - cond++, 'notifyIf');
+  // Conditional actions get unique negative pseudo-actions: leaves that jump to their check.
+  conditionals(spec).forEach((c, i) => add(c.nr, -1 - i, 'conditional'));
 
   const out: Segment[] = [];
   const push = (lo: number, hi: number, action: number): void => {
@@ -223,18 +245,18 @@ export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const e = new Emitter();
   // Argument checks go last in the program, so they are emitted first.
   const checks: number[] = [];
-  for (const test of (spec.notifyIf ?? new Map<number, ArgTest>()).values()) {
+  for (const { test, action } of conditionals(spec)) {
     const { arg } = test;
-    if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`notifyIf: argument ${arg} out of range 0..5`);
-    const notify: Target = { kind: 'leaf', action: SECCOMP_RET_USER_NOTIF };
+    if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`argument test: argument ${arg} out of range 0..5`);
+    const match: Target = { kind: 'leaf', action };
     const allow: Target = { kind: 'leaf', action: SECCOMP_RET_ALLOW };
     if ('values' in test) {
-      if (test.values.length === 0) throw new BpfError(`notifyIf: no values for argument ${arg}`);
-      // A chain of jeq, emitted last to first: the first match notifies, no match allows.
+      if (test.values.length === 0) throw new BpfError(`argument test: no values for argument ${arg}`);
+      // A chain of jeq, emitted last to first: the first match takes the action, no match allows.
       let next: Target = allow;
-      for (const v of [...test.values].reverse()) next = { kind: 'label', label: e.cond(BPF_JEQ, v >>> 0, notify, next) };
+      for (const v of [...test.values].reverse()) next = { kind: 'label', label: e.cond(BPF_JEQ, v >>> 0, match, next) };
     } else {
-      e.cond(BPF_JSET, test.mask >>> 0, test.clear ? allow : notify, test.clear ? notify : allow);
+      e.cond(BPF_JSET, test.mask >>> 0, test.clear ? allow : match, test.clear ? match : allow);
     }
     checks.push(e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg }));
   }

@@ -1,6 +1,7 @@
 /** Manifest -> seccomp program, and a short human summary. */
 import { buildFilter, type ArgTest, type FilterSpec } from '../bpf/build.js';
-import { errnoName } from '../syscalls/errno.js';
+import { OPEN_TREE_CLONE } from '../syscalls/constants.js';
+import { EPERM, errnoName } from '../syscalls/errno.js';
 import { syscallNumber } from '../syscalls/table.js';
 import type { Manifest } from './types.js';
 
@@ -19,6 +20,17 @@ export interface CompileOptions {
   notifyIf?: ReadonlyMap<string, ArgTest>;
 }
 
+/**
+ * Refused (EPERM) whatever the manifest says, unless it refuses them its own
+ * way: the calls that make a detached mount or change a mount's attributes.
+ * Landlock refuses mount, umount, move_mount, pivot_root and remounts to the
+ * program, but has no hook for these, and a detached copy of /proc
+ * (open_tree with OPEN_TREE_CLONE, or fsopen + fsmount) reaches the files the
+ * [proc] views cover. open_tree without the flag only opens a path.
+ */
+const MOUNT_REFUSED = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
+const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: OPEN_TREE_CLONE } };
+
 function nr(name: string): number {
   const n = syscallNumber(name);
   if (n === undefined) throw new Error(`unknown syscall "${name}"`);
@@ -27,14 +39,20 @@ function nr(name: string): number {
 
 /** Syscall numbers per action, as the BPF generator takes them. */
 export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): FilterSpec {
-  const blocked = new Set<string>([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
+  const blockedByManifest = new Set<string>([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
+  const mountRefused = MOUNT_REFUSED.filter((name) => !blockedByManifest.has(name));
+  const blocked = new Set<string>([...blockedByManifest, ...mountRefused, OPEN_TREE.name]);
   const conditional = opts.notifyIf ?? new Map<string, ArgTest>();
-  const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name)));
+  const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name) && !blocked.has(name)));
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
     notifyIf: new Map([...conditional].filter(([name]) => !blocked.has(name) && !notify.has(name)).map(([name, c]) => [nr(name), c])),
-    errno: new Map([...m.syscalls.deny].map(([name, e]) => [nr(name), e])),
+    errno: new Map([
+      ...[...m.syscalls.deny].map(([name, e]) => [nr(name), e] as const),
+      ...mountRefused.map((name) => [nr(name), EPERM] as const),
+    ]),
+    errnoIf: blockedByManifest.has(OPEN_TREE.name) ? new Map() : new Map([[nr(OPEN_TREE.name), { test: OPEN_TREE.test, errno: EPERM }]]),
     kill: m.syscalls.kill.map(nr),
   };
 }

@@ -70,6 +70,9 @@ export const KCMP_FILE = 0;
 export const KCMP_FILES = 2;
 export const KCMP_SYSVSEM = 6;
 
+/** open_tree(2) flag (linux/mount.h): a detached copy of the mount at the path. */
+export const OPEN_TREE_CLONE = 1;
+
 /** Socket options (asm-generic/socket.h): the peer's credentials and pidfd of a unix socket. */
 export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;

@@ -70,3 +70,27 @@ t.test('with values, fcntl is notified only for the lock commands', async (t) =>
     /no values/,
   );
 });
+
+t.test('errnoIf: open_tree is refused only with OPEN_TREE_CLONE, every other call keeps its cache entry', async (t) => {
+  const OPEN_TREE = 428;
+  const OPEN_TREE_CLONE = 1;
+  const O_CLOEXEC = 0x80000;
+  const p = buildFilter({
+    notify: [64],
+    errno: new Map([[430, 1]]),
+    kill: [],
+    errnoIf: new Map([[OPEN_TREE, { test: { arg: 2, mask: OPEN_TREE_CLONE }, errno: 1 }]]),
+  });
+  const r = (nr: number, args: number[] = []) => runFilter(p, { nr, arch: AUDIT_ARCH_X86_64, args }) >>> 0;
+  const EPERM = (0x00050000 | 1) >>> 0;
+  t.equal(r(OPEN_TREE, [-100, 0, OPEN_TREE_CLONE | O_CLOEXEC]), EPERM, 'a detached copy: refused');
+  t.equal(r(OPEN_TREE, [-100, 0, O_CLOEXEC]), SECCOMP_RET_ALLOW, 'an O_PATH fd: allowed');
+  t.equal(r(430), EPERM, 'fsopen');
+  t.equal(r(64), SECCOMP_RET_USER_NOTIF);
+  t.notOk(kernelCacheAllows(p, AUDIT_ARCH_X86_64, OPEN_TREE), 'open_tree needs the filter run');
+  t.ok(kernelCacheAllows(p, AUDIT_ARCH_X86_64, 39), 'getpid still skips the filter');
+  t.throws(
+    () => buildFilter({ notify: [], errno: new Map(), kill: [], errnoIf: new Map([[OPEN_TREE, { test: { arg: 2, mask: 1 }, errno: 0 }]]) }),
+    /errno 0 for syscall 428 out of range/,
+  );
+});

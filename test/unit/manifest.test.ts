@@ -6,6 +6,7 @@ import {
   editDistance,
   manifestWarnings,
   locateKeys,
+  manifestFilterSpec,
   parseDuration,
   parseManifest,
   renderPath,
@@ -549,4 +550,17 @@ t.test('helpers', async (t) => {
   t.equal(editDistance('', 'abc'), 3);
   t.equal(suggest('emulte', ['emulate', 'deny', 'kill']), 'emulate');
   t.equal(suggest('zzz', ['emulate', 'deny', 'kill']), undefined);
+});
+
+t.test('the filter refuses the mount calls Landlock has no hook for, unless the manifest refuses them itself', async (t) => {
+  const [OPEN_TREE, FSOPEN, FSPICK, FSMOUNT, MOUNT_SETATTR, OPEN_TREE_ATTR] = [428, 430, 433, 432, 442, 467];
+  const EPERM = 1;
+  const spec = manifestFilterSpec(parse('version = 1\n'));
+  for (const nr of [FSOPEN, FSPICK, FSMOUNT, MOUNT_SETATTR, OPEN_TREE_ATTR]) t.equal(spec.errno.get(nr), EPERM, `nr ${nr}`);
+  t.same(spec.errnoIf?.get(OPEN_TREE), { test: { arg: 2, mask: 1 }, errno: EPERM }, 'open_tree with OPEN_TREE_CLONE');
+  const own = manifestFilterSpec(parse('version = 1\n[syscalls]\ndeny = { fsopen = "ENOSYS" }\nkill = ["open_tree"]\n'));
+  t.equal(own.errno.get(FSOPEN), 38, "the manifest's own errno");
+  t.same(own.kill, [OPEN_TREE], 'killed, whatever its flags');
+  t.equal(own.errnoIf?.size, 0);
+  t.equal(own.errno.get(FSMOUNT), EPERM, 'the others still refused');
 });
