@@ -5,8 +5,6 @@
  * configuration, one directive a line:
  *
  *   filter <hex of struct sock_filter[]>   the seccomp program (required)
- *   fs-handled <access bits>               the filesystem rights the Landlock domain
- *                                          handles (required; masked to the kernel's ABI)
  *   fs <access bits> <path>                a Landlock path_beneath rule
  *   ipc private|auto|host                  the IPC namespace (default host)
  *   pid private|auto|host                  the PID namespace (default host)
@@ -153,28 +151,13 @@ static uint64_t fs_rights_for_abi(int abi)
 	return all;
 }
 
-static const char *directive(const char *name, size_t *len);
-
-/*
- * Enter a Landlock domain handling the "fs-handled" rights, built from the
- * "fs" lines. An unrestricted manifest handles only block-device creation and
- * grants it on "/": the domain still refuses mount changes (Landlock does so
- * for any domain that handles a filesystem right), while open and the other
- * calls it checks need no walk up the path.
- */
+/* Enter a Landlock domain built from the "fs" lines (an unrestricted manifest sends "/" with every right). */
 static void apply_landlock(char *lines)
 {
 	int abi = landlock_abi();
 	if (abi < 1)
 		fail("Landlock is not available (landlock_create_ruleset: %s); sysvisor needs it to keep the target from tracing the supervisor", strerror(errno));
-	size_t n;
-	const char *asked = directive("fs-handled", &n);
-	unsigned long long bits;
-	if (!asked || sscanf(asked, "%llu", &bits) != 1)
-		fail("configuration has no \"fs-handled <access bits>\" line");
-	uint64_t handled = bits & fs_rights_for_abi(abi);
-	if (handled == 0)
-		fail("fs-handled %llu: no right this kernel's Landlock (ABI %d) handles", bits, abi);
+	uint64_t handled = fs_rights_for_abi(abi);
 	struct landlock_ruleset_attr_v6 attr = { .handled_access_fs = handled };
 	size_t attr_size = 2 * sizeof(uint64_t);
 	if (abi >= 6) {

@@ -59,24 +59,6 @@ export interface LandlockRule {
   access: bigint;
 }
 
-/** The filesystem rights the domain handles (everything else is not checked) and its rules. */
-export interface LandlockDomain {
-  handled: bigint;
-  rules: LandlockRule[];
-}
-
-/**
- * What an unrestricted domain handles, all granted on "/". Landlock refuses
- * mount changes to any domain that handles a filesystem right (the [proc]
- * views are mounts the program must not remove), and checks an open only for
- * the rights it handles, so opens cost no walk up the path (~0.5 µs each here
- * with every right handled; bench/README.md). Block-device creation is the
- * right handled for that; REFER too, because any such domain refuses to link
- * or rename a file into another directory (EXDEV) unless a rule grants REFER
- * (security/landlock/fs.c, ACCESS_INITIALLY_DENIED).
- */
-const UNRESTRICTED_HANDLED = FS.MAKE_BLOCK | FS.REFER;
-
 /** [exec] as Landlock sees it: the pinned files, and whether nothing else may be executed. */
 export interface ExecPins {
   files: readonly string[];
@@ -86,13 +68,18 @@ export interface ExecPins {
 const NO_PINS: ExecPins = { files: [], onlyTrusted: false };
 
 /**
- * The domain for the launcher; `null` policy = every path with every right
- * (still a Landlock domain, handling one right granted everywhere). Pinned
- * files may be executed (and read); with only_trusted they are the only files
- * that may.
+ * Rules for the launcher; `null` policy = every path with every right (still
+ * a Landlock domain). Pinned files may be executed (and read); with
+ * only_trusted they are the only files that may.
+ *
+ * The launcher makes the domain handle every right even for `null`, though
+ * each open then pays Landlock's walk up the path (~0.5 µs here): that walk
+ * is what refuses a path outside the tree the rule on "/" covers, such as the
+ * /proc of a mount namespace that died (its [proc] views detached from it).
+ * A domain handling fewer rights let such a /proc read the kernel's files
+ * (bench/README.md, "Opening files").
  */
-export function landlockDomain(policy: FilesystemPolicy | null, pins: ExecPins = NO_PINS): LandlockDomain {
-  if (policy === null && !pins.onlyTrusted) return { handled: UNRESTRICTED_HANDLED, rules: [{ path: '/', access: UNRESTRICTED_HANDLED }] };
+export function landlockRules(policy: FilesystemPolicy | null, pins: ExecPins = NO_PINS): LandlockRule[] {
   const rights = new Map<string, bigint>();
   const grant = (paths: readonly string[], access: bigint) => {
     for (const p of paths) rights.set(p, (rights.get(p) ?? 0n) | access);
@@ -105,7 +92,7 @@ export function landlockDomain(policy: FilesystemPolicy | null, pins: ExecPins =
   }
   if (pins.onlyTrusted) for (const [path, access] of rights) rights.set(path, access & ~EXEC_RIGHTS);
   grant(pins.files, EXEC_RIGHTS | FS.READ_FILE);
-  return { handled: ALL_RIGHTS, rules: [...rights].map(([path, access]) => ({ path, access })) };
+  return [...rights].map(([path, access]) => ({ path, access }));
 }
 
 /** A [proc] view for the launcher to mount: the FUSE connection it inherits on `fd`, over `path`, a file of `mode`. */
@@ -122,7 +109,7 @@ export interface LauncherView {
  */
 export function launcherConfig(
   filter: Uint8Array,
-  landlock: LandlockDomain,
+  rules: readonly LandlockRule[],
   namespaces: { ipc: IpcNamespace; pid: PidNamespace },
   views: readonly LauncherView[] = [],
   fallback: Uint8Array | null = null,
@@ -130,8 +117,7 @@ export function launcherConfig(
   const lines = [`filter ${Buffer.from(filter).toString('hex')}`, `ipc ${namespaces.ipc}`, `pid ${namespaces.pid}`];
   for (const v of views) lines.push(`view ${v.fd} ${v.mode.toString(8)} ${v.path}`);
   if (views.length > 0 && fallback !== null) lines.push(`view-fallback ${Buffer.from(fallback).toString('hex')}`);
-  lines.push(`fs-handled ${landlock.handled}`);
-  for (const r of landlock.rules) {
+  for (const r of rules) {
     if (r.path.includes('\n')) throw new Error(`filesystem path ${JSON.stringify(r.path)} contains a newline`);
     lines.push(`fs ${r.access} ${r.path}`);
   }

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { landlockDomain, launcherConfig } from '../src/landlock.js';
+import { landlockRules, launcherConfig } from '../src/landlock.js';
 import type { Manifest } from '../src/manifest/index.js';
 import type { LearnedRun } from '../src/manifest/learn.js';
 import { decodePersisted, type PersistedSet } from '../src/sem/persist.js';
@@ -192,7 +192,7 @@ export class Sandbox {
     try {
       config = launcherConfig(
         sandboxFilter(m, learn),
-        landlockDomain(m.filesystem, pins),
+        landlockRules(m.filesystem, pins),
         { ipc: m.ipc.namespace, pid: m.proc.pidNamespace },
         launcherViews(plan),
         fallback,

@@ -1,6 +1,6 @@
 /** Manifest -> seccomp program, and a short human summary. */
 import { buildFilter, type ArgTest, type FilterSpec } from '../bpf/build.js';
-import { OPEN_TREE_CLONE } from '../syscalls/constants.js';
+import { OPEN_TREE_PATH_ONLY } from '../syscalls/constants.js';
 import { EPERM, errnoName } from '../syscalls/errno.js';
 import { syscallNumber } from '../syscalls/table.js';
 import type { Manifest } from './types.js';
@@ -26,10 +26,11 @@ export interface CompileOptions {
  * Landlock refuses mount, umount, move_mount, pivot_root and remounts to the
  * program, but has no hook for these, and a detached copy of /proc
  * (open_tree with OPEN_TREE_CLONE, or fsopen + fsmount) reaches the files the
- * [proc] views cover. open_tree without the flag only opens a path.
+ * [proc] views cover. open_tree is refused for any flag beyond those that
+ * only open a path (OPEN_TREE_CLONE, and flags of later kernels).
  */
 const MOUNT_REFUSED = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
-const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: OPEN_TREE_CLONE } };
+const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } };
 
 function nr(name: string): number {
   const n = syscallNumber(name);

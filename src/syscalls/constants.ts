@@ -23,6 +23,8 @@ export const O_PATH = 0o10000000;
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_EMPTY_PATH = 0x1000;
+export const AT_NO_AUTOMOUNT = 0x800;
+export const AT_RECURSIVE = 0x8000;
 
 // fcntl(2) commands
 export const F_GETFL = 3;
@@ -70,8 +72,12 @@ export const KCMP_FILE = 0;
 export const KCMP_FILES = 2;
 export const KCMP_SYSVSEM = 6;
 
-/** open_tree(2) flag (linux/mount.h): a detached copy of the mount at the path. */
-export const OPEN_TREE_CLONE = 1;
+/**
+ * The open_tree(2) flags that only open a path (linux/mount.h, linux/fcntl.h):
+ * every other bit makes a detached copy of the mount (OPEN_TREE_CLONE) or, on
+ * newer kernels, a new mount namespace (OPEN_TREE_NAMESPACE).
+ */
+export const OPEN_TREE_PATH_ONLY = O_CLOEXEC | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_SYMLINK_NOFOLLOW | AT_RECURSIVE;
 
 /** Socket options (asm-generic/socket.h): the peer's credentials and pidfd of a unix socket. */
 export const SOL_SOCKET = 1;

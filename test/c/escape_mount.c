@@ -6,11 +6,13 @@
  * [filesystem], every attempt fails with EPERM: Landlock refuses mount,
  * umount, bind and remount to any domain that handles a filesystem right,
  * and the filter refuses the calls Landlock has no hook for (open_tree with
- * OPEN_TREE_CLONE, fsopen, fspick, fsmount, open_tree_attr, mount_setattr).
+ * OPEN_TREE_CLONE, fsopen, fspick, fsmount, open_tree_attr, mount_setattr);
+ * a /proc kept from a mount namespace that died is refused at open (EACCES).
  * DIR is an empty directory to mount on. Natively, as root, these would
  * change the host's mounts: run it only sandboxed.
  */
 #include "common.h"
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 
@@ -55,6 +57,7 @@ int main(int argc, char **argv)
 	long tree = CHECK("open_tree(/proc, OPEN_TREE_CLONE)", syscall(SYS_open_tree, AT_FDCWD, "/proc", OPEN_TREE_CLONE | O_CLOEXEC));
 	if (tree >= 0)
 		CHECK("openat(the clone, sysvipc/sem)", openat((int)tree, "sysvipc/sem", O_RDONLY | O_CLOEXEC));
+	CHECK("open_tree(/proc, OPEN_TREE_NAMESPACE)", syscall(SYS_open_tree, AT_FDCWD, "/proc", 2 | O_CLOEXEC));
 	long path_fd = CHECK_OK("open_tree(/proc) without the clone flag (an O_PATH fd)", syscall(SYS_open_tree, AT_FDCWD, "/proc", O_CLOEXEC));
 	if (path_fd >= 0)
 		close((int)path_fd);
@@ -66,6 +69,23 @@ int main(int argc, char **argv)
 	CHECK("fsmount(-1)", syscall(SYS_fsmount, -1, 0, 0));
 	CHECK("mount_setattr(/proc/locks, read-only)",
 	      syscall(SYS_mount_setattr, AT_FDCWD, "/proc/locks", 0, &attr, sizeof attr));
+	/*
+	 * A mount namespace that dies detaches its mounts from one another: a /proc
+	 * kept open from it no longer crosses the views. Landlock's walk up the
+	 * path on open, which stops at that detached root, refuses the opens
+	 * (EACCES): the reason the domain of a manifest without [filesystem]
+	 * still handles every right.
+	 */
+	if (unshare(CLONE_NEWNS) < 0)
+		die("unshare(CLONE_NEWNS)");
+	int kept = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (kept < 0)
+		die("open /proc");
+	if (unshare(CLONE_NEWNS) < 0)
+		die("unshare(CLONE_NEWNS) again");
+	CHECK("dead namespace's /proc: open sysvipc/sem", openat(kept, "sysvipc/sem", O_RDONLY | O_CLOEXEC));
+	CHECK("dead namespace's /proc: open locks", openat(kept, "locks", O_RDONLY | O_CLOEXEC));
+	CHECK("dead namespace's /proc: open sys/kernel/sem for writing", openat(kept, "sys/kernel/sem", O_WRONLY | O_CLOEXEC));
 	say("done");
 	return 0;
 }

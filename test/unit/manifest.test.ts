@@ -557,7 +557,9 @@ t.test('the filter refuses the mount calls Landlock has no hook for, unless the 
   const EPERM = 1;
   const spec = manifestFilterSpec(parse('version = 1\n'));
   for (const nr of [FSOPEN, FSPICK, FSMOUNT, MOUNT_SETATTR, OPEN_TREE_ATTR]) t.equal(spec.errno.get(nr), EPERM, `nr ${nr}`);
-  t.same(spec.errnoIf?.get(OPEN_TREE), { test: { arg: 2, mask: 1 }, errno: EPERM }, 'open_tree with OPEN_TREE_CLONE');
+  const pathOnly = 0o2000000 | 0x1000 | 0x800 | 0x100 | 0x8000; // O_CLOEXEC AT_EMPTY_PATH AT_NO_AUTOMOUNT AT_SYMLINK_NOFOLLOW AT_RECURSIVE
+  t.same(spec.errnoIf?.get(OPEN_TREE), { test: { arg: 2, mask: ~pathOnly >>> 0 }, errno: EPERM }, 'open_tree with any other flag');
+  t.equal((spec.errnoIf?.get(OPEN_TREE)?.test as { mask: number }).mask & 0b11, 0b11, 'OPEN_TREE_CLONE and OPEN_TREE_NAMESPACE');
   const own = manifestFilterSpec(parse('version = 1\n[syscalls]\ndeny = { fsopen = "ENOSYS" }\nkill = ["open_tree"]\n'));
   t.equal(own.errno.get(FSOPEN), 38, "the manifest's own errno");
   t.same(own.kill, [OPEN_TREE], 'killed, whatever its flags');
