@@ -29,8 +29,8 @@ export interface CompileOptions {
  * [proc] views cover. open_tree is refused for any flag beyond those that
  * only open a path (OPEN_TREE_CLONE, and flags of later kernels).
  */
-const MOUNT_REFUSED = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
-const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } };
+export const MOUNT_REFUSED: readonly string[] = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
+export const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } };
 
 function nr(name: string): number {
   const n = syscallNumber(name);

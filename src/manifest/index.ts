@@ -20,4 +20,12 @@ export {
 export { ManifestError, renderPath, suggest, editDistance, type PathSeg } from './error.js';
 export { locateKeys, lineOf, type LineMap } from './locate.js';
 export { parseManifest, defaultManifest, parseDuration, type ParseOptions } from './parse.js';
-export { compileFilter, manifestFilterSpec, describeManifest, manifestWarnings, type CompileOptions } from './compile.js';
+export {
+  compileFilter,
+  manifestFilterSpec,
+  describeManifest,
+  manifestWarnings,
+  MOUNT_REFUSED,
+  OPEN_TREE,
+  type CompileOptions,
+} from './compile.js';
