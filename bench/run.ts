@@ -57,20 +57,24 @@ const NOTIFY_VIEWS = 'version = 1\n[proc]\nviews = "notify"\n';
 const ISOLATED_LOCKS = 'version = 1\n[locks]\nhost = "isolated"\n';
 
 /** w_open under every [locks] mode and [proc] views mode: what opening files costs in each. */
-const OPEN_ROWS: readonly Workload[] = (['exact', 'fast'] as const).flatMap((locks) =>
-  (['auto', 'notify', 'off'] as const).map((views): Workload => ({
-    name: `w_open (${locks}, ${views})`,
-    bin: 'w_open',
-    what:
-      `open + close of a regular file, per pair; close ${locks === 'exact' ? 'notified (answered in C while no lock is held)' : 'not notified'}, ` +
-      `open ${views === 'notify' ? 'notified (answered in C unless it may name a served file)' : `not notified${views === 'auto' ? ' (FUSE views as root)' : ''}`}`,
-    pilot: 4_000,
-    floor: 'none',
-    manifest: `version = 1\n[locks]\nmode = "${locks}"\n[proc]\nviews = "${views}"\n`,
-  })),
-);
+const OPEN_MODES = (['exact', 'fast'] as const).flatMap((locks) => (['auto', 'notify', 'off'] as const).map((views) => ({ locks, views })));
+const openRow = (locks: string, views: string) => `w_open (${locks}, ${views})`;
+const OPEN_ROWS: readonly Workload[] = OPEN_MODES.map(({ locks, views }): Workload => ({
+  name: openRow(locks, views),
+  bin: 'w_open',
+  what:
+    `open + close of a regular file, per pair; close ${locks === 'exact' ? 'notified (answered in C while no lock is held)' : 'not notified'}, ` +
+    `open ${views === 'notify' ? 'notified (answered in C unless it may name a served file)' : `not notified${views === 'auto' ? ' (FUSE views as root)' : ''}`}`,
+  pilot: 4_000,
+  floor: 'none',
+  manifest: `version = 1\n[locks]\nmode = "${locks}"\n[proc]\nviews = "${views}"\n`,
+}));
 /** The rows whose open is not notified (as root: views auto means FUSE). */
-const OPEN_NOT_NOTIFIED = ['w_close', 'w_close (fast)', ...OPEN_ROWS.filter((w) => !w.name.endsWith('notify)')).map((w) => w.name)];
+const OPEN_NOT_NOTIFIED = [
+  'w_close',
+  'w_close (fast)',
+  ...OPEN_MODES.filter(({ views }) => views !== 'notify').map(({ locks, views }) => openRow(locks, views)),
+];
 
 const WORKLOADS: readonly Workload[] = [
   { name: 'w_getpid', what: 'getpid(2), allowed by the filter (never notified)', pilot: 2_000, floor: 'plain' },

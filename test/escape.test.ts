@@ -107,6 +107,11 @@ function lines(out: string): Map<string, string> {
   return m;
 }
 
+/** Each labelled line of `m` reads `value` (one assertion per label). */
+function each(t: Test, m: Map<string, string>, labels: readonly string[], value: string, why = ''): void {
+  for (const k of labels) t.equal(m.get(k), value, why === '' ? k : `${k} (${why})`);
+}
+
 /** The supervisor stayed up and answered for the whole run: exit 0, no internal error, "done" printed. */
 function healthy(t: Test, r: Run): void {
   t.equal(r.signal, null, 'sysvisor was not killed');
@@ -242,7 +247,7 @@ for (const [policy, manifest] of [
     const r = await sandboxed('escape_super', ['signal'], { manifest });
     healthy(t, r);
     const m = lines(r.stdout);
-    for (const k of [
+    const refused = [
       'kill(supervisor, 0)',
       'kill(supervisor, SIGKILL)',
       'kill(supervisor, SIGSTOP)',
@@ -250,9 +255,8 @@ for (const [policy, manifest] of [
       'sigqueue(supervisor, SIGKILL)',
       'pidfd_send_signal(supervisor, SIGKILL)',
       'kill(-supervisor group, SIGKILL)',
-    ]) {
-      t.equal(m.get(k), '-1 EPERM', k);
-    }
+    ];
+    each(t, m, refused, '-1 EPERM');
     t.equal(m.get('tgkill(supervisor, each thread, SIGKILL)'), 'all refused, EPERM');
     t.equal(m.get('write to the pipe (SIGKILL to the owner)'), '1', 'F_SETOWN + O_ASYNC: the SIGIO signal is dropped');
     t.equal(m.get('write to the pipe again (SIGKILL to the group)'), '1', 'also for a process-group owner');
@@ -389,7 +393,7 @@ for (const [policy, manifest] of [
     healthy(t, r);
     const m = lines(r.stdout);
     // EPERM, not EINVAL: each view is a mount, and Landlock refuses to take it away.
-    for (const k of [
+    const refused = [
       'umount2(/proc/sysvipc/sem, MNT_DETACH)',
       'umount2(/proc/locks, MNT_DETACH)',
       'umount2(/proc/sys/kernel/sem, 0)',
@@ -405,14 +409,13 @@ for (const [policy, manifest] of [
       'fspick(/proc)',
       'fsmount(-1)',
       'mount_setattr(/proc/locks, read-only)',
-    ]) {
-      t.equal(m.get(k), '-1 EPERM', k);
-    }
+    ];
+    each(t, m, refused, '-1 EPERM');
     // A /proc kept from a dead mount namespace is refused by Landlock's walk up the path only where no rule
     // covers procfs itself: the default policy's one rule is on "/"; strict.toml grants reading /proc.
     const deadNs = ["dead namespace's /proc: open sys/kernel/sem for writing"];
     if (policy === 'default') deadNs.push("dead namespace's /proc: open sysvipc/sem", "dead namespace's /proc: open locks");
-    for (const k of deadNs) t.equal(m.get(k), '-1 EACCES', `${k} (Landlock)`);
+    each(t, m, deadNs, '-1 EACCES', 'Landlock');
     // strict.toml denies the whole mount family itself; the default policy leaves the harmless form alone.
     const pathOnly = policy === 'strict' ? '-1 EPERM' : 'ok';
     t.equal(m.get('open_tree(/proc) without the clone flag (an O_PATH fd)'), pathOnly, 'open_tree that only opens a path');
@@ -443,8 +446,7 @@ for (const [policy, manifest] of [
       healthy(t, r);
       const m = lines(r.stdout);
       t.equal(m.get('semget(KEY, 0, 0)'), '-1 ENOENT');
-      for (const k of ['GETVAL(host id)', 'IPC_STAT(host id)', 'SETVAL(host id)', 'semop(host id)', 'SEM_STAT_ANY(host index)'])
-        t.equal(m.get(k), '-1 EINVAL', k);
+      each(t, m, ['GETVAL(host id)', 'IPC_STAT(host id)', 'SETVAL(host id)', 'semop(host id)', 'SEM_STAT_ANY(host index)'], '-1 EINVAL');
       t.equal(m.get('SEM_STAT_ANY over every index finds KEY'), 'no');
       t.equal(m.get('semget(KEY, IPC_CREAT|IPC_EXCL) in the sandbox'), 'ok', 'the sandbox has its own key space');
       t.equal(m.get('its value'), '0 (the host set holds 42)');
