@@ -44,7 +44,7 @@ export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): Filt
   const mountRefused = MOUNT_REFUSED.filter((name) => !blockedByManifest.has(name));
   const blocked = new Set<string>([...blockedByManifest, ...mountRefused, OPEN_TREE.name]);
   const conditional = opts.notifyIf ?? new Map<string, ArgTest>();
-  const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name) && !blocked.has(name)));
+  const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name)));
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
   return {
     notify: [...notify].map(nr),
