@@ -1671,6 +1671,13 @@ static void chaos(uint64_t seed, long n, int locks)
 			die("semget chaos");
 		track_set(sh->ids[i]);
 	}
+	/*
+	 * A worker's children (killed by PDEATHSIG when it dies) share its open
+	 * file description: until one has exited, the description's flock and
+	 * OFD locks stay. As their subreaper we wait for every one of them before
+	 * looking at what is left, instead of racing their exit.
+	 */
+	TRY(prctl(PR_SET_CHILD_SUBREAPER, 1));
 	int nw = 4 + (int)rn(5);
 	long per = 1L << 40; /* workers run until stopped or killed */
 	pid_t w[16] = { 0 };
@@ -1747,9 +1754,11 @@ static void chaos(uint64_t seed, long n, int locks)
 		if (w[k] > 0)
 			while (waitpid(w[k], NULL, 0) < 0 && errno == EINTR)
 				;
-	/* grandchildren of killed workers were reparented to us (or init); collect ours */
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	/* the grandchildren of killed workers, reparented to us */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
+	if (errno != ECHILD)
+		die("waitpid");
 	say("chaos: %d workers", nw);
 	(void)kills;
 	const char *hold = getenv("SEMFUZZ_HOLD");
@@ -1759,31 +1768,20 @@ static void chaos(uint64_t seed, long n, int locks)
 		while (read(0, &c, 1) < 0 && errno == EINTR)
 			;
 	}
-	/*
-	 * Every worker is dead: nobody may still count as a sleeper, every value
-	 * is in range. A grandchild killed with its worker (PDEATHSIG) may take
-	 * a moment to leave its queue: look again for up to 2 s.
-	 */
+	/* Every process but this one has been reaped: nobody may still count as a sleeper, every value is in range. */
 	int waiters = 0, bad = 0;
-	for (int attempt = 0; attempt < 200; attempt++) {
-		waiters = 0;
-		bad = 0;
-		for (int i = 0; i < CSETS; i++) {
-			int id = sh->ids[i];
-			union semun a = { .array = hbuf };
-			if (semctl(id, 0, GETALL, a) < 0)
-				continue; /* the keyed set, removed by a worker that died before making it again */
-			for (int k = 0; k < sh->nsems[i]; k++) {
-				int nc = semctl(id, k, GETNCNT), zc = semctl(id, k, GETZCNT);
-				if (nc != 0 || zc != 0)
-					waiters++;
-				if (hbuf[k] > SEMVMX_)
-					bad++;
-			}
+	for (int i = 0; i < CSETS; i++) {
+		int id = sh->ids[i];
+		union semun a = { .array = hbuf };
+		if (semctl(id, 0, GETALL, a) < 0)
+			continue; /* the keyed set, removed by a worker that died before making it again */
+		for (int k = 0; k < sh->nsems[i]; k++) {
+			int nc = semctl(id, k, GETNCNT), zc = semctl(id, k, GETZCNT);
+			if (nc != 0 || zc != 0)
+				waiters++;
+			if (hbuf[k] > SEMVMX_)
+				bad++;
 		}
-		if (waiters == 0)
-			break;
-		msleep(10);
 	}
 	say("chaos: semaphores with sleepers %d, values out of range %d", waiters, bad);
 	for (int i = 0; i < CSETS; i++)
