@@ -79,25 +79,40 @@ export interface FilterSpec {
    * only these syscalls lose the kernel's action cache.
    */
   notifyIf?: ReadonlyMap<number, ArgTest>;
-  /** Refused with the errno only under an argument test, allowed otherwise (open_tree with OPEN_TREE_CLONE). */
+  /**
+   * Refused with the errno only under an argument test, allowed otherwise
+   * (open_tree with OPEN_TREE_CLONE), or notified otherwise if `notify` lists
+   * it. A syscall may be in both maps (clone: refused with CLONE_NEWNS, else
+   * notified without CLONE_THREAD): the refusal is tested first.
+   */
   errnoIf?: ReadonlyMap<number, { test: ArgTest; errno: number }>;
 }
 
-/** A syscall whose action depends on an argument: `action` when `test` holds, ALLOW otherwise. */
+/**
+ * A syscall whose action depends on its arguments: the first step whose test
+ * holds decides; if none does, `otherwise` (USER_NOTIF when `notify` lists
+ * the syscall too, else ALLOW).
+ */
 interface Conditional {
   nr: number;
-  test: ArgTest;
-  action: number;
+  steps: { test: ArgTest; action: number }[];
+  otherwise: number;
 }
 
 function conditionals(spec: FilterSpec): Conditional[] {
-  const out: Conditional[] = [];
-  for (const [nr, test] of spec.notifyIf ?? []) out.push({ nr, test, action: SECCOMP_RET_USER_NOTIF });
+  const byNr = new Map<number, Conditional>();
+  const add = (nr: number, test: ArgTest, action: number): void => {
+    const otherwise = spec.notify.includes(nr) ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
+    const c = byNr.get(nr) ?? { nr, steps: [], otherwise };
+    c.steps.push({ test, action });
+    byNr.set(nr, c);
+  };
   for (const [nr, { test, errno }] of spec.errnoIf ?? []) {
     checkErrno(nr, errno);
-    out.push({ nr, test, action: (SECCOMP_RET_ERRNO | errno) >>> 0 });
+    add(nr, test, (SECCOMP_RET_ERRNO | errno) >>> 0);
   }
-  return out;
+  for (const [nr, test] of spec.notifyIf ?? []) add(nr, test, SECCOMP_RET_USER_NOTIF);
+  return [...byNr.values()];
 }
 
 function checkErrno(nr: number, e: number): void {
@@ -133,14 +148,16 @@ function segments(spec: FilterSpec): Segment[] {
     if (actions.has(nr)) throw new BpfError(`syscall number ${nr} listed twice`);
     actions.set(nr, action);
   };
-  for (const nr of spec.notify) add(nr, SECCOMP_RET_USER_NOTIF, 'notify');
+  const conditional = conditionals(spec);
+  const tested = new Set(conditional.map((c) => c.nr));
+  for (const nr of spec.notify) if (!tested.has(nr)) add(nr, SECCOMP_RET_USER_NOTIF, 'notify');
   for (const [nr, e] of spec.errno) {
     checkErrno(nr, e);
     add(nr, (SECCOMP_RET_ERRNO | e) >>> 0, 'errno');
   }
   for (const nr of spec.kill) add(nr, SECCOMP_RET_KILL_PROCESS, 'kill');
-  // Conditional actions get unique negative pseudo-actions: leaves that jump to their check.
-  conditionals(spec).forEach((c, i) => add(c.nr, -1 - i, 'conditional'));
+  // Each conditional syscall gets a unique negative pseudo-action: a leaf that jumps to its checks.
+  conditional.forEach((c, i) => add(c.nr, -1 - i, 'conditional'));
 
   const out: Segment[] = [];
   const push = (lo: number, hi: number, action: number): void => {
@@ -239,26 +256,37 @@ function tree(e: Emitter, segs: readonly Segment[], lo: number, hi: number, chec
 
 const KILL: Target = { kind: 'leaf', action: SECCOMP_RET_KILL_PROCESS };
 
+/** Load the argument and test it: `action` when the test holds, `otherwise` when not. Returns the load's label. */
+function argumentTest(e: Emitter, test: ArgTest, action: number, otherwise: Target): number {
+  const { arg } = test;
+  if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`argument test: argument ${arg} out of range 0..5`);
+  const match: Target = { kind: 'leaf', action };
+  if ('values' in test) {
+    if (test.values.length === 0) throw new BpfError(`argument test: no values for argument ${arg}`);
+    // A chain of jeq, emitted last to first: the first match takes the action, no match goes on.
+    let next = otherwise;
+    for (const v of [...test.values].reverse()) next = { kind: 'label', label: e.cond(BPF_JEQ, v >>> 0, match, next) };
+  } else {
+    e.cond(BPF_JSET, test.mask >>> 0, test.clear ? otherwise : match, test.clear ? match : otherwise);
+  }
+  return e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg });
+}
+
 /** Build the instructions (see the file comment for the layout). */
 export function buildFilterInsns(spec: FilterSpec): Insn[] {
   const segs = segments(spec);
   const e = new Emitter();
-  // Argument checks go last in the program, so they are emitted first.
+  // Argument checks go last in the program, so they are emitted first; a
+  // syscall's steps last to first, each falling through to the next.
   const checks: number[] = [];
-  for (const { test, action } of conditionals(spec)) {
-    const { arg } = test;
-    if (!Number.isInteger(arg) || arg < 0 || arg > 5) throw new BpfError(`argument test: argument ${arg} out of range 0..5`);
-    const match: Target = { kind: 'leaf', action };
-    const allow: Target = { kind: 'leaf', action: SECCOMP_RET_ALLOW };
-    if ('values' in test) {
-      if (test.values.length === 0) throw new BpfError(`argument test: no values for argument ${arg}`);
-      // A chain of jeq, emitted last to first: the first match takes the action, no match allows.
-      let next: Target = allow;
-      for (const v of [...test.values].reverse()) next = { kind: 'label', label: e.cond(BPF_JEQ, v >>> 0, match, next) };
-    } else {
-      e.cond(BPF_JSET, test.mask >>> 0, test.clear ? allow : match, test.clear ? match : allow);
+  for (const { steps, otherwise } of conditionals(spec)) {
+    let next: Target = { kind: 'leaf', action: otherwise };
+    let entry = 0;
+    for (const { test, action } of [...steps].reverse()) {
+      entry = argumentTest(e, test, action, next);
+      next = { kind: 'label', label: entry };
     }
-    checks.push(e.push({ code: BPF_LD | BPF_W | BPF_ABS, jt: 0, jf: 0, k: SECCOMP_DATA_ARGS + 8 * arg }));
+    checks.push(entry);
   }
   const dispatch = tree(e, segs, 0, segs.length, checks);
   e.cond(BPF_JSET, X32_SYSCALL_BIT, { ...KILL }, dispatch);

@@ -94,3 +94,46 @@ t.test('errnoIf: open_tree is refused only with OPEN_TREE_CLONE, every other cal
     /errno 0 for syscall 428 out of range/,
   );
 });
+
+t.test('a syscall in errnoIf and notifyIf: the refusal is tested first, then the notification', async (t) => {
+  const CLONE_THREAD = 0x10000;
+  const CLONE_NEWNS = 0x20000;
+  const UNSHARE = 272;
+  const p = buildFilter({
+    notify: [57],
+    errno: new Map(),
+    kill: [],
+    notifyIf: new Map([[CLONE, { arg: 0, mask: CLONE_THREAD, clear: true }]]),
+    errnoIf: new Map([
+      [CLONE, { test: { arg: 0, mask: CLONE_NEWNS }, errno: 1 }],
+      [UNSHARE, { test: { arg: 0, mask: CLONE_NEWNS }, errno: 1 }],
+    ]),
+  });
+  const r = (nr: number, flags: number) => runFilter(p, { nr, arch: AUDIT_ARCH_X86_64, args: [flags] }) >>> 0;
+  const EPERM = (0x00050000 | 1) >>> 0;
+  t.equal(r(CLONE, 0x1200011), SECCOMP_RET_USER_NOTIF, 'fork-like: notified');
+  t.equal(r(CLONE, 0x3d0f00), SECCOMP_RET_ALLOW, 'pthread-like: allowed');
+  t.equal(r(CLONE, CLONE_NEWNS | 17), EPERM, 'a process in a new mount namespace: refused');
+  t.equal(
+    r(CLONE, CLONE_NEWNS | CLONE_THREAD),
+    EPERM,
+    'refused even where a thread would be allowed (the kernel refuses that pair anyway)',
+  );
+  t.equal(r(UNSHARE, CLONE_NEWNS), EPERM);
+  t.equal(r(UNSHARE, 0x400), SECCOMP_RET_ALLOW, 'unshare(CLONE_FILES)');
+  t.equal(r(57, 0), SECCOMP_RET_USER_NOTIF, 'fork');
+  t.ok(kernelCacheAllows(p, AUDIT_ARCH_X86_64, 39), 'getpid still skips the filter');
+});
+
+t.test('a syscall in notify and errnoIf: notified unless the refusal holds', async (t) => {
+  const UNSHARE = 272;
+  const p = buildFilter({
+    notify: [UNSHARE],
+    errno: new Map(),
+    kill: [],
+    errnoIf: new Map([[UNSHARE, { test: { arg: 0, mask: 0x20000 }, errno: 1 }]]),
+  });
+  const r = (flags: number) => runFilter(p, { nr: UNSHARE, arch: AUDIT_ARCH_X86_64, args: [flags] }) >>> 0;
+  t.equal(r(0x20000), (0x00050000 | 1) >>> 0);
+  t.equal(r(0x400), SECCOMP_RET_USER_NOTIF);
+});
