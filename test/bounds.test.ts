@@ -319,7 +319,7 @@ t.test(`${SLEEPERS} processes asleep at once (semop, semtimedop, F_SETLKW), woke
   empty(t, r.final);
 });
 
-// [process] max: fork, vfork, clone and clone3 beyond it fail with EAGAIN
+// [process] max: fork, vfork and clone beyond it fail with EAGAIN
 // (as at pids.max); threads are not processes; an exit frees a place, and
 // so does a fork whose child already came and went once its thread has
 // left the call (not only 2 ms later). The children only sleep, so the

@@ -1,7 +1,7 @@
 /** Manifest -> seccomp program, and a short human summary. */
 import { buildFilter, type ArgTest, type FilterSpec } from '../bpf/build.js';
-import { OPEN_TREE_PATH_ONLY } from '../syscalls/constants.js';
-import { EPERM, errnoName } from '../syscalls/errno.js';
+import { CLONE_NEWNS, OPEN_TREE_PATH_ONLY } from '../syscalls/constants.js';
+import { ENOSYS, EPERM, errnoName } from '../syscalls/errno.js';
 import { syscallNumber } from '../syscalls/table.js';
 import type { Manifest } from './types.js';
 
@@ -30,7 +30,25 @@ export interface CompileOptions {
  * only open a path (OPEN_TREE_CLONE, and flags of later kernels).
  */
 export const MOUNT_REFUSED: readonly string[] = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
-export const OPEN_TREE: { name: string; test: ArgTest } = { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } };
+/**
+ * Refused (EPERM) under an argument test, whatever the manifest says unless
+ * it refuses the call itself: open_tree beyond opening a path, and a new
+ * mount namespace. A namespace the program made and left keeps its mounts
+ * alive through any fd into it, detached from one another when it dies: a
+ * /proc kept that way no longer crosses the views.
+ */
+export const MOUNT_REFUSED_IF: readonly { name: string; test: ArgTest }[] = [
+  { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } },
+  { name: 'unshare', test: { arg: 0, mask: CLONE_NEWNS } },
+  { name: 'clone', test: { arg: 0, mask: CLONE_NEWNS } },
+];
+/**
+ * Answered ENOSYS, as Docker's default profile does, unless the manifest
+ * refuses it itself: clone3's flags are in memory, out of the filter's reach
+ * (and the supervisor's: the kernel reads them again after any look), so
+ * CLONE_NEWNS could not be refused. glibc, Go and Rust fall back to clone.
+ */
+export const CLONE3 = 'clone3';
 
 function nr(name: string): number {
   const n = syscallNumber(name);
@@ -42,7 +60,9 @@ function nr(name: string): number {
 export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): FilterSpec {
   const blockedByManifest = new Set<string>([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
   const mountRefused = MOUNT_REFUSED.filter((name) => !blockedByManifest.has(name));
-  const blocked = new Set<string>([...blockedByManifest, ...mountRefused, OPEN_TREE.name]);
+  const refusedIf = MOUNT_REFUSED_IF.filter(({ name }) => !blockedByManifest.has(name));
+  const clone3 = blockedByManifest.has(CLONE3) ? [] : [CLONE3];
+  const blocked = new Set<string>([...blockedByManifest, ...mountRefused, ...clone3]);
   const conditional = opts.notifyIf ?? new Map<string, ArgTest>();
   const notify = new Set<string>(m.syscalls.emulate.filter((name) => !conditional.has(name)));
   for (const name of opts.notify ?? []) if (!blocked.has(name)) notify.add(name);
@@ -52,8 +72,9 @@ export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): Filt
     errno: new Map([
       ...[...m.syscalls.deny].map(([name, e]) => [nr(name), e] as const),
       ...mountRefused.map((name) => [nr(name), EPERM] as const),
+      ...clone3.map((name) => [nr(name), ENOSYS] as const),
     ]),
-    errnoIf: blockedByManifest.has(OPEN_TREE.name) ? new Map() : new Map([[nr(OPEN_TREE.name), { test: OPEN_TREE.test, errno: EPERM }]]),
+    errnoIf: new Map(refusedIf.map(({ name, test }) => [nr(name), { test, errno: EPERM }])),
     kill: m.syscalls.kill.map(nr),
   };
 }

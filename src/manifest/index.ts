@@ -26,6 +26,7 @@ export {
   describeManifest,
   manifestWarnings,
   MOUNT_REFUSED,
-  OPEN_TREE,
+  MOUNT_REFUSED_IF,
+  CLONE3,
   type CompileOptions,
 } from './compile.js';

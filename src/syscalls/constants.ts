@@ -66,6 +66,8 @@ export const MFD_CLOEXEC = 1;
 export const RENAME_NOREPLACE = 1;
 /** clone(2) flag: a thread of the caller's process. */
 export const CLONE_THREAD = 0x10000;
+/** clone(2)/unshare(2) flag: a new mount namespace. */
+export const CLONE_NEWNS = 0x20000;
 
 // kcmp(2) types (linux/kcmp.h)
 export const KCMP_FILE = 0;

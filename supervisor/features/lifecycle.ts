@@ -1,8 +1,10 @@
 // Process lifecycle bookkeeping. Every call that can create a process is
 // notified: fork, vfork, clone without CLONE_THREAD (tested in BPF: threads
-// never leave the kernel) and clone3 (flags in memory, read here). That is
-// where [process] max is enforced: a call that would make the sandbox hold
-// more processes answers EAGAIN, as fork does at pids.max or RLIMIT_NPROC.
+// never leave the kernel). clone3, whose flags are in memory, never runs: the
+// filter answers ENOSYS (src/manifest/compile.ts) and C libraries fall back
+// to clone. That is where [process] max is enforced: a call that would make
+// the sandbox hold more processes answers EAGAIN, as fork does at pids.max
+// or RLIMIT_NPROC.
 //
 // The result of a CONTINUEd call is never seen, so each one is *pending*
 // (counted against max) until its child is learnt: at the child's own first
@@ -50,10 +52,10 @@ interface PendingCall {
 export const lifecycleFeature: FeatureModule = {
   name: 'lifecycle',
   emulates: [],
-  observes: ['fork', 'vfork', 'clone3'],
+  observes: ['fork', 'vfork'],
   observesIf: [{ name: 'clone', arg: 0, mask: CLONE_THREAD, clear: true }],
   install(ctx) {
-    const { processes, memory } = ctx;
+    const { processes } = ctx;
     // Each process costs a pidfd: the sandbox holds no more than the supervisor can watch.
     const max = Math.min(ctx.config.process.max, ctx.budget.processes);
     const pending: PendingCall[] = [];
@@ -108,12 +110,6 @@ export const lifecycleFeature: FeatureModule = {
       const number = nr(name);
       ctx.loop.on(number, (n) => creates(n.tid, number));
     }
-    ctx.loop.on(nr('clone3'), (n) => {
-      const args = memory.read(n.tid, n.u64(0), 8);
-      if (typeof args === 'number') return CONTINUE; // the kernel answers EFAULT
-      if ((args[2] & (CLONE_THREAD >> 16)) !== 0) return CONTINUE; // a thread (flags: u64 at offset 0)
-      return creates(n.tid, n.nr);
-    });
 
     processes.onNew((p) => {
       const i = pending.findIndex((c) => c.tgid === p.ppid);

@@ -4,9 +4,10 @@
  * procmax N [ROUNDS]: ROUNDS times, fork children that only sleep (pause,
  * never a notified call) until fork fails or N exist and print how many
  * (killing them all between rounds); then try vfork, posix_spawn (clone3 in
- * glibc) and a thread at the limit; end one child and fork again; end
- * another, let a second thread fork a child that exits at once and reap it,
- * and fork again right after; remove every child. With PROCMAX_HOLD=1 it
+ * glibc, which falls back to clone on the filter's ENOSYS) and a thread at
+ * the limit; end one child and fork again; end another, let a second thread
+ * fork a child that exits at once and reap it, and fork again right after;
+ * remove every child. With PROCMAX_HOLD=1 it
  * prints "holding: full" and reads a byte from stdin once the last round's
  * children exist, so a harness can dump the supervisor's state then.
  */

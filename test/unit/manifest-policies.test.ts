@@ -6,7 +6,8 @@ import {
   describeManifest,
   manifestFilterSpec,
   MOUNT_REFUSED,
-  OPEN_TREE,
+  MOUNT_REFUSED_IF,
+  CLONE3,
   parseManifest,
   type Manifest,
 } from '../../src/manifest/index.js';
@@ -95,13 +96,17 @@ function expected(m: Manifest, arch: number, nr: number, extra: readonly string[
   if (e !== undefined) return (SECCOMP_RET_ERRNO | e) >>> 0;
   if (m.syscalls.kill.includes(name)) return SECCOMP_RET_KILL_PROCESS;
   if (MOUNT_REFUSED.includes(name)) return (SECCOMP_RET_ERRNO | 1) >>> 0; // EPERM under every manifest
+  if (name === CLONE3) return (SECCOMP_RET_ERRNO | 38) >>> 0; // ENOSYS under every manifest
   if (m.syscalls.emulate.includes(name) || extra.includes(name)) return SECCOMP_RET_USER_NOTIF;
-  return SECCOMP_RET_ALLOW; // open_tree too, for the zero flags these runs pass
+  return SECCOMP_RET_ALLOW; // open_tree, unshare and clone too, for the zero flags these runs pass
 }
 
 /** Allowed for some arguments only: the kernel's action cache must not answer them. */
 const argumentTested = (m: Manifest, name: string): boolean =>
-  name === OPEN_TREE.name && !m.syscalls.deny.has(name) && !m.syscalls.kill.includes(name);
+  MOUNT_REFUSED_IF.some((r) => r.name === name) && !m.syscalls.deny.has(name) && !m.syscalls.kill.includes(name);
+
+/** The arguments that each refusal under a test refuses: OPEN_TREE_CLONE, CLONE_NEWNS. */
+const REFUSED_ARGS: Record<string, number[]> = { open_tree: [0, 0, 1], unshare: [0x20000], clone: [0x20000 | 17] };
 
 t.test('compiled policies answer every syscall as the manifest says', async (t) => {
   for (const f of files) {
@@ -123,12 +128,16 @@ t.test('compiled policies answer every syscall as the manifest says', async (t) 
       }
     }
     t.equal(bad, 0, `${f}: all answers right`);
-    const clone = runFilter(prog, { nr: syscallNumber(OPEN_TREE.name)!, arch: AUDIT_ARCH_X86_64, args: [0, 0, 1] });
-    t.equal(
-      actionName(clone),
-      m.syscalls.kill.includes(OPEN_TREE.name) ? 'KILL_PROCESS' : 'ERRNO(EPERM)',
-      `${f}: open_tree with OPEN_TREE_CLONE`,
-    );
+    for (const { name } of MOUNT_REFUSED_IF) {
+      const got = runFilter(prog, { nr: syscallNumber(name)!, arch: AUDIT_ARCH_X86_64, args: REFUSED_ARGS[name] });
+      const own = m.syscalls.deny.get(name);
+      const want = m.syscalls.kill.includes(name)
+        ? 'KILL_PROCESS'
+        : own !== undefined
+          ? actionName((SECCOMP_RET_ERRNO | own) >>> 0)
+          : 'ERRNO(EPERM)';
+      t.equal(actionName(got), want, `${f}: ${name} with ${name === 'open_tree' ? 'OPEN_TREE_CLONE' : 'CLONE_NEWNS'}`);
+    }
   }
 });
 
