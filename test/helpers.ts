@@ -62,19 +62,26 @@ export function procLocksId(path: string): string {
 }
 
 /**
- * The host's /proc/locks, from two whole reads in a row that agree: the kernel
- * prints it a page per read and resumes by line number, so locks of other
- * processes coming and going between two reads repeat or skip a line
+ * The lines of the host's /proc/locks containing `key`, from two whole reads
+ * in a row that agree on them: the kernel prints the file a page per read
+ * and resumes by line number, so locks of other processes coming and going
+ * between two reads repeat or skip a line. Beside a busy lock user the reads
+ * can disagree hundreds of times in a row, so the bound is a time
  * (test/c/proc_locks.h does the same for the C programs).
  */
-export function hostProcLocks(): string {
-  let prev = readFileSync('/proc/locks', 'utf8');
-  for (let i = 0; i < 1000; i++) {
-    const next = readFileSync('/proc/locks', 'utf8');
-    if (next === prev) return next;
+export function hostProcLocks(key: string): string[] {
+  const about = (): string[] =>
+    readFileSync('/proc/locks', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(key));
+  const deadline = Date.now() + 60_000;
+  let prev = about();
+  do {
+    const next = about();
+    if (next.join('\n') === prev.join('\n')) return next;
     prev = next;
-  }
-  throw new Error('/proc/locks never read the same twice in a row');
+  } while (Date.now() < deadline);
+  throw new Error(`the /proc/locks lines about ${key} never read the same twice in a row`);
 }
 
 /** How a command run by runInGroup ended. */

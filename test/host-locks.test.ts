@@ -70,10 +70,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 }
 
 /** Requests blocked on the file in the host's /proc/locks (host processes and the sandbox's helpers alike). */
-const blockedOn = (file: string): number =>
-  hostProcLocks()
-    .split('\n')
-    .filter((l) => l.includes('->') && l.includes(` ${procLocksId(file)} `)).length;
+const blockedOn = (file: string): number => hostProcLocks(` ${procLocksId(file)} `).filter((l) => l.includes('->')).length;
 
 const whenBlocked = (file: string): Promise<void> => until(`a blocked request on ${file} in /proc/locks`, () => blockedOn(file) > 0);
 
