@@ -413,10 +413,14 @@ for (const [policy, manifest] of [
       'unshare(CLONE_NEWNS)',
       'unshare(CLONE_NEWUSER|CLONE_NEWNS)',
       'clone(CLONE_NEWNS)',
+      // A new IPC namespace's /proc/sys/kernel/sem is another file than the one under the view.
+      'unshare(CLONE_NEWIPC)',
+      'clone(CLONE_NEWIPC)',
     ];
     each(t, m, refused, '-1 EPERM');
     each(t, m, ['clone3(CLONE_NEWNS)', 'clone3 (a plain fork)'], '-1 ENOSYS', "clone3: its flags are out of the filter's reach");
     t.equal(m.get('clone without CLONE_NEWNS (a plain fork)'), 'ok');
+    t.equal(m.get('/proc/sys/kernel/sem after them'), 'the view', 'no IPC namespace whose own file the view does not cover');
     // strict.toml denies the whole mount family itself; the default policy leaves the harmless form alone.
     const pathOnly = policy === 'strict' ? '-1 EPERM' : 'ok';
     t.equal(m.get('open_tree(/proc) without the clone flag (an O_PATH fd)'), pathOnly, 'open_tree that only opens a path');

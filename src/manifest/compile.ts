@@ -1,6 +1,6 @@
 /** Manifest -> seccomp program, and a short human summary. */
 import { buildFilter, type ArgTest, type FilterSpec } from '../bpf/build.js';
-import { CLONE_NEWNS, OPEN_TREE_PATH_ONLY } from '../syscalls/constants.js';
+import { CLONE_NEWIPC, CLONE_NEWNS, OPEN_TREE_PATH_ONLY } from '../syscalls/constants.js';
 import { ENOSYS, EPERM, errnoName } from '../syscalls/errno.js';
 import { syscallNumber } from '../syscalls/table.js';
 import type { Manifest } from './types.js';
@@ -33,20 +33,24 @@ export const MOUNT_REFUSED: readonly string[] = ['fsopen', 'fspick', 'fsmount', 
 /**
  * Refused (EPERM) under an argument test, whatever the manifest says unless
  * it refuses the call itself: open_tree beyond opening a path, and a new
- * mount namespace. A namespace the program made and left keeps its mounts
- * alive through any fd into it, detached from one another when it dies: a
- * /proc kept that way no longer crosses the views.
+ * mount or IPC namespace. A mount namespace the program made and left keeps
+ * its mounts alive through any fd into it, detached from one another when it
+ * dies: a /proc kept that way no longer crosses the views. An IPC namespace
+ * has its own /proc/sys/kernel/sem (Linux >= 5.19), which the view mounted
+ * over the first one's does not cover, and its own sets, which the
+ * emulation (the one IPC namespace of the sandbox) cannot follow.
  */
-export const MOUNT_REFUSED_IF: readonly { name: string; test: ArgTest }[] = [
+const NEW_NAMESPACE: ArgTest = { arg: 0, mask: CLONE_NEWNS | CLONE_NEWIPC };
+export const REFUSED_IF: readonly { name: string; test: ArgTest }[] = [
   { name: 'open_tree', test: { arg: 2, mask: ~OPEN_TREE_PATH_ONLY >>> 0 } },
-  { name: 'unshare', test: { arg: 0, mask: CLONE_NEWNS } },
-  { name: 'clone', test: { arg: 0, mask: CLONE_NEWNS } },
+  { name: 'unshare', test: NEW_NAMESPACE },
+  { name: 'clone', test: NEW_NAMESPACE },
 ];
 /**
  * Answered ENOSYS, as Docker's default profile does, unless the manifest
  * refuses it itself: clone3's flags are in memory, out of the filter's reach
  * (and the supervisor's: the kernel reads them again after any look), so
- * CLONE_NEWNS could not be refused. glibc, Go and Rust fall back to clone.
+ * a new namespace could not be refused. glibc, Go and Rust fall back to clone.
  */
 export const CLONE3 = 'clone3';
 
@@ -60,7 +64,7 @@ function nr(name: string): number {
 export function manifestFilterSpec(m: Manifest, opts: CompileOptions = {}): FilterSpec {
   const blockedByManifest = new Set<string>([...m.syscalls.deny.keys(), ...m.syscalls.kill]);
   const mountRefused = MOUNT_REFUSED.filter((name) => !blockedByManifest.has(name));
-  const refusedIf = MOUNT_REFUSED_IF.filter(({ name }) => !blockedByManifest.has(name));
+  const refusedIf = REFUSED_IF.filter(({ name }) => !blockedByManifest.has(name));
   const clone3 = blockedByManifest.has(CLONE3) ? [] : [CLONE3];
   const blocked = new Set<string>([...blockedByManifest, ...mountRefused, ...clone3]);
   const conditional = opts.notifyIf ?? new Map<string, ArgTest>();

@@ -26,7 +26,7 @@ export {
   describeManifest,
   manifestWarnings,
   MOUNT_REFUSED,
-  MOUNT_REFUSED_IF,
+  REFUSED_IF,
   CLONE3,
   type CompileOptions,
 } from './compile.js';

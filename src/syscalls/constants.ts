@@ -66,8 +66,9 @@ export const MFD_CLOEXEC = 1;
 export const RENAME_NOREPLACE = 1;
 /** clone(2) flag: a thread of the caller's process. */
 export const CLONE_THREAD = 0x10000;
-/** clone(2)/unshare(2) flag: a new mount namespace. */
+/** clone(2)/unshare(2) flags: a new mount namespace, a new IPC namespace. */
 export const CLONE_NEWNS = 0x20000;
+export const CLONE_NEWIPC = 0x8000000;
 
 // kcmp(2) types (linux/kcmp.h)
 export const KCMP_FILE = 0;

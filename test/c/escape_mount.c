@@ -7,13 +7,14 @@
  * umount, bind and remount to any domain that handles a filesystem right,
  * and the filter refuses the calls Landlock has no hook for (open_tree with
  * OPEN_TREE_CLONE, fsopen, fspick, fsmount, open_tree_attr, mount_setattr)
- * and a new mount namespace (unshare, clone; clone3 is ENOSYS).
+ * and a new mount or IPC namespace (unshare, clone; clone3 is ENOSYS).
  * DIR is an empty directory to mount on. Natively, as root, these would
  * change the host's mounts: run it only sandboxed.
  */
 #include "common.h"
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 
 #ifndef OPEN_TREE_CLONE
@@ -50,6 +51,15 @@ static long reaped(long pid)
 	if (waitpid((pid_t)pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		die("the child of a plain fork");
 	return 0;
+}
+
+/* Whether the file at `path` is on a FUSE mount (the views are). */
+static int is_fuse(const char *path)
+{
+	struct statfs sf;
+	if (statfs(path, &sf) < 0)
+		die("statfs %s", path);
+	return sf.f_type == 0x65735546; /* FUSE_SUPER_MAGIC */
 }
 
 static long child_with(unsigned long flags)
@@ -106,6 +116,10 @@ int main(int argc, char **argv)
 	CHECK("unshare(CLONE_NEWNS)", unshare(CLONE_NEWNS));
 	CHECK("unshare(CLONE_NEWUSER|CLONE_NEWNS)", unshare(CLONE_NEWUSER | CLONE_NEWNS));
 	CHECK("clone(CLONE_NEWNS)", child_with(CLONE_NEWNS | SIGCHLD));
+	/* A new IPC namespace has a /proc/sys/kernel/sem of its own, which the view does not cover. */
+	CHECK("unshare(CLONE_NEWIPC)", unshare(CLONE_NEWIPC));
+	CHECK("clone(CLONE_NEWIPC)", child_with(CLONE_NEWIPC | SIGCHLD));
+	say("/proc/sys/kernel/sem after them: %s", is_fuse("/proc/sys/kernel/sem") ? "the view" : "the kernel's");
 	struct sv_clone_args ns = { .flags = CLONE_NEWNS, .exit_signal = SIGCHLD };
 	CHECK("clone3(CLONE_NEWNS)", clone3_child(&ns));
 	struct sv_clone_args plain = { .exit_signal = SIGCHLD };

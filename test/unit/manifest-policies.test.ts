@@ -6,7 +6,7 @@ import {
   describeManifest,
   manifestFilterSpec,
   MOUNT_REFUSED,
-  MOUNT_REFUSED_IF,
+  REFUSED_IF,
   CLONE3,
   parseManifest,
   type Manifest,
@@ -103,10 +103,14 @@ function expected(m: Manifest, arch: number, nr: number, extra: readonly string[
 
 /** Allowed for some arguments only: the kernel's action cache must not answer them. */
 const argumentTested = (m: Manifest, name: string): boolean =>
-  MOUNT_REFUSED_IF.some((r) => r.name === name) && !m.syscalls.deny.has(name) && !m.syscalls.kill.includes(name);
+  REFUSED_IF.some((r) => r.name === name) && !m.syscalls.deny.has(name) && !m.syscalls.kill.includes(name);
 
-/** The arguments that each refusal under a test refuses: OPEN_TREE_CLONE, CLONE_NEWNS. */
-const REFUSED_ARGS: Record<string, number[]> = { open_tree: [0, 0, 1], unshare: [0x20000], clone: [0x20000 | 17] };
+/** Arguments that each refusal under a test refuses: OPEN_TREE_CLONE; CLONE_NEWNS, CLONE_NEWIPC. */
+const REFUSED_ARGS: Record<string, number[][]> = {
+  open_tree: [[0, 0, 1]],
+  unshare: [[0x20000], [0x8000000]],
+  clone: [[0x20000 | 17], [0x8000000 | 17]],
+};
 
 t.test('compiled policies answer every syscall as the manifest says', async (t) => {
   for (const f of files) {
@@ -128,15 +132,17 @@ t.test('compiled policies answer every syscall as the manifest says', async (t) 
       }
     }
     t.equal(bad, 0, `${f}: all answers right`);
-    for (const { name } of MOUNT_REFUSED_IF) {
-      const got = runFilter(prog, { nr: syscallNumber(name)!, arch: AUDIT_ARCH_X86_64, args: REFUSED_ARGS[name] });
+    for (const { name } of REFUSED_IF) {
       const own = m.syscalls.deny.get(name);
       const want = m.syscalls.kill.includes(name)
         ? 'KILL_PROCESS'
         : own !== undefined
           ? actionName((SECCOMP_RET_ERRNO | own) >>> 0)
           : 'ERRNO(EPERM)';
-      t.equal(actionName(got), want, `${f}: ${name} with ${name === 'open_tree' ? 'OPEN_TREE_CLONE' : 'CLONE_NEWNS'}`);
+      for (const args of REFUSED_ARGS[name]) {
+        const got = runFilter(prog, { nr: syscallNumber(name)!, arch: AUDIT_ARCH_X86_64, args });
+        t.equal(actionName(got), want, `${f}: ${name}(${args.map((a) => `0x${a.toString(16)}`).join(', ')})`);
+      }
     }
   }
 });

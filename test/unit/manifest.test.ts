@@ -567,12 +567,12 @@ t.test('the filter refuses the mount calls Landlock has no hook for, unless the 
   t.equal(own.errno.get(FSMOUNT), EPERM, 'the others still refused');
 });
 
-t.test('the filter refuses a new mount namespace (unshare, clone) and answers clone3 ENOSYS', async (t) => {
+t.test('the filter refuses a new mount or IPC namespace (unshare, clone) and answers clone3 ENOSYS', async (t) => {
   const [CLONE, UNSHARE, CLONE3] = [56, 272, 435];
-  const [EPERM, ENOSYS, CLONE_NEWNS] = [1, 38, 0x20000];
+  const [EPERM, ENOSYS, CLONE_NEWNS, CLONE_NEWIPC] = [1, 38, 0x20000, 0x8000000];
   const spec = manifestFilterSpec(parse('version = 1\n'));
-  t.same(spec.errnoIf?.get(UNSHARE), { test: { arg: 0, mask: CLONE_NEWNS }, errno: EPERM });
-  t.same(spec.errnoIf?.get(CLONE), { test: { arg: 0, mask: CLONE_NEWNS }, errno: EPERM });
+  t.same(spec.errnoIf?.get(UNSHARE), { test: { arg: 0, mask: CLONE_NEWNS | CLONE_NEWIPC }, errno: EPERM });
+  t.same(spec.errnoIf?.get(CLONE), { test: { arg: 0, mask: CLONE_NEWNS | CLONE_NEWIPC }, errno: EPERM });
   t.equal(spec.errno.get(CLONE3), ENOSYS, 'clone3: C libraries fall back to clone');
   const own = manifestFilterSpec(parse('version = 1\n[syscalls]\ndeny = { clone3 = "EPERM", unshare = "EINVAL" }\n'));
   t.equal(own.errno.get(CLONE3), EPERM, "the manifest's own errno for clone3");
