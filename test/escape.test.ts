@@ -421,6 +421,9 @@ for (const [policy, manifest] of [
     each(t, m, ['clone3(CLONE_NEWNS)', 'clone3 (a plain fork)'], '-1 ENOSYS', "clone3: its flags are out of the filter's reach");
     t.equal(m.get('clone without CLONE_NEWNS (a plain fork)'), 'ok');
     t.equal(m.get('/proc/sys/kernel/sem after them'), 'the view', 'no IPC namespace whose own file the view does not cover');
+    // Root keeps its capabilities (README, "Reach"): strict.toml's rules refuse host-wide settings, the default policy has none.
+    const corePattern = policy === 'strict' ? '-1 EACCES' : '0';
+    t.equal(m.get('open /proc/sys/kernel/core_pattern for writing'), corePattern, 'kernel.core_pattern for writing');
     // strict.toml denies the whole mount family itself; the default policy leaves the harmless form alone.
     const pathOnly = policy === 'strict' ? '-1 EPERM' : 'ok';
     t.equal(m.get('open_tree(/proc) without the clone flag (an O_PATH fd)'), pathOnly, 'open_tree that only opens a path');

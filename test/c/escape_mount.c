@@ -53,6 +53,16 @@ static long reaped(long pid)
 	return 0;
 }
 
+/* 0 if `path` opens with `flags` (closed at once), else -1. */
+static long opened(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* Whether the file at `path` is on a FUSE mount (the views are). */
 static int is_fuse(const char *path)
 {
@@ -120,6 +130,8 @@ int main(int argc, char **argv)
 	CHECK("unshare(CLONE_NEWIPC)", unshare(CLONE_NEWIPC));
 	CHECK("clone(CLONE_NEWIPC)", child_with(CLONE_NEWIPC | SIGCHLD));
 	say("/proc/sys/kernel/sem after them: %s", is_fuse("/proc/sys/kernel/sem") ? "the view" : "the kernel's");
+	/* Root keeps its capabilities: only [filesystem] rules keep host-wide settings out of reach (opened, never written). */
+	CHECK("open /proc/sys/kernel/core_pattern for writing", opened("/proc/sys/kernel/core_pattern", O_WRONLY | O_APPEND));
 	struct sv_clone_args ns = { .flags = CLONE_NEWNS, .exit_signal = SIGCHLD };
 	CHECK("clone3(CLONE_NEWNS)", clone3_child(&ns));
 	struct sv_clone_args plain = { .exit_signal = SIGCHLD };
