@@ -138,8 +138,8 @@ type Target = { kind: 'leaf'; action: number } | { kind: 'label'; label: number 
 
 const MAX_OFFSET = 255;
 
-/** Sorted, merged segments covering 0..0xffffffff. */
-function segments(spec: FilterSpec): Segment[] {
+/** Sorted, merged segments covering 0..0xffffffff; conditional syscall i leads to pseudo-action -1 - i. */
+function segments(spec: FilterSpec, conditional: readonly Conditional[]): Segment[] {
   const actions = new Map<number, number>();
   const add = (nr: number, action: number, what: string): void => {
     if (!Number.isInteger(nr) || nr < 0 || nr >= X32_SYSCALL_BIT) {
@@ -148,7 +148,6 @@ function segments(spec: FilterSpec): Segment[] {
     if (actions.has(nr)) throw new BpfError(`syscall number ${nr} listed twice`);
     actions.set(nr, action);
   };
-  const conditional = conditionals(spec);
   const tested = new Set(conditional.map((c) => c.nr));
   for (const nr of spec.notify) if (!tested.has(nr)) add(nr, SECCOMP_RET_USER_NOTIF, 'notify');
   for (const [nr, e] of spec.errno) {
@@ -274,12 +273,13 @@ function argumentTest(e: Emitter, test: ArgTest, action: number, otherwise: Targ
 
 /** Build the instructions (see the file comment for the layout). */
 export function buildFilterInsns(spec: FilterSpec): Insn[] {
-  const segs = segments(spec);
+  const conditional = conditionals(spec);
+  const segs = segments(spec, conditional);
   const e = new Emitter();
   // Argument checks go last in the program, so they are emitted first; a
   // syscall's steps last to first, each falling through to the next.
   const checks: number[] = [];
-  for (const { steps, otherwise } of conditionals(spec)) {
+  for (const { steps, otherwise } of conditional) {
     let next: Target = { kind: 'leaf', action: otherwise };
     let entry = 0;
     for (const { test, action } of [...steps].reverse()) {
