@@ -77,8 +77,8 @@ const NO_PINS: ExecPins = { files: [], onlyTrusted: false };
  * is what refuses a path outside the tree the rule on "/" covers, such as the
  * /proc of a mount namespace that died (its [proc] views detached from it).
  * A domain handling fewer rights let such a /proc read the kernel's files
- * (bench/README.md, "Opening files"). The filter now also refuses making a
- * mount namespace (src/manifest/compile.ts); the walk stays as a second wall.
+ * (bench/README.md, "Opening files"). The filter also refuses making a mount
+ * namespace (src/manifest/compile.ts); the walk is the second wall.
  */
 export function landlockRules(policy: FilesystemPolicy | null, pins: ExecPins = NO_PINS): LandlockRule[] {
   const rights = new Map<string, bigint>();

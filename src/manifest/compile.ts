@@ -26,8 +26,7 @@ export interface CompileOptions {
  * Landlock refuses mount, umount, move_mount, pivot_root and remounts to the
  * program, but has no hook for these, and a detached copy of /proc
  * (open_tree with OPEN_TREE_CLONE, or fsopen + fsmount) reaches the files the
- * [proc] views cover. open_tree is refused for any flag beyond those that
- * only open a path (OPEN_TREE_CLONE, and flags of later kernels).
+ * [proc] views cover. open_tree is in REFUSED_IF: it may still open a path.
  */
 export const MOUNT_REFUSED: readonly string[] = ['fsopen', 'fspick', 'fsmount', 'open_tree_attr', 'mount_setattr'];
 /**

@@ -7,9 +7,9 @@
  * glibc, which falls back to clone on the filter's ENOSYS) and a thread at
  * the limit; end one child and fork again; end another, let a second thread
  * fork a child that exits at once and reap it, and fork again right after;
- * remove every child. With PROCMAX_HOLD=1 it
- * prints "holding: full" and reads a byte from stdin once the last round's
- * children exist, so a harness can dump the supervisor's state then.
+ * remove every child. With PROCMAX_HOLD=1 it prints "holding: full" and
+ * reads a byte from stdin once the last round's children exist, so a harness
+ * can dump the supervisor's state then.
  */
 #include "../c/common.h"
 #include <pthread.h>
