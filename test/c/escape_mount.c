@@ -40,27 +40,25 @@ struct sv_clone_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
-/* Reap a child that only exits; the call's result: -1 (errno kept) or 0. */
+/* The result of a call that forks a child which only exits: -1 (errno kept), or 0 once the child is reaped. */
 static long reaped(long pid)
 {
 	if (pid == 0)
 		_exit(0);
 	if (pid < 0)
 		return -1;
-	int st;
-	if (waitpid((pid_t)pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		die("the child of a plain fork");
+	reap_ok((pid_t)pid);
 	return 0;
 }
 
-/* 0 if `path` opens with `flags` (closed at once), else -1. */
-static long opened(const char *path, int flags)
+static long child_with(unsigned long flags)
 {
-	int fd = open(path, flags | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	return reaped(syscall(SYS_clone, flags, 0, 0, 0, 0));
+}
+
+static long clone3_child(struct sv_clone_args *a)
+{
+	return reaped(syscall(SYS_clone3, a, sizeof *a));
 }
 
 /* Whether the file at `path` is on a FUSE mount (the views are). */
@@ -72,14 +70,14 @@ static int is_fuse(const char *path)
 	return sf.f_type == 0x65735546; /* FUSE_SUPER_MAGIC */
 }
 
-static long child_with(unsigned long flags)
+/* 0 if `path` opens with `flags` (closed at once), else -1. */
+static long opened(const char *path, int flags)
 {
-	return reaped(syscall(SYS_clone, flags, 0, 0, 0, 0));
-}
-
-static long clone3_child(struct sv_clone_args *a)
-{
-	return reaped(syscall(SYS_clone3, a, sizeof *a));
+	int fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -126,17 +124,17 @@ int main(int argc, char **argv)
 	CHECK("unshare(CLONE_NEWNS)", unshare(CLONE_NEWNS));
 	CHECK("unshare(CLONE_NEWUSER|CLONE_NEWNS)", unshare(CLONE_NEWUSER | CLONE_NEWNS));
 	CHECK("clone(CLONE_NEWNS)", child_with(CLONE_NEWNS | SIGCHLD));
+	struct sv_clone_args ns = { .flags = CLONE_NEWNS, .exit_signal = SIGCHLD };
+	CHECK("clone3(CLONE_NEWNS)", clone3_child(&ns));
+	struct sv_clone_args plain = { .exit_signal = SIGCHLD };
+	CHECK("clone3 (a plain fork)", clone3_child(&plain));
+	CHECK_OK("clone without CLONE_NEWNS (a plain fork)", child_with(SIGCHLD));
 	/* A new IPC namespace has a /proc/sys/kernel/sem of its own, which the view does not cover. */
 	CHECK("unshare(CLONE_NEWIPC)", unshare(CLONE_NEWIPC));
 	CHECK("clone(CLONE_NEWIPC)", child_with(CLONE_NEWIPC | SIGCHLD));
 	say("/proc/sys/kernel/sem after them: %s", is_fuse("/proc/sys/kernel/sem") ? "the view" : "the kernel's");
 	/* Root keeps its capabilities: only [filesystem] rules keep host-wide settings out of reach (opened, never written). */
 	CHECK("open /proc/sys/kernel/core_pattern for writing", opened("/proc/sys/kernel/core_pattern", O_WRONLY | O_APPEND));
-	struct sv_clone_args ns = { .flags = CLONE_NEWNS, .exit_signal = SIGCHLD };
-	CHECK("clone3(CLONE_NEWNS)", clone3_child(&ns));
-	struct sv_clone_args plain = { .exit_signal = SIGCHLD };
-	CHECK("clone3 (a plain fork)", clone3_child(&plain));
-	CHECK_OK("clone without CLONE_NEWNS (a plain fork)", child_with(SIGCHLD));
 	say("done");
 	return 0;
 }
