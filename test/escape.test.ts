@@ -18,6 +18,11 @@ writeFileSync(
   readFileSync(join(ROOT, 'policies', 'strict.toml'), 'utf8').replace(/^exec = \[/m, `exec = [${JSON.stringify(C_BIN)}, `),
 );
 t.teardown(() => rmSync(join(STRICT, '..'), { recursive: true, force: true }));
+/** The two shipped policies, for the tests run under each. */
+const SHIPPED = [
+  ['default', DEFAULT],
+  ['strict', STRICT],
+] as const;
 /**
  * `policy` with [proc] pid_namespace = "host": the supervisor and the host's
  * processes are then in the program's /proc, as for a program run without root.
@@ -381,10 +386,7 @@ t.test('process groups and users with a member outside the sandbox are out of re
   t.equal(m.get('setpriority(a new group of its own)'), '0');
 });
 
-for (const [policy, manifest] of [
-  ['default', DEFAULT],
-  ['strict', STRICT],
-] as const) {
+for (const [policy, manifest] of SHIPPED) {
   const skip = process.getuid?.() === 0 ? false : 'as root only: the views are mounts in a namespace of the sandbox then';
   t.test(`[${policy}] the mount tree is out of reach: the /proc views stay, nothing is mounted or detached`, { skip }, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'escape-mount-'));
@@ -444,10 +446,7 @@ async function withHostSet(t: Test, fn: (key: number, id: number) => Promise<voi
   await fn(key, id);
 }
 
-for (const [policy, manifest] of [
-  ['default', DEFAULT],
-  ['strict', STRICT],
-] as const) {
+for (const [policy, manifest] of SHIPPED) {
   t.test(`[${policy}] a host set is unreachable by key, id and index; /proc/sysvipc/sem shows the sandbox's sets`, async (t) => {
     await withHostSet(t, async (key, id) => {
       const r = await sandboxed('escape_hostsem', ['probe', String(key), String(id)], { manifest });
